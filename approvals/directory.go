@@ -1,0 +1,122 @@
+package approvals
+
+import (
+	"context"
+	"time"
+)
+
+// User is an Entra ID user as mfabot needs to see it.
+type User struct {
+	ID          string // object id
+	UPN         string // userPrincipalName; guests carry #EXT#
+	DisplayName string
+	Mail        string
+	Guest       bool // userType Guest
+	Enabled     bool // accountEnabled
+}
+
+// Name is the most readable identifier of u for a chat message.
+func (u User) Name() string {
+	switch {
+	case u.DisplayName != "" && u.UPN != "":
+		return u.DisplayName + " (" + u.UPN + ")"
+	case u.UPN != "":
+		return u.UPN
+	default:
+		return u.ID
+	}
+}
+
+// Group is an Entra ID group.
+type Group struct {
+	ID           string
+	DisplayName  string
+	MailNickname string
+}
+
+// Method is one registered authentication method of a user.
+type Method struct {
+	ID        string
+	ODataType string    // "#microsoft.graph.phoneAuthenticationMethod", …
+	Type      string    // short readable type: "phone", "microsoftAuthenticator", "fido2", …
+	Detail    string    // masked phone number, device name, e-mail address, …
+	PhoneType string    // "mobile", "alternateMobile", "office" for phone methods
+	Created   time.Time // zero where Graph does not say
+	// Deletable is false for the password method and for types mfabot does not know how
+	// to delete; Note says why.
+	Deletable bool
+	Note      string
+}
+
+// Label is a short human description of m: "phone (mobile) +1 555 ••• 0123".
+func (m Method) Label() string {
+	s := m.Type
+	if m.PhoneType != "" {
+		s += " (" + m.PhoneType + ")"
+	}
+	if m.Detail != "" {
+		s += " " + m.Detail
+	}
+	return s
+}
+
+// Registration is a user's entry in Graph's userRegistrationDetails report.
+type Registration struct {
+	UserID                string
+	UPN                   string
+	DisplayName           string
+	UserType              string // "member" or "guest"
+	IsAdmin               bool
+	IsMfaRegistered       bool
+	IsMfaCapable          bool
+	IsSsprRegistered      bool
+	IsPasswordlessCapable bool
+	MethodsRegistered     []string
+	PreferredMethod       string // userPreferredMethodForSecondaryAuthentication
+	SystemPreferred       []string
+	LastUpdated           time.Time
+}
+
+// Per-user MFA states (the legacy per-user setting, beta authentication/requirements).
+const (
+	MFADisabled = "disabled"
+	MFAEnabled  = "enabled"
+	MFAEnforced = "enforced"
+)
+
+// Directory is what the approvals core needs from Entra ID. graph implements it.
+type Directory interface {
+	// ResolveUser finds a user by UPN, mail or object id (ENOTFOUND if none).
+	ResolveUser(ctx context.Context, ref string) (User, error)
+	// ResolveGroup finds a group by object id, mail nickname or display name; an
+	// ambiguous name is EINVALID with the candidates in the message.
+	ResolveGroup(ctx context.Context, ref string) (Group, error)
+	// Methods lists a user's authentication methods in the order they must be deleted
+	// (phones last: alternate, office, then mobile). The password is included with
+	// Deletable false.
+	Methods(ctx context.Context, userID string) ([]Method, error)
+	// DeleteMethod deletes one method; a method that is already gone counts as deleted.
+	DeleteMethod(ctx context.Context, userID string, m Method) error
+	// RevokeSessions revokes the sign-in sessions of each user and returns one error per
+	// user (nil for success), in the order given. The graph layer batches and paces.
+	RevokeSessions(ctx context.Context, userIDs []string) []error
+	// SetMFAState sets the per-user MFA state (MFADisabled, MFAEnabled, MFAEnforced).
+	SetMFAState(ctx context.Context, userID, state string) error
+	// MFAState reads the per-user MFA state.
+	MFAState(ctx context.Context, userID string) (string, error)
+	// GroupMembers streams the transitive user members of a group, page by page.
+	GroupMembers(ctx context.Context, groupID string, fn func([]User) error) error
+	// IsMemberOf reports whether the user is a transitive member of the group.
+	IsMemberOf(ctx context.Context, userID, groupID string) (bool, error)
+}
+
+// Clock tells the time; tests inject a fake one.
+type Clock interface {
+	Now() time.Time
+}
+
+// SystemClock is the wall clock, in UTC.
+type SystemClock struct{}
+
+// Now returns the current UTC time.
+func (SystemClock) Now() time.Time { return time.Now().UTC() }

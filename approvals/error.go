@@ -1,0 +1,71 @@
+package approvals
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes. A code says what went wrong in terms an adapter can translate (an HTTP
+// status, an ephemeral refusal, a retry); the message says it in words safe to show in chat.
+const (
+	ECONFLICT  = "conflict"  // the request is no longer in the state the caller expected
+	EFORBIDDEN = "forbidden" // policy refuses: not an approver, self-approval, protected target
+	EINTERNAL  = "internal"  // a bug or an unexpected failure; details only in the log
+	EINVALID   = "invalid"   // the input is malformed
+	ENOTFOUND  = "not_found" // no such user, group or request
+	EUPSTREAM  = "upstream"  // Graph or a chat platform failed, throttled or refused
+)
+
+// Error is mfabot's application error. Message is written for the person in the chat;
+// Err keeps the underlying cause for logs and errors.Is.
+type Error struct {
+	Code    string
+	Message string
+	Err     error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Message + ": " + e.Err.Error()
+	}
+	return e.Message
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf returns an *Error with the given code and a formatted, chat-safe message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// WrapError returns an *Error that carries err as its cause.
+func WrapError(code string, err error, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Err: err}
+}
+
+// ErrorCode returns the code of the first *Error in err's chain, EINTERNAL for any other
+// non-nil error, and "" for nil.
+func ErrorCode(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return EINTERNAL
+}
+
+// ErrorMessage returns the chat-safe message of err. Errors that are not *Error, and
+// internal ones, yield a generic message: their text may carry details that belong in the
+// log only.
+func ErrorMessage(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) && e.Code != EINTERNAL {
+		return e.Message
+	}
+	return "internal error"
+}

@@ -1,0 +1,187 @@
+package approvals
+
+import (
+	"strings"
+	"time"
+)
+
+// Kind is what a request does to its target.
+type Kind string
+
+// Request kinds.
+const (
+	KindReset       Kind = "reset"        // delete all methods but the password, then revoke sessions
+	KindRevokeGroup Kind = "revoke-group" // revoke the sessions of every transitive member
+	KindEnforce     Kind = "enforce"      // set the per-user MFA state
+)
+
+// State is where a request stands. The only transitions are
+//
+//	pending → approved → running → succeeded | partly_failed | failed
+//	pending → denied | expired | cancelled
+//
+// and each is one compare-and-set in the store.
+type State string
+
+// Request states.
+const (
+	StatePending      State = "pending"
+	StateApproved     State = "approved"
+	StateRunning      State = "running"
+	StateSucceeded    State = "succeeded"
+	StatePartlyFailed State = "partly_failed"
+	StateFailed       State = "failed"
+	StateDenied       State = "denied"
+	StateExpired      State = "expired"
+	StateCancelled    State = "cancelled"
+)
+
+// Final reports whether no transition leaves s.
+func (s State) Final() bool {
+	switch s {
+	case StateSucceeded, StatePartlyFailed, StateFailed, StateDenied, StateExpired, StateCancelled:
+		return true
+	}
+	return false
+}
+
+// Actor is a person acting through a chat platform, as the platform verified them.
+// Identity never comes from message text.
+type Actor struct {
+	Platform string // "slack", "teams", "console"
+	ID       string // the platform's user id (Slack U…, Teams aadObjectId/29:…)
+	Name     string // display name, for showing only
+	EntraID  string // linked Entra object id, "" when unknown
+}
+
+// Key is the actor's platform identity, "slack:U123".
+func (a Actor) Key() string { return a.Platform + ":" + a.ID }
+
+// SamePerson reports whether a and b are the same person: the same platform account, or
+// accounts on any platforms linked to the same Entra user.
+func (a Actor) SamePerson(b Actor) bool {
+	if a.Platform == b.Platform && a.ID == b.ID {
+		return true
+	}
+	return a.EntraID != "" && strings.EqualFold(a.EntraID, b.EntraID)
+}
+
+// PersonKey identifies the person for uniqueness of decisions: the Entra id when linked,
+// the platform identity otherwise.
+func (a Actor) PersonKey() string {
+	if a.EntraID != "" {
+		return "entra:" + strings.ToLower(a.EntraID)
+	}
+	return a.Key()
+}
+
+// Target is what a request acts on, as resolved when the request was made.
+type Target struct {
+	Type string // "user" or "group"
+	ID   string // object id
+	Name string // UPN or group display name
+}
+
+// Preview is what the approver is shown before deciding.
+type Preview struct {
+	Methods     []Method // methods a reset will delete, in order
+	Kept        []Method // methods a reset leaves (password, unknown types)
+	MemberCount int      // members a revoke-group will revoke
+	FromState   string   // per-user MFA state before an enforce
+	ToState     string   // per-user MFA state an enforce sets
+}
+
+// Decision is one approval or denial.
+type Decision struct {
+	Actor  Actor
+	At     time.Time
+	Reason string
+}
+
+// Request is a change to a user's or group's sign-in security waiting for, or carried out
+// after, a second person's approval.
+type Request struct {
+	ID        string
+	Kind      Kind
+	State     State
+	Requester Actor
+	Target    Target
+	Preview   Preview
+	Reason    string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+
+	Approvals []Decision // in order; enough of them moves the request to approved
+	Denial    *Decision  // who denied or cancelled, and why
+	ClosedAt  time.Time  // when it reached a final state
+	Error     string     // why it failed, for failed requests
+
+	// Progress of execution; filled by the store from the items.
+	Total, Done, Failed int
+}
+
+// ItemOp is the Graph operation of one execution item.
+type ItemOp string
+
+// Item operations.
+const (
+	OpDeleteMethod ItemOp = "delete-method"
+	OpRevoke       ItemOp = "revoke"
+	OpSetMFAState  ItemOp = "set-mfa-state"
+)
+
+// ItemState is where an execution item stands.
+type ItemState string
+
+// Item states.
+const (
+	ItemPending ItemState = "pending"
+	ItemDone    ItemState = "done"
+	ItemFailed  ItemState = "failed"
+)
+
+// Item is one Graph call of an approved request: one method to delete, one user to revoke.
+type Item struct {
+	RequestID string
+	Seq       int // order of execution within the request, from 1
+	Op        ItemOp
+	UserID    string
+	UserName  string // UPN, for reports
+	Arg       string // method id and type ("<odata type> <id>") or MFA state
+	State     ItemState
+	Attempts  int
+	Error     string
+}
+
+// MessageRef points at a card a platform posted for a request, so it can be updated.
+// Data is adapter-owned (a Teams serviceUrl, say) and opaque to the core.
+type MessageRef struct {
+	Platform  string
+	Channel   string
+	MessageID string
+	Data      string
+}
+
+// Audit event types.
+const (
+	EventRequested = "requested"
+	EventApproved  = "approved" // one approval; the request may need more
+	EventDenied    = "denied"
+	EventExpired   = "expired"
+	EventCancelled = "cancelled"
+	EventStarted   = "started"
+	EventItem      = "item" // one item's outcome
+	EventFinished  = "finished"
+)
+
+// AuditEvent is one entry of the append-only, hash-chained audit log.
+type AuditEvent struct {
+	Seq       int64 // assigned by the store
+	Time      time.Time
+	RequestID string
+	Type      string
+	Actor     Actor // zero for the system (sweeper, executor)
+	Detail    string
+	PrevHash  string // assigned by the store
+	Hash      string // assigned by the store
+}

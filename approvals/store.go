@@ -1,0 +1,64 @@
+package approvals
+
+import (
+	"context"
+	"time"
+)
+
+// RequestFilter selects requests for listing; zero fields select everything.
+type RequestFilter struct {
+	States []State
+	Limit  int // newest first; 0 means a sensible default
+}
+
+// Transition describes a compare-and-set state change for Store.Transition.
+type Transition struct {
+	From, To State
+	Denial   *Decision // the denier or canceller and the reason, for denied/cancelled
+	Error    string    // why, for failed
+	At       time.Time
+}
+
+// Store keeps requests, their items, message references and the audit log. Every method
+// that changes a request writes its audit event in the same transaction, and every state
+// change is one conditional update: when the request is no longer in the expected state
+// it returns an *Error with code ECONFLICT and changes nothing. storage implements it.
+type Store interface {
+	// CreateRequest stores a new pending request. It assigns r.ID when empty.
+	CreateRequest(ctx context.Context, r *Request, ev AuditEvent) error
+	// Request loads a request with its decisions and progress counts (ENOTFOUND).
+	Request(ctx context.Context, id string) (*Request, error)
+	// Requests lists requests, newest first.
+	Requests(ctx context.Context, f RequestFilter) ([]*Request, error)
+
+	// Approve records d as an approval of a pending, unexpired request (expires_at > d.At)
+	// and, when it then has `required` approvals, moves it to approved — in one
+	// transaction. The same person (Actor.PersonKey) approving twice is ECONFLICT.
+	Approve(ctx context.Context, id string, d Decision, required int, ev AuditEvent) (*Request, error)
+	// Transition moves a request from t.From to t.To.
+	Transition(ctx context.Context, id string, t Transition, ev AuditEvent) (*Request, error)
+	// ExpireDue moves every pending request whose expires_at <= now to expired, with an
+	// audit event each, and returns them.
+	ExpireDue(ctx context.Context, now time.Time) ([]*Request, error)
+
+	// Claim takes one request for execution: an approved one (moved to running, with ev
+	// as its "started" event) or a running one whose lease has lapsed (a crashed
+	// executor's; no new event). It returns nil, nil when there is none.
+	Claim(ctx context.Context, owner string, now, leaseUntil time.Time, ev AuditEvent) (*Request, error)
+	// RenewLease extends the claim; ECONFLICT when owner no longer holds it.
+	RenewLease(ctx context.Context, id, owner string, until time.Time) error
+	// AddItems stores the items of a request unless it already has items (a resumed
+	// request keeps the ones it had).
+	AddItems(ctx context.Context, requestID string, items []Item) error
+	// Items lists a request's items in a state, in Seq order, after afterSeq.
+	Items(ctx context.Context, requestID string, state ItemState, afterSeq, limit int) ([]Item, error)
+	// FinishItems records the outcome (State done or failed, Attempts, Error) of pending
+	// items, each with its audit event, in one transaction. An item that is no longer
+	// pending is ECONFLICT: a finished item is never redone.
+	FinishItems(ctx context.Context, items []Item, events []AuditEvent) error
+
+	// AddMessageRef remembers a card posted for a request.
+	AddMessageRef(ctx context.Context, requestID string, ref MessageRef) error
+	// MessageRefs lists the cards posted for a request.
+	MessageRefs(ctx context.Context, requestID string) ([]MessageRef, error)
+}

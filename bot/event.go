@@ -1,0 +1,55 @@
+package bot
+
+import (
+	"context"
+
+	"github.com/mfabot/mfabot/approvals"
+)
+
+// Conversation is where an event happened.
+type Conversation struct {
+	Platform string
+	ID       string // Slack channel id, Teams conversation id, console channel
+	Name     string // for showing only
+}
+
+// Event is a verified person typing a command or pressing a button.
+type Event struct {
+	Actor        approvals.Actor // verified by the adapter; never taken from text
+	Conversation Conversation
+	// Text is the command without its "/mfa" or "@mfabot" prefix: "reset ann@contoso.com
+	// lost phone", or a button's Command ("approve R-7K2Q", "deny R-7K2Q reason…").
+	Text   string
+	Button bool // Text came from a button press
+}
+
+// Response is the dispatcher's answer to an event.
+type Response struct {
+	// Reply is for the actor: shown to them alone (ephemeral) unless Public.
+	Reply  *Message
+	Public bool
+	// Card is, for an event about a request (a button press, cancel, show), that request's
+	// card as it stands now. Teams answers an Action.Execute invoke with it.
+	Card *Message
+}
+
+// Recipient is someone the bot tells something directly: a chat actor (a requester) or
+// an Entra user reachable by e-mail (the user whose methods were reset).
+type Recipient struct {
+	Actor *approvals.Actor
+	Email string
+}
+
+// Platform is a chat platform the bot posts to. Adapters implement it; the Notifier and
+// the summary job use it.
+type Platform interface {
+	// Name is the platform name used in Actor.Platform and MessageRef.Platform.
+	Name() string
+	// Post posts a message to the platform's approvals/summary channel.
+	Post(ctx context.Context, msg Message) (approvals.MessageRef, error)
+	// Update replaces a posted message in place.
+	Update(ctx context.Context, ref approvals.MessageRef, msg Message) error
+	// Tell sends msg to one person directly. It returns an error wrapping
+	// ErrUnreachable when the platform cannot reach them.
+	Tell(ctx context.Context, to Recipient, msg Message) error
+}
