@@ -116,7 +116,8 @@ type Request struct {
 	ClosedAt  time.Time  // when it reached a final state
 	Error     string     // why it failed, for failed requests
 
-	// Progress of execution; filled by the store from the items.
+	// Progress of execution, filled by the store from the items: Total items, Done of
+	// them finished (successfully or not), Failed of those that failed.
 	Total, Done, Failed int
 }
 

@@ -50,7 +50,8 @@ type Store interface {
 	// AddItems stores the items of a request unless it already has items (a resumed
 	// request keeps the ones it had).
 	AddItems(ctx context.Context, requestID string, items []Item) error
-	// Items lists a request's items in a state, in Seq order, after afterSeq.
+	// Items lists up to limit items of a request with Seq > afterSeq, in Seq order; state ""
+	// lists items in any state.
 	Items(ctx context.Context, requestID string, state ItemState, afterSeq, limit int) ([]Item, error)
 	// FinishItems records the outcome (State done or failed, Attempts, Error) of pending
 	// items, each with its audit event, in one transaction. An item that is no longer
