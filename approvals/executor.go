@@ -20,7 +20,6 @@ type ExecutorOptions struct {
 	Lease       time.Duration // how long a claim lasts without renewal; default 30 s
 	Poll        time.Duration // how often to look for work without a wake-up; default 5 s
 	MaxAttempts int           // attempts per item on upstream errors; default 3
-	Policy      Policy        // for the protected accounts, re-checked at execution
 	Clock       Clock
 	Notifier    Notifier
 	Logger      *slog.Logger
@@ -31,14 +30,17 @@ type ExecutorOptions struct {
 // reports progress. A request whose executor died is resumed by the next one once its
 // lease lapses, from its first unfinished item; finished items are never redone.
 type Executor struct {
-	store Store
-	dir   Directory
-	o     ExecutorOptions
-	wake  chan struct{}
+	store  Store
+	dir    Directory
+	o      ExecutorOptions
+	policy Policy
+	wake   chan struct{}
 }
 
 // NewExecutor returns an Executor.
-func NewExecutor(store Store, dir Directory, o ExecutorOptions) *Executor {
+// The policy's protected accounts are resolved again when a request is expanded, so an
+// account protected after the request was made is still spared.
+func NewExecutor(store Store, dir Directory, policy Policy, o ExecutorOptions) *Executor {
 	if o.Owner == "" {
 		var b [6]byte
 		_, _ = rand.Read(b[:])
@@ -65,7 +67,7 @@ func NewExecutor(store Store, dir Directory, o ExecutorOptions) *Executor {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Executor{store: store, dir: dir, o: o, wake: make(chan struct{}, 1)}
+	return &Executor{store: store, dir: dir, o: o, policy: policy, wake: make(chan struct{}, 1)}
 }
 
 // SetNotifier sets the notifier after construction.
@@ -215,7 +217,7 @@ func (e *Executor) expand(ctx context.Context, r *Request) ([]Item, error) {
 	case KindEnforce:
 		add(OpSetMFAState, r.Target.ID, r.Target.Name, r.Preview.ToState)
 	case KindRevokeGroup:
-		prot, err := resolveProtected(ctx, e.dir, e.o.Policy)
+		prot, err := resolveProtected(ctx, e.dir, e.policy)
 		if err != nil {
 			return nil, err
 		}
@@ -450,7 +452,7 @@ func (e *Executor) finish(ctx context.Context, r *Request, runErr error) error {
 	to := StateSucceeded
 	msg := ""
 	switch {
-	case runErr != nil && cur.Done == 0:
+	case runErr != nil && cur.Done == 0 && cur.Failed == 0:
 		to, msg = StateFailed, ErrorMessage(runErr)
 	case runErr != nil:
 		to, msg = StatePartlyFailed, ErrorMessage(runErr)
@@ -464,7 +466,7 @@ func (e *Executor) finish(ctx context.Context, r *Request, runErr error) error {
 		e.o.Logger.ErrorContext(ctx, "request failed", "request_id", r.ID, "err", runErr)
 	}
 	now := e.o.Clock.Now()
-	detail := fmt.Sprintf("%s: %d of %d done, %d failed", to, cur.Done-cur.Failed, cur.Total, cur.Failed)
+	detail := fmt.Sprintf("%s: %d of %d done, %d failed", to, cur.Done, cur.Total, cur.Failed)
 	if msg != "" {
 		detail += "; " + msg
 	}

@@ -117,7 +117,7 @@ type Request struct {
 	Error     string     // why it failed, for failed requests
 
 	// Progress of execution, filled by the store from the items: Total items, Done of
-	// them finished (successfully or not), Failed of those that failed.
+	// them succeeded, Failed of them failed; Done+Failed have finished.
 	Total, Done, Failed int
 }
 

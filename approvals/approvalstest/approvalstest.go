@@ -1,0 +1,216 @@
+// Package approvalstest provides in-memory fakes of the interfaces the approvals core
+// consumes, for unit tests of its logic. Integration tests use storage and graph/graphtest
+// instead.
+package approvalstest
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mfabot/mfabot/approvals"
+)
+
+// Clock is a settable clock.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock returns a clock at t.
+func NewClock(t time.Time) *Clock { return &Clock{t: t.UTC()} }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Advance moves the clock forward.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// Directory is an in-memory approvals.Directory. Fields may be filled directly before
+// use; calls are counted.
+type Directory struct {
+	mu        sync.Mutex
+	Users     []approvals.User
+	Groups    map[string][]string // group id -> member user ids
+	GroupsBy  []approvals.Group
+	MethodsOf map[string][]approvals.Method
+	States    map[string]string
+	// Fail, when set, is consulted before every mutating call; a non-nil error fails it.
+	Fail func(op, userID string) error
+
+	Deleted  map[string][]string // user id -> deleted method ids
+	Revoked  map[string]int      // user id -> revoke calls
+	SetState map[string]string
+}
+
+// NewDirectory returns an empty directory.
+func NewDirectory() *Directory {
+	return &Directory{
+		Groups: map[string][]string{}, MethodsOf: map[string][]approvals.Method{}, States: map[string]string{},
+		Deleted: map[string][]string{}, Revoked: map[string]int{}, SetState: map[string]string{},
+	}
+}
+
+// AddUser adds a user with methods.
+func (d *Directory) AddUser(u approvals.User, ms ...approvals.Method) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.Users = append(d.Users, u)
+	d.MethodsOf[u.ID] = ms
+}
+
+// AddGroup adds a group with members.
+func (d *Directory) AddGroup(g approvals.Group, memberIDs ...string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.GroupsBy = append(d.GroupsBy, g)
+	d.Groups[g.ID] = memberIDs
+}
+
+// RevokeCount returns how often a user's sessions were revoked.
+func (d *Directory) RevokeCount(userID string) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.Revoked[userID]
+}
+
+// ResolveUser implements approvals.Directory.
+func (d *Directory) ResolveUser(_ context.Context, ref string) (approvals.User, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, u := range d.Users {
+		if strings.EqualFold(u.ID, ref) || strings.EqualFold(u.UPN, ref) || (u.Mail != "" && strings.EqualFold(u.Mail, ref)) {
+			return u, nil
+		}
+	}
+	return approvals.User{}, approvals.Errorf(approvals.ENOTFOUND, "no user %s in the directory", ref)
+}
+
+// ResolveGroup implements approvals.Directory.
+func (d *Directory) ResolveGroup(_ context.Context, ref string) (approvals.Group, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, g := range d.GroupsBy {
+		if strings.EqualFold(g.ID, ref) || strings.EqualFold(g.DisplayName, ref) || strings.EqualFold(g.MailNickname, ref) {
+			return g, nil
+		}
+	}
+	return approvals.Group{}, approvals.Errorf(approvals.ENOTFOUND, "no group %s in the directory", ref)
+}
+
+// Methods implements approvals.Directory.
+func (d *Directory) Methods(_ context.Context, userID string) ([]approvals.Method, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]approvals.Method(nil), d.MethodsOf[userID]...), nil
+}
+
+func (d *Directory) fail(op, userID string) error {
+	if d.Fail == nil {
+		return nil
+	}
+	return d.Fail(op, userID)
+}
+
+// DeleteMethod implements approvals.Directory.
+func (d *Directory) DeleteMethod(_ context.Context, userID string, m approvals.Method) error {
+	if err := d.fail("delete", userID); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ms := d.MethodsOf[userID]
+	for i := range ms {
+		if ms[i].ID == m.ID {
+			d.MethodsOf[userID] = append(ms[:i:i], ms[i+1:]...)
+			break
+		}
+	}
+	d.Deleted[userID] = append(d.Deleted[userID], m.ID)
+	return nil
+}
+
+// RevokeSessions implements approvals.Directory.
+func (d *Directory) RevokeSessions(_ context.Context, userIDs []string) []error {
+	errs := make([]error, len(userIDs))
+	for i, id := range userIDs {
+		if err := d.fail("revoke", id); err != nil {
+			errs[i] = err
+			continue
+		}
+		d.mu.Lock()
+		d.Revoked[id]++
+		d.mu.Unlock()
+	}
+	return errs
+}
+
+// SetMFAState implements approvals.Directory.
+func (d *Directory) SetMFAState(_ context.Context, userID, state string) error {
+	if err := d.fail("enforce", userID); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.States[userID] = state
+	d.SetState[userID] = state
+	return nil
+}
+
+// MFAState implements approvals.Directory.
+func (d *Directory) MFAState(_ context.Context, userID string) (string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if s, ok := d.States[userID]; ok {
+		return s, nil
+	}
+	return approvals.MFADisabled, nil
+}
+
+// GroupMembers implements approvals.Directory, in pages of 100.
+func (d *Directory) GroupMembers(ctx context.Context, groupID string, fn func([]approvals.User) error) error {
+	d.mu.Lock()
+	ids := append([]string(nil), d.Groups[groupID]...)
+	d.mu.Unlock()
+	var page []approvals.User
+	for _, id := range ids {
+		u, err := d.ResolveUser(ctx, id)
+		if err != nil {
+			continue
+		}
+		page = append(page, u)
+		if len(page) == 100 {
+			if err := fn(page); err != nil {
+				return err
+			}
+			page = nil
+		}
+	}
+	if len(page) > 0 {
+		return fn(page)
+	}
+	return nil
+}
+
+// IsMemberOf implements approvals.Directory.
+func (d *Directory) IsMemberOf(_ context.Context, userID, groupID string) (bool, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, id := range d.Groups[groupID] {
+		if id == userID {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+var _ approvals.Directory = (*Directory)(nil)

@@ -1,0 +1,479 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/mfabot/mfabot/approvals"
+)
+
+// Config is every setting of mfabot. Each one has a YAML key and an environment
+// variable (see settings); secrets come only from the environment or from a file named by
+// a *_file key, never from the YAML itself.
+type Config struct {
+	Listen   string
+	DB       string
+	LogLevel string
+	LogJSON  bool
+
+	GraphURL         string
+	TenantID         string
+	ClientID         string
+	ClientSecret     string // secret
+	ClientCertPath   string
+	AuthorityHost    string
+	GraphWriteRate   float64
+	GraphConcurrency int
+	ExecConcurrency  int
+	ExecLease        time.Duration
+	SweepEvery       time.Duration
+	ShutdownGrace    time.Duration
+
+	SlackBotToken      string // secret
+	SlackSigningSecret string // secret
+	SlackAppToken      string // secret
+	SlackAPIURL        string
+	SlackChannel       string
+	SlackTeamID        string
+	SlackEnterpriseID  string
+	SlackAppID         string
+	SlackLinkByEmail   bool
+	SlackUsers         map[string]string // Slack user id -> Entra object id
+
+	TeamsAppID       string
+	TeamsAppPassword string // secret
+	TeamsTenantID    string
+	TeamsMultiTenant bool
+	TeamsOpenIDURL   string
+	TeamsChannel     string
+
+	Requesters        string
+	Approvers         string
+	RequiredApprovals int
+	Expiry            time.Duration
+	ExpiryReset       time.Duration
+	ExpiryRevokeGroup time.Duration
+	ExpiryEnforce     time.Duration
+	ProtectedUsers    string
+	ProtectedGroups   string
+	ConfirmAbove      int
+
+	SummaryEnabled      bool
+	SummaryAt           string
+	SummaryTimezone     string
+	SummaryWeekdaysOnly bool
+}
+
+// setting binds one Config field to its YAML key and environment variable.
+type setting struct {
+	key    string // dotted YAML path: "slack.bot_token"
+	env    string
+	secret bool // only from env or <key>_file
+	def    string
+	help   string
+	ptr    any // *string, *int, *bool, *float64, *time.Duration, *map[string]string
+}
+
+func (c *Config) settings() []setting {
+	return []setting{
+		{"listen", "MFABOT_LISTEN", false, ":8080", "HTTP listen address: Slack endpoints, Teams /api/messages, /healthz, /readyz, /metrics", &c.Listen},
+		{"db", "MFABOT_DB", false, "mfabot.db", "SQLite database file (created if missing; keep it on a persistent volume)", &c.DB},
+		{"log.level", "MFABOT_LOG_LEVEL", false, "info", "log level: debug, info, warn, error", &c.LogLevel},
+		{"log.json", "MFABOT_LOG_JSON", false, "true", "JSON logs (false: human-readable text)", &c.LogJSON},
+
+		{"graph.url", "MFABOT_GRAPH_URL", false, "https://graph.microsoft.com", "Microsoft Graph base URL (national clouds: https://graph.microsoft.us, https://microsoftgraph.chinacloudapi.cn)", &c.GraphURL},
+		{"graph.tenant_id", "AZURE_TENANT_ID", false, "", "Entra tenant id (GUID) of the app registration", &c.TenantID},
+		{"graph.client_id", "AZURE_CLIENT_ID", false, "", "application (client) id of the app registration", &c.ClientID},
+		{"graph.client_secret", "AZURE_CLIENT_SECRET", true, "", "client secret (or use a certificate, workload identity or managed identity)", &c.ClientSecret},
+		{"graph.client_certificate_path", "AZURE_CLIENT_CERTIFICATE_PATH", false, "", "PEM/PKCS#12 certificate for the app registration, instead of a secret", &c.ClientCertPath},
+		{"graph.authority_host", "AZURE_AUTHORITY_HOST", false, "", "token authority for national or private clouds (default the public cloud)", &c.AuthorityHost},
+		{"graph.write_rate", "MFABOT_GRAPH_WRITE_RATE", false, "20", "ceiling for Graph writes per second (Graph allows 3,000 per 2.5 minutes per app and tenant); mfabot slows down by itself when throttled", &c.GraphWriteRate},
+		{"graph.concurrency", "MFABOT_GRAPH_CONCURRENCY", false, "4", "Graph requests or batches in flight for bulk work", &c.GraphConcurrency},
+
+		{"executor.concurrency", "MFABOT_EXECUTOR_CONCURRENCY", false, "4", "revoke batches (of 20 users) in flight per request", &c.ExecConcurrency},
+		{"executor.lease", "MFABOT_EXECUTOR_LEASE", false, "30s", "how long a crashed instance's running request waits before another instance resumes it", &c.ExecLease},
+		{"executor.sweep_every", "MFABOT_SWEEP_EVERY", false, "30s", "how often overdue pending requests are marked expired", &c.SweepEvery},
+		{"shutdown_grace", "MFABOT_SHUTDOWN_GRACE", false, "20s", "how long SIGTERM waits for in-flight Graph calls before leaving work resumable", &c.ShutdownGrace},
+
+		{"slack.bot_token", "MFABOT_SLACK_BOT_TOKEN", true, "", "Slack bot token (xoxb-…); setting it turns Slack on", &c.SlackBotToken},
+		{"slack.signing_secret", "MFABOT_SLACK_SIGNING_SECRET", true, "", "Slack signing secret (HTTP mode)", &c.SlackSigningSecret},
+		{"slack.app_token", "MFABOT_SLACK_APP_TOKEN", true, "", "Slack app-level token (xapp-…, connections:write): turns on Socket Mode instead of HTTP", &c.SlackAppToken},
+		{"slack.api_url", "MFABOT_SLACK_API_URL", false, "https://slack.com/api/", "Slack Web API base URL", &c.SlackAPIURL},
+		{"slack.channel", "MFABOT_SLACK_CHANNEL", false, "", "approvals and summary channel id (C…)", &c.SlackChannel},
+		{"slack.team_id", "MFABOT_SLACK_TEAM_ID", false, "", "the only Slack workspace (T…) whose requests are accepted", &c.SlackTeamID},
+		{"slack.enterprise_id", "MFABOT_SLACK_ENTERPRISE_ID", false, "", "the only Enterprise Grid org (E…) whose requests are accepted", &c.SlackEnterpriseID},
+		{"slack.app_id", "MFABOT_SLACK_APP_ID", false, "", "the only Slack app id (A…) whose requests are accepted", &c.SlackAppID},
+		{"slack.link_by_email", "MFABOT_SLACK_LINK_BY_EMAIL", false, "false", "link Slack users to Entra users by their Slack profile e-mail (users:read.email)", &c.SlackLinkByEmail},
+		{"slack.users", "MFABOT_SLACK_USERS", false, "", "explicit links, Slack user id to Entra object id (env: U1=oid1,U2=oid2)", &c.SlackUsers},
+
+		{"teams.app_id", "MFABOT_TEAMS_APP_ID", false, "", "Azure Bot app id; setting it turns Teams on", &c.TeamsAppID},
+		{"teams.app_password", "MFABOT_TEAMS_APP_PASSWORD", true, "", "Azure Bot client secret", &c.TeamsAppPassword},
+		{"teams.tenant_id", "MFABOT_TEAMS_TENANT_ID", false, "", "tenant of the single-tenant bot, and the only tenant whose activities are accepted", &c.TeamsTenantID},
+		{"teams.multi_tenant", "MFABOT_TEAMS_MULTI_TENANT", false, "false", "legacy multi-tenant bot registration", &c.TeamsMultiTenant},
+		{"teams.openid_url", "MFABOT_TEAMS_OPENID_URL", false, "https://login.botframework.com/v1/.well-known/openidconfiguration", "Bot Framework OpenID metadata", &c.TeamsOpenIDURL},
+		{"teams.channel", "MFABOT_TEAMS_CHANNEL", false, "", "conversation id of the Teams approvals channel (19:…@thread.tacv2)", &c.TeamsChannel},
+
+		{"policy.requesters", "MFABOT_REQUESTERS", false, "", "who may request and use read-only commands: slack:U…, teams:<object id>, entra:<object id>, entra-group:<id or name>", &c.Requesters},
+		{"policy.approvers", "MFABOT_APPROVERS", false, "", "who may approve or deny (never their own request); same forms", &c.Approvers},
+		{"policy.required_approvals", "MFABOT_REQUIRED_APPROVALS", false, "1", "approvals needed from people other than the requester", &c.RequiredApprovals},
+		{"policy.expiry", "MFABOT_EXPIRY", false, "60m", "how long a request waits for approval", &c.Expiry},
+		{"policy.expiry_reset", "MFABOT_EXPIRY_RESET", false, "", "expiry for reset requests (default policy.expiry)", &c.ExpiryReset},
+		{"policy.expiry_revoke_group", "MFABOT_EXPIRY_REVOKE_GROUP", false, "", "expiry for revoke-group requests (default policy.expiry)", &c.ExpiryRevokeGroup},
+		{"policy.expiry_enforce", "MFABOT_EXPIRY_ENFORCE", false, "", "expiry for enforce requests (default policy.expiry)", &c.ExpiryEnforce},
+		{"policy.protected_users", "MFABOT_PROTECTED_USERS", false, "", "users never touched (emergency access): UPNs or object ids, comma-separated", &c.ProtectedUsers},
+		{"policy.protected_groups", "MFABOT_PROTECTED_GROUPS", false, "", "groups never revoked, whose members are never touched: ids or names, comma-separated", &c.ProtectedGroups},
+		{"policy.confirm_above", "MFABOT_CONFIRM_ABOVE", false, "500", "revoke-group above this many members needs --confirm <count>", &c.ConfirmAbove},
+
+		{"summary.enabled", "MFABOT_SUMMARY_ENABLED", false, "true", "post the enrollment summary every day", &c.SummaryEnabled},
+		{"summary.at", "MFABOT_SUMMARY_AT", false, "09:00", "time of day of the summary (HH:MM)", &c.SummaryAt},
+		{"summary.timezone", "MFABOT_SUMMARY_TIMEZONE", false, "UTC", "IANA time zone of summary.at, e.g. Europe/Amsterdam", &c.SummaryTimezone},
+		{"summary.weekdays_only", "MFABOT_SUMMARY_WEEKDAYS_ONLY", false, "false", "skip Saturdays and Sundays", &c.SummaryWeekdaysOnly},
+	}
+}
+
+// LoadConfig reads defaults, then the YAML file (if path is not empty), then the
+// environment. Unknown YAML keys are an error, and so is a secret written into the file.
+func LoadConfig(path string, getenv func(string) string) (*Config, error) {
+	c := &Config{}
+	set := c.settings()
+	for _, s := range set {
+		if s.def != "" {
+			if err := assign(s, s.def); err != nil {
+				return nil, fmt.Errorf("default of %s: %w", s.key, err)
+			}
+		}
+	}
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read config: %w", err)
+		}
+		if err := c.applyYAML(data, set); err != nil {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	for _, s := range set {
+		if v := getenv(s.env); v != "" {
+			if err := assign(s, v); err != nil {
+				return nil, fmt.Errorf("%s: %w", s.env, err)
+			}
+		}
+		if s.secret {
+			if f := getenv(s.env + "_FILE"); f != "" {
+				if err := assignFile(s, f); err != nil {
+					return nil, fmt.Errorf("%s_FILE: %w", s.env, err)
+				}
+			}
+		}
+	}
+	return c, nil
+}
+
+func (c *Config) applyYAML(data []byte, set []setting) error {
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		return err
+	}
+	if len(root.Content) == 0 {
+		return nil
+	}
+	byKey := map[string]setting{}
+	for _, s := range set {
+		byKey[s.key] = s
+	}
+	var walk func(prefix string, n *yaml.Node) error
+	walk = func(prefix string, n *yaml.Node) error {
+		if n.Kind != yaml.MappingNode {
+			return fmt.Errorf("line %d: %s must be a mapping", n.Line, strings.TrimSuffix(prefix, "."))
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			key := prefix + k.Value
+			if s, ok := byKey[key]; ok {
+				if s.secret {
+					return fmt.Errorf("line %d: %s is a secret: set %s or %s_file instead of writing it into the file", k.Line, key, s.env, k.Value)
+				}
+				if err := assignNode(s, v); err != nil {
+					return fmt.Errorf("line %d: %s: %w", k.Line, key, err)
+				}
+				continue
+			}
+			if base, ok := strings.CutSuffix(key, "_file"); ok {
+				if s, ok := byKey[base]; ok && s.secret {
+					if err := assignFile(s, v.Value); err != nil {
+						return fmt.Errorf("line %d: %s: %w", k.Line, key, err)
+					}
+					continue
+				}
+			}
+			if v.Kind == yaml.MappingNode && hasPrefix(set, key+".") {
+				if err := walk(key+".", v); err != nil {
+					return err
+				}
+				continue
+			}
+			return fmt.Errorf("line %d: unknown key %q", k.Line, key)
+		}
+		return nil
+	}
+	return walk("", root.Content[0])
+}
+
+func hasPrefix(set []setting, p string) bool {
+	for _, s := range set {
+		if strings.HasPrefix(s.key, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func assignNode(s setting, v *yaml.Node) error {
+	switch p := s.ptr.(type) {
+	case *map[string]string:
+		m := map[string]string{}
+		if err := v.Decode(&m); err != nil {
+			return err
+		}
+		*p = m
+		return nil
+	}
+	if v.Kind == yaml.SequenceNode {
+		var items []string
+		if err := v.Decode(&items); err != nil {
+			return err
+		}
+		return assign(s, strings.Join(items, ","))
+	}
+	if v.Kind != yaml.ScalarNode {
+		return errors.New("must be a single value")
+	}
+	return assign(s, v.Value)
+}
+
+func assignFile(s setting, path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read secret file: %w", err)
+	}
+	return assign(s, strings.TrimSpace(string(data)))
+}
+
+func assign(s setting, v string) error {
+	switch p := s.ptr.(type) {
+	case *string:
+		*p = v
+	case *bool:
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", v)
+		}
+		*p = b
+	case *int:
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", v)
+		}
+		*p = n
+	case *float64:
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a number", v)
+		}
+		*p = f
+	case *time.Duration:
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("%q is not a duration such as 30s or 60m", v)
+		}
+		*p = d
+	case *map[string]string:
+		m := map[string]string{}
+		for _, pair := range strings.Split(v, ",") {
+			if strings.TrimSpace(pair) == "" {
+				continue
+			}
+			k, val, ok := strings.Cut(pair, "=")
+			if !ok {
+				return fmt.Errorf("%q is not key=value", pair)
+			}
+			m[strings.TrimSpace(k)] = strings.TrimSpace(val)
+		}
+		*p = m
+	default:
+		return fmt.Errorf("unsupported setting type %T", p)
+	}
+	return nil
+}
+
+// SlackEnabled reports whether Slack is configured.
+func (c *Config) SlackEnabled() bool { return c.SlackBotToken != "" }
+
+// TeamsEnabled reports whether Teams is configured.
+func (c *Config) TeamsEnabled() bool { return c.TeamsAppID != "" }
+
+// Validate returns every problem with the configuration, each naming its key.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, env, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s (%s): %s", key, env, fmt.Sprintf(format, args...)))
+	}
+	if c.DB == "" {
+		bad("db", "MFABOT_DB", "required")
+	}
+	if c.TenantID == "" {
+		bad("graph.tenant_id", "AZURE_TENANT_ID", "required")
+	}
+	if c.ClientID == "" {
+		bad("graph.client_id", "AZURE_CLIENT_ID", "required")
+	}
+	if !strings.HasPrefix(c.GraphURL, "https://") && !isLoopbackURL(c.GraphURL) {
+		bad("graph.url", "MFABOT_GRAPH_URL", "%q must be https:// (plain http only for localhost)", c.GraphURL)
+	}
+	if c.GraphWriteRate <= 0 {
+		bad("graph.write_rate", "MFABOT_GRAPH_WRITE_RATE", "must be above 0")
+	}
+	if !c.SlackEnabled() && !c.TeamsEnabled() {
+		errs = append(errs, errors.New("no chat platform configured: set slack.bot_token (MFABOT_SLACK_BOT_TOKEN) and/or teams.app_id (MFABOT_TEAMS_APP_ID)"))
+	}
+	if c.SlackEnabled() {
+		if c.SlackAppToken == "" && c.SlackSigningSecret == "" {
+			bad("slack.signing_secret", "MFABOT_SLACK_SIGNING_SECRET", "required in HTTP mode (or set slack.app_token for Socket Mode)")
+		}
+		if c.SlackChannel == "" {
+			bad("slack.channel", "MFABOT_SLACK_CHANNEL", "required: the approvals channel id")
+		}
+		if !strings.HasPrefix(c.SlackBotToken, "xoxb-") {
+			bad("slack.bot_token", "MFABOT_SLACK_BOT_TOKEN", "must be a bot token starting with xoxb-")
+		}
+		if c.SlackAppToken != "" && !strings.HasPrefix(c.SlackAppToken, "xapp-") {
+			bad("slack.app_token", "MFABOT_SLACK_APP_TOKEN", "must be an app-level token starting with xapp-")
+		}
+	}
+	if c.TeamsEnabled() {
+		if c.TeamsAppPassword == "" {
+			bad("teams.app_password", "MFABOT_TEAMS_APP_PASSWORD", "required")
+		}
+		if c.TeamsTenantID == "" && !c.TeamsMultiTenant {
+			bad("teams.tenant_id", "MFABOT_TEAMS_TENANT_ID", "required for a single-tenant bot")
+		}
+		if c.TeamsChannel == "" {
+			bad("teams.channel", "MFABOT_TEAMS_CHANNEL", "required: the approvals conversation id")
+		}
+	}
+	if _, err := c.Policy(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := time.LoadLocation(c.SummaryTimezone); err != nil {
+		bad("summary.timezone", "MFABOT_SUMMARY_TIMEZONE", "unknown time zone %q", c.SummaryTimezone)
+	}
+	if _, err := time.Parse("15:04", c.SummaryAt); err != nil {
+		bad("summary.at", "MFABOT_SUMMARY_AT", "%q is not HH:MM", c.SummaryAt)
+	}
+	return errors.Join(errs...)
+}
+
+func isLoopbackURL(u string) bool {
+	for _, p := range []string{"http://127.0.0.1", "http://localhost", "http://[::1]"} {
+		if strings.HasPrefix(u, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// Policy builds the approvals policy from the configuration.
+func (c *Config) Policy() (approvals.Policy, error) {
+	req, err := approvals.ParsePrincipals(c.Requesters)
+	if err != nil {
+		return approvals.Policy{}, fmt.Errorf("policy.requesters (MFABOT_REQUESTERS): %w", err)
+	}
+	appr, err := approvals.ParsePrincipals(c.Approvers)
+	if err != nil {
+		return approvals.Policy{}, fmt.Errorf("policy.approvers (MFABOT_APPROVERS): %w", err)
+	}
+	p := approvals.Policy{
+		Requesters:        req,
+		Approvers:         appr,
+		RequiredApprovals: c.RequiredApprovals,
+		Expiry:            map[approvals.Kind]time.Duration{},
+		ProtectedUsers:    splitList(c.ProtectedUsers),
+		ProtectedGroups:   splitList(c.ProtectedGroups),
+		ConfirmAbove:      c.ConfirmAbove,
+	}
+	for k, d := range map[approvals.Kind]time.Duration{
+		approvals.KindReset:       c.ExpiryReset,
+		approvals.KindRevokeGroup: c.ExpiryRevokeGroup,
+		approvals.KindEnforce:     c.ExpiryEnforce,
+	} {
+		if d == 0 {
+			d = c.Expiry
+		}
+		p.Expiry[k] = d
+	}
+	if err := p.Validate(); err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// ExampleConfig returns a complete, commented example configuration file.
+func ExampleConfig() string {
+	var c Config
+	var b strings.Builder
+	b.WriteString("# mfabot configuration. Every key can be overridden by the environment variable\n")
+	b.WriteString("# named after it. Secrets never go in this file: set the variable, the variable\n")
+	b.WriteString("# with _FILE appended (a path), or the key with _file appended (a path).\n")
+	section := ""
+	for _, s := range c.settings() {
+		parts := strings.Split(s.key, ".")
+		indent := ""
+		if len(parts) == 2 {
+			if parts[0] != section {
+				section = parts[0]
+				fmt.Fprintf(&b, "\n%s:\n", section)
+			}
+			indent = "  "
+		} else if section != "" {
+			section = ""
+			b.WriteString("\n")
+		}
+		name := parts[len(parts)-1]
+		fmt.Fprintf(&b, "%s# %s (%s)\n", indent, s.help, s.env)
+		switch {
+		case s.secret:
+			fmt.Fprintf(&b, "%s# %s_file: /run/secrets/%s\n", indent, name, strings.ToLower(s.env))
+		case s.def == "":
+			fmt.Fprintf(&b, "%s# %s:\n", indent, name)
+		default:
+			def := s.def
+			if _, isStr := s.ptr.(*string); isStr && strings.ContainsAny(def, ":#") {
+				def = strconv.Quote(def)
+			}
+			fmt.Fprintf(&b, "%s%s: %s\n", indent, name, def)
+		}
+	}
+	return b.String()
+}
