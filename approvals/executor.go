@@ -159,8 +159,16 @@ func (e *Executor) execute(ctx context.Context, r *Request, log *slog.Logger) er
 	err := e.executeItems(work, r, log)
 	stop()
 	wg.Wait()
-	if leaseLost || ctx.Err() != nil {
-		// Left running: whoever holds or next claims the lease finishes it.
+	if leaseLost {
+		return nil
+	}
+	if ctx.Err() != nil {
+		// Shutting down: left running, with the lease released so that the next start
+		// resumes it at once instead of waiting for the lease to lapse.
+		release := context.WithoutCancel(ctx)
+		if err := e.store.RenewLease(release, r.ID, e.o.Owner, e.o.Clock.Now().Add(-time.Second)); err != nil {
+			log.WarnContext(release, "release lease", "err", err)
+		}
 		return nil
 	}
 	if err != nil {

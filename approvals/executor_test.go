@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mfabot/mfabot/approvals"
+	"github.com/mfabot/mfabot/storage"
 )
 
 // approved creates a request by Ann and has Ben approve it.
@@ -157,7 +158,8 @@ func TestResumeAfterLapsedLease(t *testing.T) {
 		}
 		return nil
 	}
-	first := approvals.NewExecutor(f.db, f.dir, f.svc.Policy(), approvals.ExecutorOptions{Owner: "first", Clock: f.clock, Lease: time.Minute, Concurrency: 1})
+	// A process killed mid-run neither renews nor releases its lease.
+	first := approvals.NewExecutor(deadStore{f.db}, f.dir, f.svc.Policy(), approvals.ExecutorOptions{Owner: "first", Clock: f.clock, Lease: time.Minute, Concurrency: 1})
 	if _, err := first.RunOnce(crashCtx); err != nil {
 		t.Fatal(err)
 	}
@@ -187,5 +189,39 @@ func TestResumeAfterLapsedLease(t *testing.T) {
 		if n := f.dir.RevokeCount(id); n != 1 {
 			t.Fatalf("%s was finished before the crash but revoked %d times", id, n)
 		}
+	}
+}
+
+// deadStore is the store as a killed executor leaves it: its lease is never renewed or
+// released.
+type deadStore struct{ *storage.DB }
+
+func (deadStore) RenewLease(context.Context, string, string, time.Time) error { return nil }
+
+// TestShutdownReleasesLease: an executor stopped gracefully lets the next start resume at
+// once.
+func TestShutdownReleasesLease(t *testing.T) {
+	f := newFixture(t, nil)
+	r := approved(t, f, approvals.NewRequest{Kind: approvals.KindRevokeGroup, Target: "All Staff", Confirm: 600})
+	ctx := context.Background()
+	stopCtx, stop := context.WithCancel(ctx)
+	calls := 0
+	f.dir.Fail = func(op, id string) error {
+		if calls++; calls == 50 {
+			stop()
+		}
+		return nil
+	}
+	first := approvals.NewExecutor(f.db, f.dir, f.svc.Policy(), approvals.ExecutorOptions{Owner: "first", Clock: f.clock, Lease: time.Hour, Concurrency: 1})
+	if _, err := first.RunOnce(stopCtx); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(time.Second)
+	second := approvals.NewExecutor(f.db, f.dir, f.svc.Policy(), approvals.ExecutorOptions{Owner: "second", Clock: f.clock, Lease: time.Hour})
+	if ran, err := second.RunOnce(ctx); !ran || err != nil {
+		t.Fatalf("second executor did not resume at once: %v %v", ran, err)
+	}
+	if got, _ := f.svc.Request(ctx, r.ID); got.State != approvals.StateSucceeded || got.Done != 600 {
+		t.Fatalf("after resume: %s %d/%d", got.State, got.Done, got.Total)
 	}
 }

@@ -1,0 +1,302 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+
+	"github.com/mfabot/mfabot/approvals"
+	"github.com/mfabot/mfabot/bot"
+	"github.com/mfabot/mfabot/bot/slack"
+	"github.com/mfabot/mfabot/bot/teams"
+	"github.com/mfabot/mfabot/commands"
+	"github.com/mfabot/mfabot/commands/summary"
+	"github.com/mfabot/mfabot/graph"
+	"github.com/mfabot/mfabot/storage"
+)
+
+// App is mfabot wired together: the database, the Graph client, the approvals core, the
+// chat platforms and the background jobs. serve and demo both build one, so the demo
+// takes no path around approvals or the executor that production does not take.
+type App struct {
+	cfg *Config
+	log *slog.Logger
+
+	DB         *storage.DB
+	Graph      *graph.Client
+	Service    *approvals.Service
+	Executor   *approvals.Executor
+	Dispatcher *commands.Dispatcher
+	Notifier   *bot.Notifier
+	Summary    *summary.Job
+	Slack      *slack.Adapter
+	Teams      *teams.Adapter
+	Metrics    *metrics
+
+	platforms []bot.Platform
+	mux       *http.ServeMux
+}
+
+// appDeps are what a caller may supply instead of the configuration: the demo and tests
+// point the Graph client at the simulator and add the console platform.
+type appDeps struct {
+	Credential      azcore.TokenCredential // default: graph.NewCredential from the config
+	GraphHTTPClient *http.Client
+	Clock           approvals.Clock
+	// Platforms builds extra platforms (the console) once the dispatcher exists.
+	Platforms func(d *commands.Dispatcher) ([]bot.Platform, error)
+	// ReportLimit/ReportWindow override the registration report pacing (the demo's
+	// simulator is not throttled).
+	ReportLimit  int
+	ReportWindow time.Duration
+}
+
+// NewApp builds the application from a validated configuration. Nothing runs until Run.
+func NewApp(ctx context.Context, cfg *Config, log *slog.Logger, getenv func(string) string, deps appDeps) (_ *App, err error) {
+	a := &App{cfg: cfg, log: log, mux: http.NewServeMux()}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	clock := deps.Clock
+	if clock == nil {
+		clock = approvals.SystemClock{}
+	}
+	a.Metrics = newMetrics()
+
+	if a.DB, err = storage.Open(ctx, cfg.DB, storage.WithClock(clock)); err != nil {
+		return nil, fmt.Errorf("open database %s: %w", cfg.DB, err)
+	}
+
+	cred := deps.Credential
+	if cred == nil {
+		// azidentity's own variables (certificate password, workload identity) come from
+		// the environment; what the config file may also say wins.
+		o := graph.CredentialOptionsFromEnv(getenv)
+		o.TenantID, o.ClientID, o.ClientSecret = cfg.TenantID, cfg.ClientID, cfg.ClientSecret
+		o.CertificatePath, o.AuthorityHost = cfg.ClientCertPath, cfg.AuthorityHost
+		if cred, err = graph.NewCredential(o); err != nil {
+			return nil, fmt.Errorf("graph credential: %w", err)
+		}
+	}
+	a.Graph, err = graph.New(graph.Config{
+		TenantID: cfg.TenantID, ClientID: cfg.ClientID, Credential: cred, BaseURL: cfg.GraphURL,
+		HTTPClient: deps.GraphHTTPClient, Logger: log.With("component", "graph"),
+		WriteRate: cfg.GraphWriteRate, Concurrency: cfg.GraphConcurrency,
+		ReportLimit: deps.ReportLimit, ReportWindow: deps.ReportWindow,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("graph client: %w", err)
+	}
+	a.Metrics.watchGraph(a.Graph)
+
+	policy, err := cfg.Policy()
+	if err != nil {
+		return nil, err
+	}
+	a.Service = approvals.NewService(a.DB, a.Graph, policy, approvals.ServiceOptions{Clock: clock, Logger: log.With("component", "approvals")})
+	a.Executor = approvals.NewExecutor(a.DB, a.Graph, policy, approvals.ExecutorOptions{
+		Concurrency: cfg.ExecConcurrency, Lease: cfg.ExecLease, Clock: clock, Logger: log.With("component", "executor"),
+	})
+	a.Service.SetWake(a.Executor.Wake)
+
+	loc, err := time.LoadLocation(cfg.SummaryTimezone)
+	if err != nil {
+		return nil, fmt.Errorf("summary.timezone: %w", err)
+	}
+	a.Summary = &summary.Job{
+		Source: a.Graph, Store: a.DB,
+		Schedule: summary.Schedule{At: cfg.SummaryAt, Location: loc, WeekdaysOnly: cfg.SummaryWeekdaysOnly},
+		Clock:    clock, Logger: log.With("component", "summary"),
+	}
+
+	a.Dispatcher = commands.NewDispatcher(commands.Options{
+		Service: a.Service, Status: a.Graph, Summary: summaryPoster{a}, Clock: clock, Logger: log.With("component", "commands"),
+	})
+
+	if cfg.SlackEnabled() {
+		a.Slack, err = slack.New(slack.Config{
+			BotToken: cfg.SlackBotToken, SigningSecret: cfg.SlackSigningSecret, AppToken: cfg.SlackAppToken,
+			APIURL: cfg.SlackAPIURL, Channel: cfg.SlackChannel, TeamID: cfg.SlackTeamID,
+			EnterpriseID: cfg.SlackEnterpriseID, AppID: cfg.SlackAppID, UserMap: cfg.SlackUsers,
+			LinkByEmail: cfg.SlackLinkByEmail, Logger: log.With("component", "slack"), Clock: clock,
+		}, a.Dispatcher, a.Graph)
+		if err != nil {
+			return nil, fmt.Errorf("slack: %w", err)
+		}
+		a.platforms = append(a.platforms, a.Slack)
+		a.mux.Handle("/slack/", a.Slack.Handler())
+	}
+	if cfg.TeamsEnabled() {
+		a.Teams, err = teams.New(teams.Config{
+			AppID: cfg.TeamsAppID, AppPassword: cfg.TeamsAppPassword, TenantID: cfg.TeamsTenantID,
+			MultiTenant: cfg.TeamsMultiTenant, OpenIDURL: cfg.TeamsOpenIDURL, Channel: cfg.TeamsChannel,
+			AuthorityHost: cfg.AuthorityHost, Logger: log.With("component", "teams"), Clock: clock,
+		}, a.Dispatcher, a.DB)
+		if err != nil {
+			return nil, fmt.Errorf("teams: %w", err)
+		}
+		a.platforms = append(a.platforms, a.Teams)
+		a.mux.Handle("POST /api/messages", a.Teams.Handler())
+	}
+	if deps.Platforms != nil {
+		extra, err := deps.Platforms(a.Dispatcher)
+		if err != nil {
+			return nil, err
+		}
+		a.platforms = append(a.platforms, extra...)
+	}
+	var counted []bot.Platform
+	for _, p := range a.platforms {
+		a.Summary.Platforms = append(a.Summary.Platforms, a.Metrics.summaryPlatform(p))
+		counted = append(counted, a.Metrics.platform(p))
+	}
+
+	a.Notifier = bot.NewNotifier(a.DB, counted, a.renderCard, bot.NotifierOptions{Logger: log.With("component", "notifier")})
+	observed := a.Metrics.notifier(a.Notifier)
+	a.Service.SetNotifier(observed)
+	a.Executor.SetNotifier(observed)
+
+	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	a.mux.HandleFunc("GET /readyz", a.ready)
+	a.mux.Handle("GET /metrics", a.Metrics.handler())
+	return a, nil
+}
+
+// renderCard is the card of a request as it stands, with its failed items.
+func (a *App) renderCard(ctx context.Context, r *approvals.Request) bot.Message {
+	var failed []approvals.Item
+	if r.Failed > 0 {
+		var err error
+		if failed, err = a.Service.FailedItems(ctx, r.ID, 25); err != nil {
+			a.log.WarnContext(ctx, "load failed items", "request_id", r.ID, "err", err)
+		}
+	}
+	return commands.RequestCard(r, failed, time.Now())
+}
+
+// summaryPoster lets /mfa summary post through the same job as the daily post.
+type summaryPoster struct{ a *App }
+
+func (s summaryPoster) Post(ctx context.Context) error { return s.a.Summary.PostNow(ctx) }
+
+// ready answers 200 when the database answers and every platform is connected.
+func (a *App) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	var problems []string
+	if err := a.DB.Ping(ctx); err != nil {
+		problems = append(problems, "database: "+err.Error())
+	}
+	for _, p := range a.platforms {
+		if c, ok := p.(interface{ Ready() error }); ok {
+			if err := c.Ready(); err != nil {
+				problems = append(problems, p.Name()+": "+err.Error())
+			}
+		}
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if len(problems) > 0 {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		for _, p := range problems {
+			fmt.Fprintln(w, p)
+		}
+		return
+	}
+	fmt.Fprintln(w, "ready")
+}
+
+// Handler is the HTTP surface: Slack endpoints, Teams /api/messages, health and metrics.
+func (a *App) Handler() http.Handler { return a.Metrics.instrument(a.mux) }
+
+// Run starts the background work (executor, sweeper, summary schedule, Socket Mode) and,
+// when ln is not nil, the HTTP server, and blocks until ctx ends. Then it stops taking
+// new work, gives in-flight Graph calls cfg.ShutdownGrace to finish (whatever does not
+// finish stays resumable) and returns.
+func (a *App) Run(ctx context.Context, ln net.Listener, withSummary bool) error {
+	var wg sync.WaitGroup
+	errc := make(chan error, 4)
+	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+
+	if a.Slack != nil {
+		if err := a.Slack.Connect(ctx); err != nil {
+			return fmt.Errorf("slack: %w", err)
+		}
+		if a.cfg.SlackAppToken != "" {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := a.Slack.RunSocketMode(ctx); err != nil && ctx.Err() == nil {
+					errc <- fmt.Errorf("slack socket mode: %w", err)
+				}
+			}()
+		}
+	}
+	wg.Add(2)
+	go func() { defer wg.Done(); _ = a.Executor.Run(work) }()
+	go func() { defer wg.Done(); a.Service.RunSweeper(ctx, a.cfg.SweepEvery) }()
+	if withSummary {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := a.Summary.Run(ctx); err != nil && ctx.Err() == nil {
+				a.log.Error("summary schedule", "err", err)
+			}
+		}()
+	}
+
+	var srv *http.Server
+	if ln != nil {
+		srv = &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("http: %w", err)
+			}
+		}()
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	a.log.Info("shutting down")
+	shutdown, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownGrace)
+	defer cancel()
+	if srv != nil {
+		_ = srv.Shutdown(shutdown)
+	}
+	// In-flight Graph calls are cancelled; their items stay pending and the executor
+	// releases its lease, so the next start resumes at once from the first unfinished item.
+	stopWork()
+	wg.Wait()
+	if a.Slack != nil {
+		_ = a.Slack.Shutdown(shutdown)
+	}
+	if a.Notifier != nil {
+		_ = a.Notifier.Close(shutdown)
+	}
+	return runErr
+}
+
+// Close releases the database.
+func (a *App) Close() error {
+	if a.DB != nil {
+		return a.DB.Close()
+	}
+	return nil
+}
