@@ -1,0 +1,159 @@
+package storage_test
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mfabot/mfabot/approvals"
+	"github.com/mfabot/mfabot/storage"
+)
+
+// t0 is "now" in most tests: 09:00 UTC, so that messages show times of day.
+var t0 = time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
+
+var (
+	ann = approvals.Actor{Platform: "slack", ID: "U0ANN", Name: "Ann"}
+	bob = approvals.Actor{Platform: "slack", ID: "U0BOB", Name: "Bob"}
+	cat = approvals.Actor{Platform: "teams", ID: "29:cat", Name: "Cat", EntraID: "0F8FAD5B-D9CB-469F-A165-70867728950E"}
+)
+
+// clock is a settable approvals.Clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
+// openDB opens a fresh database whose clock says t0.
+func openDB(t testing.TB) *storage.DB {
+	t.Helper()
+	return storage.MustOpenDB(t, storage.WithClock(&clock{t: t0}))
+}
+
+// openPath opens the database at path, closing it at the end of the test.
+func openPath(t testing.TB, path string) *storage.DB {
+	t.Helper()
+	db, err := storage.Open(context.Background(), path, storage.WithClock(&clock{t: t0}))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func tempPath(t testing.TB) string { return filepath.Join(t.TempDir(), "mfabot.db") }
+
+// newRequest creates a pending reset of ann's, created at t0 and expiring an hour later;
+// mods adjust it first.
+func newRequest(t testing.TB, db *storage.DB, mods ...func(*approvals.Request)) *approvals.Request {
+	t.Helper()
+	r := &approvals.Request{
+		Kind:      approvals.KindReset,
+		Requester: ann,
+		Target:    approvals.Target{Type: "user", ID: "9a3b1c2d", Name: "dave@contoso.com"},
+		Preview: approvals.Preview{
+			Methods: []approvals.Method{{ID: "m1", ODataType: "#microsoft.graph.phoneAuthenticationMethod",
+				Type: "phone", Detail: "+1 555 ••• 0123", PhoneType: "mobile", Deletable: true,
+				Created: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)}},
+			Kept: []approvals.Method{{ID: "p", Type: "password", Note: "the password stays"}},
+		},
+		Reason:    "lost phone",
+		CreatedAt: t0,
+		ExpiresAt: t0.Add(time.Hour),
+	}
+	for _, m := range mods {
+		m(r)
+	}
+	ev := approvals.AuditEvent{Time: r.CreatedAt, Type: approvals.EventRequested, Actor: r.Requester, Detail: "reset"}
+	if err := db.CreateRequest(context.Background(), r, ev); err != nil {
+		t.Fatalf("CreateRequest: %v", err)
+	}
+	return r
+}
+
+// approve approves id as a at time at, with one approval required.
+func approve(t testing.TB, db *storage.DB, id string, a approvals.Actor, at time.Time) *approvals.Request {
+	t.Helper()
+	r, err := db.Approve(context.Background(), id, approvals.Decision{Actor: a, At: at},
+		1, approvals.AuditEvent{Time: at, Type: approvals.EventApproved, Actor: a})
+	if err != nil {
+		t.Fatalf("Approve: %v", err)
+	}
+	return r
+}
+
+// running creates a request, approves it and claims it for owner until leaseUntil.
+func running(t testing.TB, db *storage.DB, owner string, leaseUntil time.Time) *approvals.Request {
+	t.Helper()
+	r := newRequest(t, db)
+	approve(t, db, r.ID, bob, t0.Add(14*time.Minute))
+	c, err := db.Claim(context.Background(), owner, t0.Add(15*time.Minute), leaseUntil, approvals.AuditEvent{Type: approvals.EventStarted})
+	if err != nil || c == nil || c.ID != r.ID {
+		t.Fatalf("Claim = %v, %v; want %s", c, err, r.ID)
+	}
+	return c
+}
+
+// auditEvents exports the whole audit log.
+func auditEvents(t testing.TB, db *storage.DB) []approvals.AuditEvent {
+	t.Helper()
+	var evs []approvals.AuditEvent
+	if err := db.ExportAudit(context.Background(), time.Time{}, func(ev approvals.AuditEvent) error {
+		evs = append(evs, ev)
+		return nil
+	}); err != nil {
+		t.Fatalf("ExportAudit: %v", err)
+	}
+	return evs
+}
+
+// eventTypes lists the types of the audit events about request id.
+func eventTypes(t testing.TB, db *storage.DB, id string) []string {
+	t.Helper()
+	var types []string
+	for _, ev := range auditEvents(t, db) {
+		if ev.RequestID == id {
+			types = append(types, ev.Type)
+		}
+	}
+	return types
+}
+
+// wantErr checks err's code and, when msg is not "", that its message contains msg.
+func wantErr(t testing.TB, err error, code, msg string) {
+	t.Helper()
+	if got := approvals.ErrorCode(err); got != code {
+		t.Fatalf("error = %v (code %q); want code %q", err, got, code)
+	}
+	if msg != "" && !strings.Contains(approvals.ErrorMessage(err), msg) {
+		t.Fatalf("message = %q; want it to contain %q", approvals.ErrorMessage(err), msg)
+	}
+}
+
+// wantVerified checks that the audit chain verifies.
+func wantVerified(t testing.TB, db *storage.DB) storage.VerifyResult {
+	t.Helper()
+	v, err := db.VerifyAudit(context.Background())
+	if err != nil {
+		t.Fatalf("VerifyAudit: %v", err)
+	}
+	if !v.OK {
+		t.Fatalf("VerifyAudit: %v", v)
+	}
+	return v
+}

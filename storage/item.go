@@ -1,0 +1,188 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/mattn/go-sqlite3"
+
+	"github.com/mfabot/mfabot/approvals"
+)
+
+// AddItems stores the execution items of a request, unless it already has items: a
+// resumed request keeps the ones it had, with their outcomes. Items without a Seq are
+// numbered from 1 in the order given; items without a State are pending.
+func (db *DB) AddItems(ctx context.Context, requestID string, items []approvals.Item) error {
+	requestID = canonicalID(requestID)
+	tx, err := db.beginWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+
+	r, err := findRequest(ctx, tx, requestID)
+	if err != nil {
+		return err
+	}
+	if r.Total > 0 {
+		return nil
+	}
+	if err := db.insertItems(ctx, tx, r.ID, items); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit items: %w", err)
+	}
+	return nil
+}
+
+func (db *DB) insertItems(ctx context.Context, tx *writeTx, requestID string, items []approvals.Item) error {
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO items (
+		request_id, seq, op, user_id, user_name, arg, state, attempts, error, updated_at
+	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("prepare item insert: %w", err)
+	}
+	defer stmt.Close()
+	now := fmtTime(db.now())
+	for i, it := range items {
+		seq := it.Seq
+		if seq == 0 {
+			seq = i + 1
+		}
+		state := it.State
+		if state == "" {
+			state = approvals.ItemPending
+		}
+		_, err := stmt.ExecContext(ctx, requestID, seq, string(it.Op), it.UserID, it.UserName, it.Arg,
+			string(state), it.Attempts, it.Error, now)
+		switch {
+		case isConstraint(err, sqlite3.ErrConstraintPrimaryKey):
+			return approvals.Errorf(approvals.EINVALID, "item %d of request %s appears twice", seq, requestID)
+		case isConstraint(err, sqlite3.ErrConstraintCheck):
+			return approvals.Errorf(approvals.EINVALID, "item %d of request %s has an invalid state %q", seq, requestID, state)
+		case err != nil:
+			return fmt.Errorf("insert item: %w", err)
+		}
+	}
+	return nil
+}
+
+// Items lists a request's items in state (all states when state is ""), in Seq order,
+// with Seq > afterSeq, at most limit of them (all when limit <= 0).
+func (db *DB) Items(ctx context.Context, requestID string, state approvals.ItemState, afterSeq, limit int) ([]approvals.Item, error) {
+	requestID = canonicalID(requestID)
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	q := `SELECT request_id, seq, op, user_id, user_name, arg, state, attempts, error FROM items
+		WHERE request_id = ? AND seq > ?`
+	args := []any{requestID, afterSeq}
+	if state != "" {
+		q += ` AND state = ?`
+		args = append(args, string(state))
+	}
+	q += ` ORDER BY seq LIMIT ?`
+	args = append(args, limit)
+
+	rows, err := db.rdb.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list items: %w", err)
+	}
+	defer rows.Close()
+	var items []approvals.Item
+	for rows.Next() {
+		var it approvals.Item
+		var op, st string
+		if err := rows.Scan(&it.RequestID, &it.Seq, &op, &it.UserID, &it.UserName, &it.Arg, &st, &it.Attempts, &it.Error); err != nil {
+			return nil, fmt.Errorf("list items: %w", err)
+		}
+		it.Op, it.State = approvals.ItemOp(op), approvals.ItemState(st)
+		items = append(items, it)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list items: %w", err)
+	}
+	return items, nil
+}
+
+// FinishItems records the outcome (State done or failed, Attempts, Error) of pending
+// items, with events[i] as the audit event of items[i], in one transaction. An item that
+// is no longer pending is ECONFLICT and nothing of the batch is recorded: a finished
+// item is never redone or rewritten.
+func (db *DB) FinishItems(ctx context.Context, items []approvals.Item, events []approvals.AuditEvent) error {
+	if len(events) != len(items) {
+		return approvals.Errorf(approvals.EINVALID, "%d items need %d audit events, not %d", len(items), len(items), len(events))
+	}
+	for _, it := range items {
+		if it.State != approvals.ItemDone && it.State != approvals.ItemFailed {
+			return approvals.Errorf(approvals.EINVALID, "item %d of request %s cannot finish as %q", it.Seq, it.RequestID, it.State)
+		}
+	}
+	if len(items) == 0 {
+		return nil
+	}
+
+	tx, err := db.beginWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+
+	if err := db.finishItems(ctx, tx, items); err != nil {
+		return err
+	}
+	evs := make([]*approvals.AuditEvent, len(events))
+	for i := range events {
+		evs[i] = &events[i]
+		if evs[i].RequestID == "" {
+			evs[i].RequestID = canonicalID(items[i].RequestID)
+		}
+	}
+	if err := db.appendAudit(ctx, tx, evs...); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit items: %w", err)
+	}
+	return nil
+}
+
+func (db *DB) finishItems(ctx context.Context, tx *writeTx, items []approvals.Item) error {
+	stmt, err := tx.PrepareContext(ctx, `UPDATE items SET state = ?, attempts = ?, error = ?, updated_at = ?
+		WHERE request_id = ? AND seq = ? AND state = 'pending'`)
+	if err != nil {
+		return fmt.Errorf("prepare item update: %w", err)
+	}
+	defer stmt.Close()
+	now := fmtTime(db.now())
+	for _, it := range items {
+		id := canonicalID(it.RequestID)
+		res, err := stmt.ExecContext(ctx, string(it.State), it.Attempts, it.Error, now, id, it.Seq)
+		if err != nil {
+			return fmt.Errorf("finish item: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("finish item: %w", err)
+		}
+		if n == 0 {
+			return itemConflict(ctx, tx, id, it.Seq)
+		}
+	}
+	return nil
+}
+
+// itemConflict explains why item seq of request id could not be finished.
+func itemConflict(ctx context.Context, tx *writeTx, id string, seq int) error {
+	var state, updated string
+	err := tx.QueryRowContext(ctx, `SELECT state, updated_at FROM items WHERE request_id = ? AND seq = ?`, id, seq).Scan(&state, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return approvals.Errorf(approvals.ENOTFOUND, "request %s has no item %d", id, seq)
+	} else if err != nil {
+		return fmt.Errorf("load item: %w", err)
+	}
+	return approvals.Errorf(approvals.ECONFLICT, "item %d of request %s is already %s", seq, id, state)
+}
