@@ -290,6 +290,9 @@ func (a *App) Run(ctx context.Context, ln net.Listener, withSummary bool) error 
 	if a.Notifier != nil {
 		_ = a.Notifier.Close(shutdown)
 	}
+	if a.Teams != nil {
+		_ = a.Teams.Close(shutdown)
+	}
 	return runErr
 }
 

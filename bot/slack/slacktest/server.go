@@ -30,6 +30,9 @@ const (
 	responseUses = 5 // a response_url takes at most five messages
 )
 
+// DefaultScopes are the bot token's scopes unless Server.Scopes says otherwise.
+var DefaultScopes = []string{"commands", "chat:write", "im:write", "users:read", "users:read.email", "files:write"}
+
 // Server is a fake Slack Web API. Create it with Start (closed by the test's cleanup) or
 // New (close it yourself).
 type Server struct {
@@ -37,6 +40,9 @@ type Server struct {
 	URL string
 	// EnterpriseID, when set before the first call, is reported by auth.test.
 	EnterpriseID string
+	// Scopes, when set before the first call, replace DefaultScopes in the X-OAuth-Scopes
+	// header of every response.
+	Scopes []string
 
 	srv *httptest.Server
 
@@ -336,6 +342,12 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	args, token, err := decodeArgs(r)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// Slack reports the token's scopes on every Web API response.
+	if s.Scopes != nil {
+		w.Header().Set("X-OAuth-Scopes", strings.Join(s.Scopes, ","))
+	} else {
+		w.Header().Set("X-OAuth-Scopes", strings.Join(DefaultScopes, ","))
+	}
 	call := Call{Method: method, Args: args, Token: token}
 	if err != nil {
 		call.Error = "invalid_form_data"

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func envOf(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestLoadConfig(t *testing.T) {
+	secret := writeFile(t, "secret", "s3cret-from-file\n")
+	path := writeFile(t, "mfabot.yaml", `
+listen: 127.0.0.1:9000
+graph:
+  tenant_id: 11111111-1111-1111-1111-111111111111
+  client_id: 22222222-2222-2222-2222-222222222222
+  client_secret_file: `+secret+`
+slack:
+  channel: C0123
+  users:
+    U1: oid-1
+policy:
+  requesters: [slack:U1, "entra-group:MFA Admins"]
+  approvers: slack:U2
+  expiry: 30m
+summary:
+  timezone: Europe/Amsterdam
+`)
+	cfg, err := LoadConfig(path, envOf(map[string]string{
+		"MFABOT_SLACK_BOT_TOKEN": "xoxb-1",
+		"MFABOT_SLACK_CHANNEL":   "C0999", // the environment wins over the file
+		"MFABOT_EXPIRY_RESET":    "15m",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct{ name, got, want string }{
+		{"listen", cfg.Listen, "127.0.0.1:9000"},
+		{"default db", cfg.DB, "mfabot.db"},
+		{"secret from file", cfg.ClientSecret, "s3cret-from-file"},
+		{"env over file", cfg.SlackChannel, "C0999"},
+		{"user map", cfg.SlackUsers["U1"], "oid-1"},
+		{"list", cfg.Requesters, "slack:U1,entra-group:MFA Admins"},
+		{"timezone", cfg.SummaryTimezone, "Europe/Amsterdam"},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %q, want %q", c.name, c.got, c.want)
+		}
+	}
+	p, err := cfg.Policy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Expiry["reset"] != 15*time.Minute || p.Expiry["enforce"] != 30*time.Minute || len(p.Requesters) != 2 {
+		t.Fatalf("policy = %+v", p)
+	}
+}
+
+func TestLoadConfigErrors(t *testing.T) {
+	tests := []struct {
+		name, yaml string
+		env        map[string]string
+		want       string
+	}{
+		{"ErrUnknownKey", "graph:\n  tenant: x\n", nil, `unknown key "graph.tenant"`},
+		{"ErrUnknownTopKey", "lisen: :80\n", nil, `unknown key "lisen"`},
+		{"ErrSecretInFile", "slack:\n  bot_token: xoxb-123\n", nil, "slack.bot_token is a secret"},
+		{"ErrBadDuration", "policy:\n  expiry: soon\n", nil, "not a duration"},
+		{"ErrBadEnvNumber", "", map[string]string{"MFABOT_CONFIRM_ABOVE": "many"}, "MFABOT_CONFIRM_ABOVE"},
+		{"ErrMissingSecretFile", "graph:\n  client_secret_file: /nonexistent/secret\n", nil, "read secret file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := LoadConfig(writeFile(t, "c.yaml", tt.yaml), envOf(tt.env))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want it to say %q", err, tt.want)
+			}
+			if strings.Contains(tt.yaml, "xoxb-123") && strings.Contains(err.Error(), "xoxb-123") {
+				t.Fatal("the error repeats the secret")
+			}
+		})
+	}
+}
+
+func TestValidateNamesKeys(t *testing.T) {
+	cfg, err := LoadConfig("", envOf(map[string]string{
+		"MFABOT_SLACK_BOT_TOKEN": "not-a-bot-token",
+		"MFABOT_GRAPH_URL":       "http://graph.example.com",
+		"MFABOT_REQUESTERS":      "slack:U1",
+		"MFABOT_APPROVERS":       "bogus",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = cfg.Validate()
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{
+		"graph.tenant_id (AZURE_TENANT_ID): required",
+		"graph.client_id (AZURE_CLIENT_ID): required",
+		"graph.url (MFABOT_GRAPH_URL)",
+		"slack.signing_secret (MFABOT_SLACK_SIGNING_SECRET)",
+		"slack.channel (MFABOT_SLACK_CHANNEL)",
+		"slack.bot_token (MFABOT_SLACK_BOT_TOKEN): must be a bot token",
+		"policy.approvers (MFABOT_APPROVERS)",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("validation does not say %q:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "not-a-bot-token") {
+		t.Error("validation repeats the secret")
+	}
+}
+
+// TestExampleConfig: the printed example is a valid configuration file as it stands.
+func TestExampleConfig(t *testing.T) {
+	ex := ExampleConfig()
+	if _, err := LoadConfig(writeFile(t, "example.yaml", ex), envOf(nil)); err != nil {
+		t.Fatalf("example does not load: %v\n%s", err, ex)
+	}
+	var c Config
+	for _, s := range c.settings() {
+		if !strings.Contains(ex, s.env) {
+			t.Errorf("example does not mention %s", s.env)
+		}
+	}
+}
+
+// TestREADMEDocumentsEverySetting: the environment names are a public contract.
+func TestREADMEDocumentsEverySetting(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c Config
+	for _, s := range c.settings() {
+		if !strings.Contains(string(readme), "`"+s.env+"`") {
+			t.Errorf("README.md does not document %s (%s)", s.env, s.key)
+		}
+	}
+}
