@@ -334,7 +334,9 @@ type apiError struct {
 
 func (e *apiError) Error() string { return e.code }
 
-func fail(code string, messages ...string) *apiError { return &apiError{code: code, messages: messages} }
+func fail(code string, messages ...string) *apiError {
+	return &apiError{code: code, messages: messages}
+}
 
 // serveAPI decodes a Web API call, checks its token, records it and answers it.
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
