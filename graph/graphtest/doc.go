@@ -1,0 +1,30 @@
+// Package graphtest simulates a Microsoft Entra tenant behind a real HTTP server that speaks
+// Microsoft Graph's wire format, so that tests, benchmarks and `mfabot demo` drive the real
+// msgraph-sdk-go client (its paging, batching, retry and JSON handling) instead of a mock.
+//
+// It owns:
+//   - the tenant model ([Tenant]): users (members and #EXT# guests), authentication methods,
+//     the per-user MFA state, revocation times, groups with nested membership, licensing and
+//     the application permissions granted to the app, plus a deterministic generator
+//     ([Generate]) for tenants of any size;
+//   - the Graph endpoints mfabot uses, under /v1.0 and /beta: users (lookup, OData $filter,
+//     $select, $top, $count and skiptoken paging), authentication methods (list and typed
+//     delete, with Entra's rules on the default method), revokeSignInSessions, the
+//     userRegistrationDetails report, beta per-user MFA requirements, groups and transitive
+//     members, checkMemberGroups, service principals and app role assignments, and JSON
+//     batching ($batch, up to 20 requests, each throttled on its own);
+//   - a fake Microsoft identity platform authority over TLS (OpenID configuration and the
+//     client-credentials token endpoint) so the real azidentity.ClientSecretCredential
+//     obtains signed RS256 tokens that the Graph endpoints then verify;
+//   - Entra's documented throttling (resource units per app per tenant, write quotas per app
+//     and per tenant, the reports limit) with the real 429 headers, scalable in time for
+//     benchmarks, plus injected latency and faults;
+//   - a record of every mutating call ([Server.Calls]) and request statistics.
+//
+// Errors use Graph's error body ({"error":{"code","message","innerError"}}) and codes.
+// Where Microsoft documents a rule but not its exact message, the message is modeled and
+// says so in a comment.
+//
+// graphtest must not import other mfabot packages: it stands for Microsoft's side of the
+// wire, and the graph package is tested against it, not the other way round.
+package graphtest

@@ -1,0 +1,990 @@
+package graphtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	mrand "math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+)
+
+// Default app registration of a Server whose Options name none.
+const (
+	DefaultClientID     = "5e8f2c1a-7b3d-4c9e-8f6a-1d2b3c4d5e6f"
+	DefaultClientSecret = "graphtest-client-secret"
+)
+
+// Faults make the server misbehave, as Graph sometimes does.
+type Faults struct {
+	ServerErrors float64 // share of requests answered 500, 503 (with Retry-After) or 504
+	Timeouts     float64 // share of requests that hang until the client gives up
+}
+
+// Options configure a Server.
+type Options struct {
+	Latency                time.Duration // added to every request
+	Limits                 Limits        // throttling; the zero Limits throttle nothing
+	Scale                  float64       // limits' windows are divided by Scale (default 1)
+	Faults                 Faults
+	ClientID, ClientSecret string // the app registration; defaults DefaultClientID/Secret
+	TenantID               string // must match the tenant's id when set
+	Addr                   string // Graph listener, default 127.0.0.1:0
+}
+
+// Call is one mutating call the server carried out (or refused), including those inside
+// JSON batches.
+type Call struct {
+	Op     string // OpRevoke, OpDeleteMethod, OpSetRequirements
+	UserID string // object id of the user
+	Target string // method id, or the new per-user MFA state
+	Status int
+	Time   time.Time
+}
+
+// Operations recorded in Calls.
+const (
+	OpRevoke          = "revokeSignInSessions"
+	OpDeleteMethod    = "deleteMethod"
+	OpSetRequirements = "setRequirements"
+)
+
+// Stats count what the server answered.
+type Stats struct {
+	Requests     int64 // HTTP requests to Graph, a batch counting once
+	BatchItems   int64 // requests inside batches
+	Throttled    int64 // 429s, HTTP responses and batch items
+	ThrottledBy  map[string]int64
+	Injected5xx  int64
+	TokensIssued int64
+}
+
+// Server serves a Tenant as Microsoft Graph (plain HTTP on loopback, which kiota accepts
+// for localhost) and as a Microsoft identity platform authority (TLS, which MSAL insists
+// on).
+type Server struct {
+	t        *Tenant
+	o        Options
+	graph    *http.Server
+	ln       net.Listener
+	url      string
+	auth     *httptest.Server
+	throttle *throttler
+
+	mu     sync.Mutex
+	tokens map[string]bool
+	calls  []Call
+	stats  Stats
+	rng    *mrand.Rand
+}
+
+// NewServer starts a server for t. Close it when done.
+func NewServer(t *Tenant, o Options) (*Server, error) {
+	if o.ClientID == "" {
+		o.ClientID = DefaultClientID
+	}
+	if o.ClientSecret == "" {
+		o.ClientSecret = DefaultClientSecret
+	}
+	if o.TenantID != "" && !strings.EqualFold(o.TenantID, t.ID()) {
+		return nil, fmt.Errorf("graphtest: TenantID %s is not the tenant's id %s", o.TenantID, t.ID())
+	}
+	o.TenantID = t.ID()
+	if o.Addr == "" {
+		o.Addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("graphtest: listen: %w", err)
+	}
+	s := &Server{t: t, o: o, ln: ln, url: "http://" + ln.Addr().String(), tokens: map[string]bool{},
+		throttle: newThrottler(o.Limits, o.Scale), rng: mrand.New(mrand.NewPCG(1, 2)),
+		stats: Stats{ThrottledBy: map[string]int64{}}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", s.serveGraph)
+	s.graph = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = s.graph.Serve(ln) }()
+	amux := http.NewServeMux()
+	amux.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", s.serveDiscovery)
+	amux.HandleFunc("POST /{tenant}/oauth2/v2.0/token", s.serveToken)
+	s.auth = httptest.NewTLSServer(amux)
+	return s, nil
+}
+
+// Start starts a server for t and closes it when tb ends.
+func Start(tb testing.TB, t *Tenant, o Options) *Server {
+	tb.Helper()
+	s, err := NewServer(t, o)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// URL is Graph's root; the versions are URL()+"/v1.0" and URL()+"/beta".
+func (s *Server) URL() string { return s.url }
+
+// AuthorityURL is the identity authority host, for azidentity's AuthorityHost.
+func (s *Server) AuthorityURL() string { return s.auth.URL + "/" }
+
+// HTTPClient trusts the authority's certificate (and speaks plain HTTP to Graph).
+func (s *Server) HTTPClient() *http.Client { return s.auth.Client() }
+
+// ClientID and ClientSecret are the app registration the authority accepts.
+func (s *Server) ClientID() string     { return s.o.ClientID }
+func (s *Server) ClientSecret() string { return s.o.ClientSecret }
+
+// Tenant is the simulated directory.
+func (s *Server) Tenant() *Tenant { return s.t }
+
+// Credential is a real azidentity client-secret credential against the fake authority.
+func (s *Server) Credential() (azcore.TokenCredential, error) {
+	return azidentity.NewClientSecretCredential(s.t.ID(), s.o.ClientID, s.o.ClientSecret, &azidentity.ClientSecretCredentialOptions{
+		ClientOptions:            azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: s.AuthorityURL()}, Transport: s.HTTPClient()},
+		DisableInstanceDiscovery: true,
+	})
+}
+
+// IssueToken hands out a valid access token directly, for clients that do not run the
+// OAuth flow (a child process in a test).
+func (s *Server) IssueToken() string {
+	tok := newToken()
+	s.mu.Lock()
+	s.tokens[tok] = true
+	s.stats.TokensIssued++
+	s.mu.Unlock()
+	return tok
+}
+
+// SetLatency, SetFaults and SetLimits change the server's behaviour while it runs.
+func (s *Server) SetLatency(d time.Duration) { s.mu.Lock(); s.o.Latency = d; s.mu.Unlock() }
+func (s *Server) SetFaults(f Faults)         { s.mu.Lock(); s.o.Faults = f; s.mu.Unlock() }
+func (s *Server) SetLimits(l Limits, scale float64) {
+	s.mu.Lock()
+	s.throttle = newThrottler(l, scale)
+	s.mu.Unlock()
+}
+
+// Close stops both listeners.
+func (s *Server) Close() error {
+	s.auth.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := s.graph.Shutdown(ctx); err != nil {
+		return s.graph.Close()
+	}
+	return nil
+}
+
+// Calls returns the mutating calls so far.
+func (s *Server) Calls() []Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Call(nil), s.calls...)
+}
+
+// Count is how many successful calls of op were made for the user ("" for any user).
+func (s *Server) Count(op, userID string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, c := range s.calls {
+		if c.Op == op && c.Status < 300 && (userID == "" || strings.EqualFold(c.UserID, userID)) {
+			n++
+		}
+	}
+	return n
+}
+
+// Stats returns the request statistics so far.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stats
+	st.ThrottledBy = map[string]int64{}
+	for k, v := range s.stats.ThrottledBy {
+		st.ThrottledBy[k] = v
+	}
+	return st
+}
+
+func newToken() string {
+	var b [24]byte
+	_, _ = rand.Read(b[:])
+	return "graphtest." + hex.EncodeToString(b[:])
+}
+
+// --- identity authority ---
+
+func (s *Server) serveDiscovery(w http.ResponseWriter, r *http.Request) {
+	base := s.auth.URL + "/" + r.PathValue("tenant")
+	writeJSON(w, 200, nil, map[string]any{
+		"issuer": base + "/v2.0", "token_endpoint": base + "/oauth2/v2.0/token",
+		"authorization_endpoint": base + "/oauth2/v2.0/authorize", "jwks_uri": base + "/discovery/v2.0/keys",
+		"token_endpoint_auth_methods_supported": []string{"client_secret_post", "private_key_jwt", "client_secret_basic"},
+		"response_types_supported":              []string{"code", "id_token", "token"},
+		"subject_types_supported":               []string{"pairwise"},
+		"id_token_signing_alg_values_supported": []string{"RS256"},
+	})
+}
+
+func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		writeJSON(w, 400, nil, map[string]any{"error": "invalid_request"})
+		return
+	}
+	tenant := r.PathValue("tenant")
+	switch {
+	case !strings.EqualFold(tenant, s.t.ID()):
+		writeJSON(w, 400, nil, map[string]any{"error": "invalid_request", "error_description": "AADSTS90002: Tenant '" + tenant + "' not found."})
+	case r.PostForm.Get("grant_type") != "client_credentials":
+		writeJSON(w, 400, nil, map[string]any{"error": "unsupported_grant_type"})
+	case r.PostForm.Get("client_id") != s.o.ClientID:
+		writeJSON(w, 400, nil, map[string]any{"error": "unauthorized_client", "error_description": "AADSTS700016: Application with identifier '" + r.PostForm.Get("client_id") + "' was not found in the directory."})
+	case r.PostForm.Get("client_secret") != s.o.ClientSecret:
+		writeJSON(w, 401, nil, map[string]any{"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided."})
+	default:
+		tok := s.IssueToken()
+		writeJSON(w, 200, nil, map[string]any{"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": tok})
+	}
+}
+
+// --- Graph ---
+
+// reply is a Graph response before it is written.
+type reply struct {
+	status int
+	header http.Header
+	body   any // marshalled as JSON; nil means no body
+}
+
+func graphError(status int, code, msg string) reply {
+	return reply{status: status, body: map[string]any{"error": map[string]any{
+		"code": code, "message": msg,
+		"innerError": map[string]any{"date": time.Now().UTC().Format("2006-01-02T15:04:05"), "request-id": newRequestID(), "client-request-id": newRequestID()},
+	}}}
+}
+
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+func writeJSON(w http.ResponseWriter, status int, h http.Header, body any) {
+	for k, v := range h {
+		w.Header()[k] = v
+	}
+	if body == nil {
+		w.WriteHeader(status)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; odata.metadata=minimal; odata.streaming=true; IEEE754Compatible=false; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	latency, faults := s.o.Latency, s.o.Faults
+	s.stats.Requests++
+	roll := s.rng.Float64()
+	s.mu.Unlock()
+	w.Header().Set("request-id", newRequestID())
+	if latency > 0 {
+		select {
+		case <-time.After(latency):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	if faults.Timeouts > 0 && roll < faults.Timeouts {
+		<-r.Context().Done()
+		return
+	}
+	if faults.ServerErrors > 0 && roll >= faults.Timeouts && roll < faults.Timeouts+faults.ServerErrors {
+		s.mu.Lock()
+		s.stats.Injected5xx++
+		s.mu.Unlock()
+		status := []int{500, 503, 504}[int(roll*1000)%3]
+		rep := graphError(status, "serviceNotAvailable", "The service is temporarily unavailable.")
+		if status == 503 {
+			rep.header = http.Header{"Retry-After": {"1"}}
+		}
+		writeJSON(w, rep.status, rep.header, rep.body)
+		return
+	}
+	version, rest, ok := cutVersion(r.URL.Path)
+	if !ok {
+		rep := graphError(400, "BadRequest", "Invalid version: the path must start with /v1.0 or /beta.")
+		writeJSON(w, rep.status, nil, rep.body)
+		return
+	}
+	if !s.authorized(r.Header.Get("Authorization")) {
+		rep := graphError(401, "InvalidAuthenticationToken", "Access token is empty or invalid.")
+		writeJSON(w, rep.status, http.Header{"WWW-Authenticate": {`Bearer realm=""`}}, rep.body)
+		return
+	}
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 4<<20))
+	var rep reply
+	if rest == "$batch" && r.Method == http.MethodPost {
+		rep = s.batch(version, body)
+	} else {
+		u := *r.URL
+		rep = s.one(version, r.Method, rest, u.Query(), body, &u)
+	}
+	writeJSON(w, rep.status, rep.header, rep.body)
+}
+
+func cutVersion(p string) (version, rest string, ok bool) {
+	for _, v := range []string{"v1.0", "beta"} {
+		if r, found := strings.CutPrefix(p, "/"+v+"/"); found {
+			return v, r, true
+		}
+	}
+	return "", "", false
+}
+
+func (s *Server) authorized(h string) bool {
+	tok, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || tok == "" {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tokens[tok]
+}
+
+// batch runs a JSON batch: each request throttled and answered on its own.
+func (s *Server) batch(version string, body []byte) reply {
+	var in struct {
+		Requests []struct {
+			ID      string            `json:"id"`
+			Method  string            `json:"method"`
+			URL     string            `json:"url"`
+			Headers map[string]string `json:"headers"`
+			Body    json.RawMessage   `json:"body"`
+		} `json:"requests"`
+	}
+	if err := json.Unmarshal(body, &in); err != nil || len(in.Requests) == 0 {
+		return graphError(400, "BadRequest", "Invalid batch payload format.")
+	}
+	if len(in.Requests) > 20 {
+		return graphError(400, "BadRequest", "Limit of 20 requests per batch exceeded.")
+	}
+	out := make([]map[string]any, 0, len(in.Requests))
+	for _, q := range in.Requests {
+		u, err := url.Parse(q.URL)
+		if err != nil {
+			rep := graphError(400, "BadRequest", "Invalid request URL.")
+			out = append(out, map[string]any{"id": q.ID, "status": rep.status, "body": rep.body})
+			continue
+		}
+		s.mu.Lock()
+		s.stats.BatchItems++
+		s.mu.Unlock()
+		rep := s.one(version, strings.ToUpper(q.Method), strings.TrimPrefix(u.Path, "/"), u.Query(), q.Body, u)
+		item := map[string]any{"id": q.ID, "status": rep.status}
+		h := map[string]string{}
+		for k := range rep.header {
+			h[k] = rep.header.Get(k)
+		}
+		if rep.body != nil {
+			h["Content-Type"] = "application/json"
+			item["body"] = rep.body
+		}
+		item["headers"] = h
+		out = append(out, item)
+	}
+	return reply{status: 200, body: map[string]any{"responses": out}}
+}
+
+// route is one Graph endpoint: what it costs and needs, and its handler.
+type route struct {
+	perms  []string // any of them grants access
+	cost   int      // resource units
+	write  bool
+	report bool
+	handle func() reply
+}
+
+// one serves a single request, throttled, permission-checked.
+func (s *Server) one(version, method, path string, q url.Values, body []byte, u *url.URL) reply {
+	rt, rep, ok := s.route(version, method, path, q, body, u)
+	if !ok {
+		return rep
+	}
+	if rt.report && !s.t.Licensed() {
+		return graphError(403, "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+			"Calling principal does not have required MSGraph permissions AuditLog.Read.All or the tenant does not have a premium license.")
+	}
+	if !s.t.grantedAny(rt.perms) {
+		return graphError(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+	}
+	cost := rt.cost
+	if q.Get("$select") != "" && cost > 1 {
+		cost--
+	}
+	s.mu.Lock()
+	th := s.throttle
+	s.mu.Unlock()
+	v := th.admit(time.Now(), cost, rt.write, rt.report)
+	h := http.Header{}
+	th.setHeaders(h, v, s.o.ClientID, s.t.ID())
+	if v.wait > 0 {
+		s.mu.Lock()
+		s.stats.Throttled++
+		s.stats.ThrottledBy[v.scope]++
+		s.mu.Unlock()
+		rep := graphError(429, "TooManyRequests", "Too many requests.")
+		rep.header = h
+		return rep
+	}
+	rep = rt.handle()
+	if rep.header == nil {
+		rep.header = h
+	} else {
+		for k, vs := range h {
+			rep.header[k] = vs
+		}
+	}
+	return rep
+}
+
+var (
+	permUsers    = []string{"User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
+	permMethodsR = []string{"UserAuthenticationMethod.Read.All", "UserAuthenticationMethod.ReadWrite.All"}
+	permMethodsW = []string{"UserAuthenticationMethod.ReadWrite.All"}
+	permRevoke   = []string{"User.RevokeSessions.All", "User.ReadWrite.All", "Directory.ReadWrite.All"}
+	permReports  = []string{"AuditLog.Read.All"}
+	permReqR     = []string{"Policy.Read.All", "Policy.ReadWrite.AuthenticationMethod"}
+	permReqW     = []string{"Policy.ReadWrite.AuthenticationMethod"}
+	permGroups   = []string{"GroupMember.Read.All", "Group.Read.All", "Directory.Read.All"}
+	permApps     = []string{"Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All"}
+)
+
+func notFound(what, id string) reply {
+	return graphError(404, "Request_ResourceNotFound", fmt.Sprintf("Resource '%s' does not exist or one of its queried reference-property objects are not present.", id))
+}
+
+func (s *Server) route(version, method, path string, q url.Values, body []byte, u *url.URL) (route, reply, bool) {
+	segs := strings.Split(strings.Trim(path, "/"), "/")
+	for i, sg := range segs {
+		if d, err := url.PathUnescape(sg); err == nil {
+			segs[i] = d
+		}
+	}
+	n := len(segs)
+	base := s.url + "/" + version
+	ctx := func(p string) string { return base + "/$metadata#" + p }
+	bad := func() (route, reply, bool) {
+		return route{}, graphError(400, "BadRequest", fmt.Sprintf("Resource not found for the segment '%s'.", segs[n-1])), false
+	}
+	switch {
+	case segs[0] == "users" && n == 1 && method == "GET":
+		return route{perms: permUsers, cost: 2, handle: func() reply { return s.listUsers(q, u, ctx("users")) }}, reply{}, true
+	case segs[0] == "users" && n == 2 && method == "GET":
+		return route{perms: permUsers, cost: 2, handle: func() reply {
+			usr, ok := s.t.User(segs[1])
+			if !ok {
+				return notFound("user", segs[1])
+			}
+			m := selectFields(userJSON(usr), q.Get("$select"))
+			m["@odata.context"] = ctx("users/$entity")
+			return reply{status: 200, body: m}
+		}}, reply{}, true
+	case segs[0] == "users" && n == 4 && segs[2] == "authentication" && segs[3] == "methods" && method == "GET":
+		return route{perms: permMethodsR, cost: 1, handle: func() reply {
+			usr, ok := s.t.User(segs[1])
+			if !ok {
+				return notFound("user", segs[1])
+			}
+			var items []any
+			for _, m := range s.t.Methods(usr.ID) {
+				items = append(items, methodJSON(m))
+			}
+			return reply{status: 200, body: map[string]any{"@odata.context": ctx("users('" + usr.ID + "')/authentication/methods"), "value": orEmpty(items)}}
+		}}, reply{}, true
+	case segs[0] == "users" && n == 5 && segs[2] == "authentication" && method == "DELETE":
+		return route{perms: permMethodsW, cost: 1, write: true, handle: func() reply { return s.deleteMethod(segs[1], segs[3], segs[4]) }}, reply{}, true
+	case segs[0] == "users" && n == 4 && segs[2] == "authentication" && segs[3] == "requirements":
+		if method == "GET" {
+			return route{perms: permReqR, cost: 1, handle: func() reply {
+				st := s.t.MFAState(segs[1])
+				if st == "" {
+					return notFound("user", segs[1])
+				}
+				return reply{status: 200, body: map[string]any{"@odata.context": ctx("users('" + segs[1] + "')/authentication/requirements/$entity"), "perUserMfaState": st}}
+			}}, reply{}, true
+		}
+		if method == "PATCH" {
+			return route{perms: permReqW, cost: 1, write: true, handle: func() reply { return s.setRequirements(segs[1], body) }}, reply{}, true
+		}
+		return bad()
+	case segs[0] == "users" && n == 3 && segs[2] == "revokeSignInSessions" && method == "POST":
+		return route{perms: permRevoke, cost: 1, write: true, handle: func() reply { return s.revoke(segs[1], ctx("Edm.Boolean")) }}, reply{}, true
+	case segs[0] == "users" && n == 3 && segs[2] == "checkMemberGroups" && method == "POST":
+		return route{perms: permGroups, cost: 2, handle: func() reply { return s.checkMemberGroups(segs[1], body, ctx("Collection(Edm.String)")) }}, reply{}, true
+	case segs[0] == "reports" && n >= 3 && segs[1] == "authenticationMethods" && segs[2] == "userRegistrationDetails" && method == "GET":
+		if n == 3 {
+			return route{perms: permReports, cost: 1, report: true, handle: func() reply {
+				return s.listRegistrations(q, u, ctx("reports/authenticationMethods/userRegistrationDetails"))
+			}}, reply{}, true
+		}
+		return route{perms: permReports, cost: 1, report: true, handle: func() reply {
+			reg, ok := s.t.Registration(segs[3])
+			if !ok {
+				return notFound("userRegistrationDetails", segs[3])
+			}
+			m := registrationJSON(reg)
+			m["@odata.context"] = ctx("reports/authenticationMethods/userRegistrationDetails/$entity")
+			return reply{status: 200, body: m}
+		}}, reply{}, true
+	case segs[0] == "groups" && n == 1 && method == "GET":
+		return route{perms: permGroups, cost: 1, handle: func() reply { return s.listGroups(q, ctx("groups")) }}, reply{}, true
+	case segs[0] == "groups" && n == 2 && method == "GET":
+		return route{perms: permGroups, cost: 1, handle: func() reply {
+			g, ok := s.t.Group(segs[1])
+			if !ok {
+				return notFound("group", segs[1])
+			}
+			m := selectFields(groupJSON(g), q.Get("$select"))
+			m["@odata.context"] = ctx("groups/$entity")
+			return reply{status: 200, body: m}
+		}}, reply{}, true
+	case segs[0] == "groups" && n >= 4 && segs[2] == "transitiveMembers" && segs[3] == "microsoft.graph.user" && method == "GET":
+		if n == 5 && segs[4] == "$count" {
+			return route{perms: permGroups, cost: 5, handle: func() reply {
+				if _, ok := s.t.Group(segs[1]); !ok {
+					return notFound("group", segs[1])
+				}
+				return reply{status: 200, body: len(s.t.TransitiveUsers(segs[1]))}
+			}}, reply{}, true
+		}
+		return route{perms: permGroups, cost: 5, handle: func() reply { return s.listMembers(segs[1], q, u, ctx("users")) }}, reply{}, true
+	case segs[0] == "servicePrincipals" && n == 1 && method == "GET":
+		return route{perms: permApps, cost: 1, handle: func() reply { return s.listServicePrincipals(q, ctx("servicePrincipals")) }}, reply{}, true
+	case segs[0] == "servicePrincipals" && n == 3 && segs[2] == "appRoleAssignments" && method == "GET":
+		return route{perms: permApps, cost: 1, handle: func() reply {
+			return s.appRoleAssignments(segs[1], ctx("servicePrincipals('"+segs[1]+"')/appRoleAssignments"))
+		}}, reply{}, true
+	}
+	return bad()
+}
+
+func orEmpty(items []any) []any {
+	if items == nil {
+		return []any{}
+	}
+	return items
+}
+
+// --- OData helpers ---
+
+var eqFilter = regexp.MustCompile(`^\s*(\w+)\s+eq\s+'((?:[^']|'')*)'\s*$`)
+
+// parseEq parses "prop eq 'value'" (” is an escaped quote).
+func parseEq(f string) (prop, value string, ok bool) {
+	m := eqFilter.FindStringSubmatch(f)
+	if m == nil {
+		return "", "", false
+	}
+	return m[1], strings.ReplaceAll(m[2], "''", "'"), true
+}
+
+func selectFields(m map[string]any, sel string) map[string]any {
+	if sel == "" {
+		return m
+	}
+	out := map[string]any{}
+	for _, f := range strings.Split(sel, ",") {
+		f = strings.TrimSpace(f)
+		if v, ok := m[f]; ok {
+			out[f] = v
+		}
+	}
+	if t, ok := m["@odata.type"]; ok {
+		out["@odata.type"] = t
+	}
+	return out
+}
+
+// page cuts items at $skiptoken/$top and adds the nextLink.
+func page(total int, q url.Values, u *url.URL, def, maxTop int) (from, to int, next string, err error) {
+	top := def
+	if v := q.Get("$top"); v != "" {
+		n, e := strconv.Atoi(v)
+		if e != nil || n < 1 {
+			return 0, 0, "", errors.New("invalid $top")
+		}
+		top = min(n, maxTop)
+	}
+	if v := q.Get("$skiptoken"); v != "" {
+		n, e := strconv.Atoi(strings.TrimPrefix(v, "X'"))
+		if e != nil || n < 0 {
+			return 0, 0, "", errors.New("invalid $skiptoken")
+		}
+		from = n
+	}
+	to = min(from+top, total)
+	if to < total && u != nil {
+		nq := url.Values{}
+		for k, v := range q {
+			nq[k] = v
+		}
+		nq.Set("$skiptoken", "X'"+strconv.Itoa(to))
+		nq.Set("$top", strconv.Itoa(top))
+		nu := *u
+		nu.Scheme, nu.Host = "", ""
+		nu.RawQuery = nq.Encode()
+		next = nu.String()
+	}
+	return from, to, next, nil
+}
+
+func (s *Server) abs(next, version string) string {
+	if next == "" {
+		return ""
+	}
+	if strings.HasPrefix(next, "/"+version+"/") {
+		return s.url + next
+	}
+	return s.url + "/" + version + "/" + strings.TrimPrefix(next, "/")
+}
+
+// --- handlers ---
+
+func (s *Server) listUsers(q url.Values, u *url.URL, odctx string) reply {
+	var users []User
+	if f := q.Get("$filter"); f != "" {
+		prop, val, ok := parseEq(f)
+		if !ok || (prop != "mail" && prop != "userPrincipalName" && prop != "id") {
+			return graphError(400, "Request_UnsupportedQuery", "Unsupported or invalid query filter clause specified for property '"+prop+"' of resource 'User'.")
+		}
+		for _, usr := range s.t.Users() {
+			var v string
+			switch prop {
+			case "mail":
+				v = usr.Mail
+			case "userPrincipalName":
+				v = usr.UserPrincipalName
+			default:
+				v = usr.ID
+			}
+			if strings.EqualFold(v, val) {
+				users = append(users, usr)
+			}
+		}
+	} else {
+		users = s.t.Users()
+	}
+	from, to, next, err := page(len(users), q, u, 100, 999)
+	if err != nil {
+		return graphError(400, "Request_BadRequest", err.Error())
+	}
+	items := make([]any, 0, to-from)
+	for _, usr := range users[from:to] {
+		items = append(items, selectFields(userJSON(usr), q.Get("$select")))
+	}
+	body := map[string]any{"@odata.context": odctx, "value": items}
+	if q.Get("$count") == "true" {
+		body["@odata.count"] = len(users)
+	}
+	if next != "" {
+		body["@odata.nextLink"] = s.abs(next, versionOf(u))
+	}
+	return reply{status: 200, body: body}
+}
+
+func versionOf(u *url.URL) string {
+	if u != nil && strings.HasPrefix(u.Path, "/beta/") {
+		return "beta"
+	}
+	return "v1.0"
+}
+
+func (s *Server) listMembers(groupID string, q url.Values, u *url.URL, odctx string) reply {
+	if _, ok := s.t.Group(groupID); !ok {
+		return notFound("group", groupID)
+	}
+	ids := s.t.TransitiveUsers(groupID)
+	from, to, next, err := page(len(ids), q, u, 100, 999)
+	if err != nil {
+		return graphError(400, "Request_BadRequest", err.Error())
+	}
+	items := make([]any, 0, to-from)
+	for _, id := range ids[from:to] {
+		usr, _ := s.t.User(id)
+		m := selectFields(userJSON(usr), q.Get("$select"))
+		m["@odata.type"] = "#microsoft.graph.user"
+		items = append(items, m)
+	}
+	body := map[string]any{"@odata.context": odctx, "value": items}
+	if q.Get("$count") == "true" {
+		body["@odata.count"] = len(ids)
+	}
+	if next != "" {
+		body["@odata.nextLink"] = s.abs(next, versionOf(u))
+	}
+	return reply{status: 200, body: body}
+}
+
+func (s *Server) listRegistrations(q url.Values, u *url.URL, odctx string) reply {
+	n := s.t.UserCount()
+	from, to, next, err := page(n, q, u, 1000, 1000)
+	if err != nil {
+		return graphError(400, "Request_BadRequest", err.Error())
+	}
+	items := make([]any, 0, to-from)
+	for _, r := range s.t.registrations(from, to) {
+		items = append(items, registrationJSON(r))
+	}
+	body := map[string]any{"@odata.context": odctx, "value": items}
+	if next != "" {
+		body["@odata.nextLink"] = s.abs(next, versionOf(u))
+	}
+	return reply{status: 200, body: body}
+}
+
+func (s *Server) listGroups(q url.Values, odctx string) reply {
+	var items []any
+	f := q.Get("$filter")
+	prop, val, ok := parseEq(f)
+	if f != "" && (!ok || (prop != "displayName" && prop != "mailNickname" && prop != "id")) {
+		return graphError(400, "Request_UnsupportedQuery", "Unsupported or invalid query filter clause specified for property '"+prop+"' of resource 'Group'.")
+	}
+	for _, g := range s.t.Groups() {
+		if f != "" {
+			v := map[string]string{"displayName": g.DisplayName, "mailNickname": g.MailNickname, "id": g.ID}[prop]
+			if !strings.EqualFold(v, val) {
+				continue
+			}
+		}
+		items = append(items, selectFields(groupJSON(g), q.Get("$select")))
+	}
+	return reply{status: 200, body: map[string]any{"@odata.context": odctx, "value": orEmpty(items)}}
+}
+
+func (s *Server) deleteMethod(userRef, segment, methodID string) reply {
+	typ, ok := typeOfSegment(segment)
+	if !ok {
+		return graphError(400, "BadRequest", fmt.Sprintf("Resource not found for the segment '%s'.", segment))
+	}
+	status, code, msg, userID := s.t.deleteMethod(userRef, typ, methodID)
+	s.record(Call{Op: OpDeleteMethod, UserID: userID, Target: string(typ) + "/" + methodID, Status: status})
+	if status != 204 {
+		return graphError(status, code, msg)
+	}
+	return reply{status: 204}
+}
+
+func typeOfSegment(seg string) (MethodType, bool) {
+	for _, t := range methodTypes {
+		if t.Segment() == seg {
+			return t, t != MethodPassword
+		}
+	}
+	return "", false
+}
+
+func (s *Server) revoke(userRef, odctx string) reply {
+	usr, ok := s.t.User(userRef)
+	if !ok {
+		s.record(Call{Op: OpRevoke, UserID: userRef, Status: 404})
+		return notFound("user", userRef)
+	}
+	s.t.revoke(usr.ID)
+	s.record(Call{Op: OpRevoke, UserID: usr.ID, Status: 200})
+	// Graph answers 200 with a boolean, though its documentation says 204.
+	return reply{status: 200, body: map[string]any{"@odata.context": odctx, "value": true}}
+}
+
+func (s *Server) setRequirements(userRef string, body []byte) reply {
+	var in struct {
+		PerUserMfaState string `json:"perUserMfaState"`
+	}
+	if err := json.Unmarshal(body, &in); err != nil {
+		return graphError(400, "BadRequest", "Invalid request body.")
+	}
+	usr, ok := s.t.User(userRef)
+	if !ok {
+		return notFound("user", userRef)
+	}
+	if err := s.t.SetMFAState(usr.ID, in.PerUserMfaState); err != nil {
+		s.record(Call{Op: OpSetRequirements, UserID: usr.ID, Target: in.PerUserMfaState, Status: 400})
+		return graphError(400, "badRequest", "Invalid value for perUserMfaState.")
+	}
+	s.record(Call{Op: OpSetRequirements, UserID: usr.ID, Target: in.PerUserMfaState, Status: 204})
+	return reply{status: 204}
+}
+
+func (s *Server) checkMemberGroups(userRef string, body []byte, odctx string) reply {
+	var in struct {
+		GroupIDs []string `json:"groupIds"`
+	}
+	if err := json.Unmarshal(body, &in); err != nil {
+		return graphError(400, "BadRequest", "Invalid request body.")
+	}
+	usr, ok := s.t.User(userRef)
+	if !ok {
+		return notFound("user", userRef)
+	}
+	var out []any
+	for _, g := range in.GroupIDs {
+		for _, id := range s.t.TransitiveUsers(g) {
+			if id == usr.ID {
+				out = append(out, g)
+				break
+			}
+		}
+	}
+	return reply{status: 200, body: map[string]any{"@odata.context": odctx, "value": orEmpty(out)}}
+}
+
+// Graph's application permissions as app roles of its service principal (their real ids).
+var graphAppRoles = map[string]string{
+	"User.Read.All":                          "df021288-bdef-4463-88db-98f22de89214",
+	"UserAuthenticationMethod.ReadWrite.All": "50483e42-d915-4231-9639-7fdb7fd190e5",
+	"UserAuthenticationMethod.Read.All":      "38d9df27-64da-44fd-b7c5-a6fbac20248f",
+	"User.RevokeSessions.All":                "77f3a031-c388-4f99-b373-dc68676a979e",
+	"GroupMember.Read.All":                   "98830695-27a2-44f7-8c18-0c3ebc9698f6",
+	"AuditLog.Read.All":                      "b0afded3-3588-46d8-8b3d-9842eff778da",
+	"Policy.ReadWrite.AuthenticationMethod":  "29c18626-4985-4dcd-85c0-193eef327366",
+	"Policy.Read.All":                        "246dd0d5-5bd0-4def-940b-0421030a5b68",
+	"Application.Read.All":                   "9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30",
+	"Directory.Read.All":                     "7ab1d382-f21e-4acd-a863-ba3e13f7da61",
+	"User.ReadWrite.All":                     "741f803b-c850-494e-b5df-cde7c675a1ca",
+	"Directory.ReadWrite.All":                "19dbc75e-c2e2-444c-a770-ec69d8559fc7",
+	"Group.Read.All":                         "5b567255-7703-4780-807c-7be8301ae99b",
+}
+
+func (s *Server) listServicePrincipals(q url.Values, odctx string) reply {
+	prop, val, ok := parseEq(q.Get("$filter"))
+	if !ok || prop != "appId" {
+		return graphError(400, "Request_UnsupportedQuery", "Filter servicePrincipals by appId.")
+	}
+	var items []any
+	switch {
+	case strings.EqualFold(val, s.o.ClientID):
+		items = append(items, selectFields(map[string]any{"id": appSPID, "appId": s.o.ClientID, "displayName": "mfabot"}, q.Get("$select")))
+	case val == GraphAppID:
+		var roles []any
+		for name, id := range graphAppRoles {
+			roles = append(roles, map[string]any{"id": id, "value": name, "displayName": name, "allowedMemberTypes": []string{"Application"}, "isEnabled": true, "origin": "Application", "description": name})
+		}
+		items = append(items, selectFields(map[string]any{"id": graphSPID, "appId": GraphAppID, "displayName": "Microsoft Graph", "appRoles": roles}, q.Get("$select")))
+	}
+	return reply{status: 200, body: map[string]any{"@odata.context": odctx, "value": orEmpty(items)}}
+}
+
+func (s *Server) appRoleAssignments(spID, odctx string) reply {
+	if !strings.EqualFold(spID, appSPID) {
+		return notFound("servicePrincipal", spID)
+	}
+	var items []any
+	for _, p := range s.t.Granted() {
+		if id, ok := graphAppRoles[p]; ok {
+			items = append(items, map[string]any{"id": newRequestID(), "appRoleId": id, "principalId": appSPID,
+				"principalType": "ServicePrincipal", "principalDisplayName": "mfabot", "resourceId": graphSPID,
+				"resourceDisplayName": "Microsoft Graph", "createdDateTime": "2026-01-01T00:00:00Z"})
+		}
+	}
+	return reply{status: 200, body: map[string]any{"@odata.context": odctx, "value": orEmpty(items)}}
+}
+
+func (s *Server) record(c Call) {
+	c.Time = time.Now()
+	s.mu.Lock()
+	s.calls = append(s.calls, c)
+	s.mu.Unlock()
+}
+
+// --- JSON shapes ---
+
+func ts(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC().Format("2006-01-02T15:04:05Z")
+}
+
+func userJSON(u User) map[string]any {
+	return map[string]any{
+		"id": u.ID, "userPrincipalName": u.UserPrincipalName, "displayName": u.DisplayName,
+		"givenName": nilIfEmpty(u.GivenName), "surname": nilIfEmpty(u.Surname), "mail": nilIfEmpty(u.Mail),
+		"jobTitle": nilIfEmpty(u.JobTitle), "department": nilIfEmpty(u.Department),
+		"userType": u.UserType, "accountEnabled": u.AccountEnabled, "createdDateTime": ts(u.CreatedDateTime),
+		"businessPhones": []string{}, "officeLocation": nil, "preferredLanguage": nil, "mobilePhone": nil,
+	}
+}
+
+func groupJSON(g Group) map[string]any {
+	return map[string]any{"id": g.ID, "displayName": g.DisplayName, "mailNickname": g.MailNickname,
+		"description": nilIfEmpty(g.Description), "mailEnabled": g.MailEnabled, "securityEnabled": g.SecurityEnabled,
+		"createdDateTime": ts(g.CreatedDateTime), "groupTypes": []string{}}
+}
+
+func nilIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func methodJSON(m Method) map[string]any {
+	out := map[string]any{"@odata.type": m.Type.ODataType(), "id": m.ID}
+	switch m.Type {
+	case MethodPassword:
+		out["password"], out["createdDateTime"] = nil, ts(m.Created)
+	case MethodPhone:
+		out["phoneNumber"], out["phoneType"], out["smsSignInState"] = m.PhoneNumber, m.PhoneType, m.SMSSignInState
+	case MethodAuthenticator:
+		out["displayName"], out["deviceTag"], out["phoneAppVersion"], out["createdDateTime"] = m.DisplayName, m.DeviceTag, m.PhoneAppVersion, ts(m.Created)
+	case MethodFido2:
+		out["displayName"], out["model"], out["createdDateTime"] = m.DisplayName, m.Model, ts(m.Created)
+		out["aaGuid"], out["attestationLevel"], out["attestationCertificates"] = "cb69481e-8ff7-4039-93ec-0a2729a154a8", "attested", []string{}
+	case MethodWindowsHello:
+		out["displayName"], out["createdDateTime"], out["keyStrength"] = m.DisplayName, ts(m.Created), "normal"
+	case MethodSoftwareOath:
+		out["secretKey"] = nil
+	case MethodEmail:
+		out["emailAddress"] = m.EmailAddress
+	case MethodTemporaryAccessPass:
+		out["createdDateTime"], out["startDateTime"], out["lifetimeInMinutes"], out["isUsableOnce"], out["isUsable"] = ts(m.Created), ts(m.Created), 60, true, false
+		out["methodUsabilityReason"] = "Expired"
+	case MethodPlatformCredential:
+		out["displayName"], out["createdDateTime"], out["platform"], out["keyStrength"] = m.DisplayName, ts(m.Created), "macOS", "normal"
+	}
+	return out
+}
+
+func registrationJSON(r Registration) map[string]any {
+	return map[string]any{
+		"id": r.ID, "userPrincipalName": r.UserPrincipalName, "userDisplayName": r.UserDisplayName,
+		"userType": r.UserType, "isAdmin": r.IsAdmin, "isSsprRegistered": r.IsSsprRegistered,
+		"isSsprEnabled": r.IsSsprEnabled, "isSsprCapable": r.IsSsprCapable, "isMfaRegistered": r.IsMfaRegistered,
+		"isMfaCapable": r.IsMfaCapable, "isPasswordlessCapable": r.IsPasswordlessCapable,
+		"isSystemPreferredAuthenticationMethodEnabled":  r.IsSystemPreferredAuthenticationMethodEnabled,
+		"methodsRegistered":                             r.MethodsRegistered,
+		"systemPreferredAuthenticationMethods":          r.SystemPreferredAuthenticationMethods,
+		"userPreferredMethodForSecondaryAuthentication": r.UserPreferredMethodForSecondaryAuthentication,
+		"lastUpdatedDateTime":                           ts(r.LastUpdatedDateTime),
+	}
+}
