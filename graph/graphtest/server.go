@@ -1,6 +1,7 @@
 package graphtest
 
 import (
+	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -342,7 +343,18 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, rep.status, http.Header{"WWW-Authenticate": {`Bearer realm=""`}}, rep.body)
 		return
 	}
-	body, _ := io.ReadAll(io.LimitReader(r.Body, 4<<20))
+	var in io.Reader = r.Body
+	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
+		// kiota's compression handler gzips request bodies; Graph accepts that.
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			rep := graphError(400, "BadRequest", "The request body is not valid gzip.")
+			writeJSON(w, rep.status, nil, rep.body)
+			return
+		}
+		in = zr
+	}
+	body, _ := io.ReadAll(io.LimitReader(in, 4<<20))
 	var rep reply
 	if rest == "$batch" && r.Method == http.MethodPost {
 		rep = s.batch(version, body)
@@ -569,7 +581,7 @@ func (s *Server) route(version, method, path string, q url.Values, body []byte, 
 			m["@odata.context"] = ctx("groups/$entity")
 			return reply{status: 200, body: m}
 		}}, reply{}, true
-	case segs[0] == "groups" && n >= 4 && segs[2] == "transitiveMembers" && segs[3] == "microsoft.graph.user" && method == "GET":
+	case segs[0] == "groups" && n >= 4 && segs[2] == "transitiveMembers" && (segs[3] == "microsoft.graph.user" || segs[3] == "graph.user") && method == "GET":
 		if n == 5 && segs[4] == "$count" {
 			return route{perms: permGroups, cost: 5, handle: func() reply {
 				if _, ok := s.t.Group(segs[1]); !ok {
