@@ -1,0 +1,75 @@
+package summary
+
+import (
+	"bytes"
+	"encoding/csv"
+	"strings"
+	"time"
+
+	"github.com/mfabot/mfabot/approvals"
+)
+
+// csvHeader is the first row of the attachment listing enabled users without MFA.
+var csvHeader = []string{"upn", "display_name", "user_type", "admin", "methods_registered", "last_updated"}
+
+// csvList writes the rows of the attachment as users stream past, so only the encoded
+// bytes are kept, never the users.
+type csvList struct {
+	buf  bytes.Buffer
+	w    *csv.Writer
+	rows int
+	row  []string
+}
+
+func newCSVList() *csvList {
+	l := &csvList{row: make([]string, len(csvHeader))}
+	l.w = csv.NewWriter(&l.buf)
+	l.w.UseCRLF = true // RFC 4180, and what spreadsheets expect
+	l.write(csvHeader)
+	return l
+}
+
+func (l *csvList) add(r approvals.Registration) {
+	l.row[0] = r.UPN
+	l.row[1] = r.DisplayName
+	l.row[2] = r.UserType
+	l.row[3] = "no"
+	if r.IsAdmin {
+		l.row[3] = "yes"
+	}
+	l.row[4] = strings.Join(r.MethodsRegistered, ";")
+	l.row[5] = ""
+	if !r.LastUpdated.IsZero() {
+		l.row[5] = r.LastUpdated.UTC().Format(time.RFC3339)
+	}
+	l.write(l.row)
+	l.rows++
+}
+
+func (l *csvList) write(row []string) {
+	for i, c := range row {
+		row[i] = CSVCell(c)
+	}
+	// Writing to a bytes.Buffer cannot fail.
+	_ = l.w.Write(row)
+}
+
+func (l *csvList) bytes() []byte {
+	l.w.Flush()
+	return l.buf.Bytes()
+}
+
+// CSVCell guards a value against formula injection: a spreadsheet runs a cell that starts
+// with = + - @ (or a tab or carriage return, which some strip first) as a formula, and a
+// display name is user-controlled. Such a cell gets a leading apostrophe, which spreadsheets
+// show as text. Quoting is left to encoding/csv.
+func CSVCell(s string) string {
+	if s == "" {
+		return s
+	}
+	switch s[0] {
+	case '=', '+', '-', '@', '\t', '\r':
+		return "'" + s
+	}
+	return s
+}
