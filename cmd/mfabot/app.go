@@ -83,6 +83,7 @@ func NewApp(ctx context.Context, cfg *Config, log *slog.Logger, getenv func(stri
 		o := graph.CredentialOptionsFromEnv(getenv)
 		o.TenantID, o.ClientID, o.ClientSecret = cfg.TenantID, cfg.ClientID, cfg.ClientSecret
 		o.CertificatePath, o.AuthorityHost = cfg.ClientCertPath, cfg.AuthorityHost
+		o.HTTPClient = deps.GraphHTTPClient
 		if cred, err = graph.NewCredential(o); err != nil {
 			return nil, fmt.Errorf("graph credential: %w", err)
 		}

@@ -192,19 +192,21 @@ func (s *Server) Press(u User, channel, ts, label string) (Press, error) {
 	if !ok {
 		return Press{}, fmt.Errorf("slacktest: no message %s/%s", channel, ts)
 	}
+	// Only actions blocks hold buttons; other blocks' elements (context text) differ.
 	var blocks []struct {
-		Type     string `json:"type"`
-		BlockID  string `json:"block_id"`
-		Elements []struct {
-			Type     string     `json:"type"`
-			ActionID string     `json:"action_id"`
-			Value    string     `json:"value"`
-			Style    string     `json:"style"`
-			Text     textObject `json:"text"`
-		} `json:"elements"`
+		Type     string            `json:"type"`
+		BlockID  string            `json:"block_id"`
+		Elements []json.RawMessage `json:"elements"`
 	}
 	if err := json.Unmarshal(m.Blocks, &blocks); err != nil {
 		return Press{}, fmt.Errorf("slacktest: message blocks: %w", err)
+	}
+	type button struct {
+		Type     string     `json:"type"`
+		ActionID string     `json:"action_id"`
+		Value    string     `json:"value"`
+		Style    string     `json:"style"`
+		Text     textObject `json:"text"`
 	}
 	for i, b := range blocks {
 		if b.Type != "actions" {
@@ -214,7 +216,11 @@ func (s *Server) Press(u User, channel, ts, label string) (Press, error) {
 		if blockID == "" {
 			blockID = fmt.Sprintf("slacktest-%d", i) // Slack fills in a block id
 		}
-		for _, e := range b.Elements {
+		for _, raw := range b.Elements {
+			var e button
+			if json.Unmarshal(raw, &e) != nil {
+				continue
+			}
 			if e.Type == "button" && e.Text.Text == label {
 				return Press{
 					TeamID: TeamID, EnterpriseID: s.EnterpriseID, AppID: AppID,

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mfabot/mfabot/approvals"
+	"github.com/mfabot/mfabot/graph/graphtest"
+)
+
+// syncBuffer is a log sink tests can read while the app writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// testApp is mfabot serving on 127.0.0.1 against the simulated tenant.
+type testApp struct {
+	*App
+	URL    string
+	Graph  *graphtest.Server
+	Logs   *syncBuffer
+	Config *Config
+}
+
+// startApp runs the real App, configured only through environment variables as an
+// operator would, against graphtest; extra adds or overrides variables.
+func startApp(t *testing.T, extra map[string]string) *testApp {
+	t.Helper()
+	gs := graphtest.Start(t, graphtest.Generate(graphtest.GenOptions{Seed: 11, Users: 400}), graphtest.Options{})
+	vars := map[string]string{
+		"MFABOT_DB":              filepath.Join(t.TempDir(), "mfabot.db"),
+		"MFABOT_GRAPH_URL":       gs.URL(),
+		"AZURE_TENANT_ID":        gs.Tenant().ID(),
+		"AZURE_CLIENT_ID":        gs.ClientID(),
+		"AZURE_CLIENT_SECRET":    gs.ClientSecret(),
+		"AZURE_AUTHORITY_HOST":   gs.AuthorityURL(),
+		"MFABOT_PROTECTED_USERS": graphtest.BreakGlassUPN,
+		"MFABOT_LOG_LEVEL":       "debug",
+	}
+	for k, v := range extra {
+		vars[k] = v
+	}
+	cfg, err := LoadConfig("", envOf(vars))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	app, err := NewApp(context.Background(), cfg, log, envOf(vars), appDeps{GraphHTTPClient: gs.HTTPClient()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx, ln, false) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		app.Close()
+	})
+	return &testApp{App: app, URL: "http://" + ln.Addr().String(), Graph: gs, Logs: logs, Config: cfg}
+}
+
+// waitFor polls cond for up to 15 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// requests lists every request in the app's database.
+func (a *testApp) requests(t *testing.T) []*approvals.Request {
+	t.Helper()
+	rs, err := a.DB.Requests(context.Background(), approvals.RequestFilter{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs
+}
+
+// noSecretsIn fails if any configured secret appears in the logs.
+func noSecretsIn(t *testing.T, logs string, secrets ...string) {
+	t.Helper()
+	for _, s := range secrets {
+		if s != "" && strings.Contains(logs, s) {
+			t.Errorf("a secret (%.6s…) appears in the logs", s)
+		}
+	}
+	if !strings.Contains(logs, `"request_id"`) {
+		t.Errorf("logs carry no request ids")
+	}
+}
