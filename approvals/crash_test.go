@@ -1,0 +1,174 @@
+package approvals_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+
+	"github.com/mfabot/mfabot/approvals"
+	"github.com/mfabot/mfabot/graph"
+	"github.com/mfabot/mfabot/graph/graphtest"
+	"github.com/mfabot/mfabot/storage"
+)
+
+// staticToken is a credential holding a token graphtest issued, for the child process.
+type staticToken string
+
+func (s staticToken) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	return azcore.AccessToken{Token: string(s), ExpiresOn: time.Now().Add(time.Hour)}, nil
+}
+
+const crashEnv = "MFABOT_CRASH_CHILD"
+
+func crashDirectory(t testing.TB, graphURL, token string, writeRate float64) *graph.Client {
+	c, err := graph.New(graph.Config{TenantID: "t", ClientID: graphtest.DefaultClientID, Credential: staticToken(token),
+		BaseURL: graphURL, WriteRate: writeRate, Concurrency: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestMain runs the executor process the crash test kills when started as that child.
+func TestMain(m *testing.M) {
+	if os.Getenv(crashEnv) != "" {
+		crashChild()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// crashChild runs an executor on the crash test's database until it is killed.
+func crashChild() {
+	ctx := context.Background()
+	db, err := storage.Open(ctx, os.Getenv("MFABOT_CRASH_DB"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	dir, err := graph.New(graph.Config{TenantID: "t", ClientID: graphtest.DefaultClientID, Credential: staticToken(os.Getenv("MFABOT_CRASH_TOKEN")),
+		BaseURL: os.Getenv("MFABOT_CRASH_GRAPH"), WriteRate: 600, Concurrency: 2})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	ex := approvals.NewExecutor(db, dir, approvals.Policy{}, approvals.ExecutorOptions{Owner: "child", Lease: 2 * time.Second, Concurrency: 2})
+	_ = ex.Run(ctx) // until SIGKILL
+}
+
+// TestCrashResume kills an executor process with SIGKILL in the middle of a revoke-group
+// of 2,000+ members, starts another, and checks that every member is revoked, that no
+// item finished before the crash is redone (counted at graphtest), and that the audit
+// chain still verifies.
+func TestCrashResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns a child process; skipped with -short")
+	}
+	ctx := context.Background()
+	tenant := graphtest.Generate(graphtest.GenOptions{Seed: 3, Users: 2600})
+	gs := graphtest.Start(t, tenant, graphtest.Options{Latency: 5 * time.Millisecond})
+	token := gs.IssueToken()
+	dbPath := filepath.Join(t.TempDir(), "mfabot.db")
+	db, err := storage.Open(ctx, dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	dir := crashDirectory(t, gs.URL(), token, 2000)
+	pol := approvals.Policy{Requesters: mustPrincipals(t, "slack:UANN,slack:UBEN"), Approvers: mustPrincipals(t, "slack:UANN,slack:UBEN"), ConfirmAbove: 100000}
+	svc := approvals.NewService(db, dir, pol, approvals.ServiceOptions{})
+	r, err := svc.Create(ctx, ann, approvals.NewRequest{Kind: approvals.KindRevokeGroup, Target: graphtest.GroupAllStaff})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Preview.MemberCount < 2000 {
+		t.Fatalf("group has %d members; the test needs 2,000", r.Preview.MemberCount)
+	}
+	if _, err := svc.Approve(ctx, ben, r.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	child := exec.Command(os.Args[0])
+	child.Env = append(os.Environ(), crashEnv+"=1", "MFABOT_CRASH_DB="+dbPath, "MFABOT_CRASH_GRAPH="+gs.URL(), "MFABOT_CRASH_TOKEN="+token)
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		cur, err := db.Request(ctx, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cur.Done >= 400 {
+			break
+		}
+		if time.Now().After(deadline) {
+			_ = child.Process.Kill()
+			t.Fatalf("the child made no progress: %d done", cur.Done)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := child.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = child.Wait()
+	mid, _ := db.Request(ctx, r.ID)
+	if mid.State != approvals.StateRunning || mid.Done >= mid.Total {
+		t.Fatalf("after the kill: %s %d/%d", mid.State, mid.Done, mid.Total)
+	}
+	finished, err := db.Items(ctx, r.ID, approvals.ItemDone, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("killed the executor after %d of %d items", len(finished), mid.Total)
+
+	// A new executor resumes once the dead one's lease lapses.
+	ex := approvals.NewExecutor(db, dir, pol, approvals.ExecutorOptions{Owner: "second", Lease: 2 * time.Second})
+	for ran := false; !ran; {
+		if ran, err = ex.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline.Add(30 * time.Second)) {
+			t.Fatal("the request was never resumed")
+		}
+		if !ran {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	end, _ := db.Request(ctx, r.ID)
+	if end.State != approvals.StateSucceeded || end.Done != end.Total || end.Total != r.Preview.MemberCount {
+		t.Fatalf("after resume: %s %d/%d (members %d)", end.State, end.Done, end.Total, r.Preview.MemberCount)
+	}
+	for _, id := range tenant.TransitiveUsers(mustGroupID(t, tenant, graphtest.GroupAllStaff)) {
+		if gs.Count(graphtest.OpRevoke, id) < 1 {
+			t.Fatalf("member %s was never revoked", id)
+		}
+	}
+	for _, it := range finished {
+		if n := gs.Count(graphtest.OpRevoke, it.UserID); n != 1 {
+			t.Fatalf("%s was finished before the crash but revoked %d times", it.UserName, n)
+		}
+	}
+	res, err := db.VerifyAudit(ctx)
+	if err != nil || !res.OK {
+		t.Fatalf("audit after the crash: %v %v", res, err)
+	}
+}
+
+func mustGroupID(t *testing.T, tenant *graphtest.Tenant, name string) string {
+	for _, g := range tenant.Groups() {
+		if g.DisplayName == name {
+			return g.ID
+		}
+	}
+	t.Fatalf("no group %s", name)
+	return ""
+}
