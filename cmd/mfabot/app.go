@@ -52,6 +52,10 @@ type appDeps struct {
 	Clock           approvals.Clock
 	// Platforms builds extra platforms (the console) once the dispatcher exists.
 	Platforms func(d *commands.Dispatcher) ([]bot.Platform, error)
+	// TeamsCredential replaces the Bot Framework client-secret credential (a test
+	// authority); TeamsHTTPClient carries the adapter's outbound calls.
+	TeamsCredential azcore.TokenCredential
+	TeamsHTTPClient *http.Client
 	// ReportLimit/ReportWindow override the registration report pacing (the demo's
 	// simulator is not throttled).
 	ReportLimit  int
@@ -141,6 +145,7 @@ func NewApp(ctx context.Context, cfg *Config, log *slog.Logger, getenv func(stri
 			AppID: cfg.TeamsAppID, AppPassword: cfg.TeamsAppPassword, TenantID: cfg.TeamsTenantID,
 			MultiTenant: cfg.TeamsMultiTenant, OpenIDURL: cfg.TeamsOpenIDURL, Channel: cfg.TeamsChannel,
 			AuthorityHost: cfg.AuthorityHost, Logger: log.With("component", "teams"), Clock: clock,
+			Credential: deps.TeamsCredential, HTTPClient: deps.TeamsHTTPClient,
 		}, a.Dispatcher, a.DB)
 		if err != nil {
 			return nil, fmt.Errorf("teams: %w", err)

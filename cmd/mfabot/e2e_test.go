@@ -46,6 +46,13 @@ type testApp struct {
 // operator would, against graphtest; extra adds or overrides variables.
 func startApp(t *testing.T, extra map[string]string) *testApp {
 	t.Helper()
+	return startAppWith(t, extra, appDeps{})
+}
+
+// startAppWith is startApp with dependencies the configuration cannot name (a test
+// authority's credential).
+func startAppWith(t *testing.T, extra map[string]string, deps appDeps) *testApp {
+	t.Helper()
 	gs := graphtest.Start(t, graphtest.Generate(graphtest.GenOptions{Seed: 11, Users: 400}), graphtest.Options{})
 	vars := map[string]string{
 		"MFABOT_DB":              filepath.Join(t.TempDir(), "mfabot.db"),
@@ -69,7 +76,8 @@ func startApp(t *testing.T, extra map[string]string) *testApp {
 	}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	app, err := NewApp(context.Background(), cfg, log, envOf(vars), appDeps{GraphHTTPClient: gs.HTTPClient()})
+	deps.GraphHTTPClient = gs.HTTPClient()
+	app, err := NewApp(context.Background(), cfg, log, envOf(vars), deps)
 	if err != nil {
 		t.Fatal(err)
 	}
