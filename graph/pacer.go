@@ -18,7 +18,10 @@ type limiter interface {
 // Pacer tuning. Graph counts each request of a JSON batch against its limits, so a batch
 // of 20 revocations costs 20 tokens and the bucket must hold at least one full batch.
 const (
-	minBurst         = batchSize
+	minBurst = batchSize
+	// headroom keeps the steady pace just under the documented limit: Graph counts writes
+	// over a sliding window, so a pace exactly at the limit plus any burst would cross it.
+	headroom         = 0.97
 	decreaseFactor   = 0.5  // multiplicative decrease on a 429
 	increasePerSec   = 0.05 // additive increase: fraction of the ceiling regained per second
 	floorFraction    = 0.05 // never slower than this fraction of the ceiling
@@ -48,7 +51,9 @@ func newPacer(ceiling float64, now func() time.Time) *pacer {
 	if now == nil {
 		now = time.Now
 	}
-	burst := math.Max(minBurst, ceiling)
+	// One batch of burst: more would overshoot the limit's window at the start.
+	burst := float64(minBurst)
+	ceiling *= headroom
 	t := now()
 	return &pacer{
 		ceiling: ceiling,
