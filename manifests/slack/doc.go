@@ -1,0 +1,3 @@
+// Package slack holds mfabot's Slack app manifests (HTTP and Socket Mode) and checks them
+// against what the Slack adapter needs. It has no code of its own.
+package slack

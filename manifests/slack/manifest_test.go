@@ -1,0 +1,60 @@
+package slack_test
+
+import (
+	"os"
+	"slices"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/mfabot/mfabot/bot/slack"
+)
+
+type manifest struct {
+	Features struct {
+		SlashCommands []struct {
+			Command string `yaml:"command"`
+			URL     string `yaml:"url"`
+		} `yaml:"slash_commands"`
+	} `yaml:"features"`
+	OAuth struct {
+		Scopes struct {
+			Bot []string `yaml:"bot"`
+		} `yaml:"scopes"`
+	} `yaml:"oauth_config"`
+	Settings struct {
+		Interactivity struct {
+			Enabled    bool   `yaml:"is_enabled"`
+			RequestURL string `yaml:"request_url"`
+		} `yaml:"interactivity"`
+		SocketMode bool `yaml:"socket_mode_enabled"`
+	} `yaml:"settings"`
+}
+
+func TestManifests(t *testing.T) {
+	for file, socket := range map[string]bool{"manifest.yaml": false, "manifest.socket-mode.yaml": true} {
+		t.Run(file, func(t *testing.T) {
+			b, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m manifest
+			if err := yaml.Unmarshal(b, &m); err != nil {
+				t.Fatal(err)
+			}
+			if len(m.Features.SlashCommands) != 1 || m.Features.SlashCommands[0].Command != "/mfa" {
+				t.Fatalf("slash commands = %+v", m.Features.SlashCommands)
+			}
+			if !m.Settings.Interactivity.Enabled || m.Settings.SocketMode != socket {
+				t.Fatalf("settings = %+v", m.Settings)
+			}
+			if !socket && (m.Features.SlashCommands[0].URL != "https://YOUR-HOST/slack/commands" || m.Settings.Interactivity.RequestURL != "https://YOUR-HOST/slack/interactions") {
+				t.Fatalf("URLs do not point at mfabot's endpoints: %+v", m)
+			}
+			got, want := slices.Sorted(slices.Values(m.OAuth.Scopes.Bot)), slices.Sorted(slices.Values(slack.RequiredScopes()))
+			if !slices.Equal(got, want) {
+				t.Fatalf("scopes = %v, the adapter needs %v", got, want)
+			}
+		})
+	}
+}
