@@ -135,7 +135,8 @@ func TestTeamsEndToEnd(t *testing.T) {
 	var cardID string
 	waitFor(t, "the approval card", func() bool {
 		for _, call := range conn.Succeeded() {
-			if card := call.Card(); card != nil && strings.Contains(mustJSON(card), "Reset MFA for adele.vance@contoso.com") {
+			// The approval card itself, not the reply telling Ann it is waiting.
+			if card := call.Card(); card != nil && strings.Contains(mustJSON(card), `"text":"Reset MFA for adele.vance@contoso.com"`) {
 				cardID = call.ActivityID
 				return true
 			}
@@ -167,6 +168,13 @@ func TestTeamsEndToEnd(t *testing.T) {
 	waitFor(t, "the reset at Graph", func() bool {
 		ms := app.Graph.Tenant().Methods(adele.ID)
 		return len(ms) == 1 && !app.Graph.Tenant().RevokedAt(adele.ID).IsZero()
+	})
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, call := range conn.Calls() {
+				t.Logf("connector: %s %s %d %.200s", call.Method, call.ActivityID, call.Status, mustJSON(call.Card()))
+			}
+		}
 	})
 	waitFor(t, "the card updated to succeeded", func() bool {
 		for _, call := range conn.Succeeded() {

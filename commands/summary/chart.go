@@ -138,9 +138,9 @@ func trendPanel(s *Summary) panel {
 			st.YAlign = draw.YTop // keep it inside the panel, below the line
 		}
 		lab.TextStyle = []text.Style{st}
-		lab.Offset = vg.Point{X: -12, Y: 14}
+		lab.Offset = vg.Point{X: -12, Y: 20}
 		if last.Y > 80 {
-			lab.Offset.Y = -14
+			lab.Offset.Y = -20
 		}
 		p.Add(lab)
 	}

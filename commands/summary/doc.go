@@ -9,6 +9,7 @@
 // exactly once per day and channel: the run is claimed in the Store before anything is
 // posted, so restarts and several instances sharing one database never post twice.
 //
-// The package consumes the small interfaces it declares (Source, Store) and bot.Platform;
-// it must not import graph, storage or any platform adapter.
+// The package consumes the small interfaces it declares (Source, Store) and bot.Platform.
+// It imports graph only to classify Graph's refusals (IsLicenceError, IsAccessDenied); it
+// must not import storage or any platform adapter.
 package summary

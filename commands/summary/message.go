@@ -221,7 +221,11 @@ func pct(part, whole int) string {
 	if whole == 0 {
 		return "–"
 	}
-	return strconv.FormatFloat(Percent(part, whole), 'f', 1, 64) + "%"
+	p := Percent(part, whole)
+	if part > 0 && p < 0.05 {
+		return "<0.1%" // not "0.0%": someone has it
+	}
+	return strconv.FormatFloat(p, 'f', 1, 64) + "%"
 }
 
 // num writes n with thousands separators: 100,000.

@@ -128,3 +128,14 @@ func TestMessageListsEveryAdmin(t *testing.T) {
 	}
 	t.Errorf("no admin section in %s", dump(msg))
 }
+
+func TestMessageTinyShareIsNotZero(t *testing.T) {
+	s := &summary.Summary{Day: "2026-11-22", Report: true, Directory: true,
+		Members: summary.Counts{Enabled: 4330, MFARegistered: 4330}, Methods: map[string]int{"officePhone": 1, "mobilePhone": 4330}}
+	got := dump(summary.Message(s))
+	for _, want := range []string{"  - Mobile phone: 4,330 · 100.0%\n", "  - Office phone: 1 · <0.1%\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("message lacks %q:\n%s", want, got)
+		}
+	}
+}

@@ -684,40 +684,40 @@ func (s *Server) abs(next, version string) string {
 // --- handlers ---
 
 func (s *Server) listUsers(q url.Values, u *url.URL, odctx string) reply {
+	// Unfiltered pages are cut from the tenant directly: a 100,000-user tenant must not be
+	// copied for every page it serves.
 	var users []User
-	if f := q.Get("$filter"); f != "" {
-		prop, val, ok := parseEq(f)
+	total := s.t.UserCount()
+	filtered := q.Get("$filter") != ""
+	if filtered {
+		prop, val, ok := parseEq(q.Get("$filter"))
 		if !ok || (prop != "mail" && prop != "userPrincipalName" && prop != "id") {
 			return graphError(400, "Request_UnsupportedQuery", "Unsupported or invalid query filter clause specified for property '"+prop+"' of resource 'User'.")
 		}
 		for _, usr := range s.t.Users() {
-			var v string
-			switch prop {
-			case "mail":
-				v = usr.Mail
-			case "userPrincipalName":
-				v = usr.UserPrincipalName
-			default:
-				v = usr.ID
-			}
+			v := map[string]string{"mail": usr.Mail, "userPrincipalName": usr.UserPrincipalName, "id": usr.ID}[prop]
 			if strings.EqualFold(v, val) {
 				users = append(users, usr)
 			}
 		}
-	} else {
-		users = s.t.Users()
+		total = len(users)
 	}
-	from, to, next, err := page(len(users), q, u, 100, 999)
+	from, to, next, err := page(total, q, u, 100, 999)
 	if err != nil {
 		return graphError(400, "Request_BadRequest", err.Error())
 	}
-	items := make([]any, 0, to-from)
-	for _, usr := range users[from:to] {
+	if filtered {
+		users = users[from:to]
+	} else {
+		users = s.t.usersRange(from, to)
+	}
+	items := make([]any, 0, len(users))
+	for _, usr := range users {
 		items = append(items, selectFields(userJSON(usr), q.Get("$select")))
 	}
 	body := map[string]any{"@odata.context": odctx, "value": items}
 	if q.Get("$count") == "true" {
-		body["@odata.count"] = len(users)
+		body["@odata.count"] = total
 	}
 	if next != "" {
 		body["@odata.nextLink"] = s.abs(next, versionOf(u))

@@ -1003,3 +1003,15 @@ func (t *Tenant) revoke(userID string) {
 		t.users[i].revokedAt = time.Now().UTC()
 	}
 }
+
+// usersRange returns users [from, to) in creation order.
+func (t *Tenant) usersRange(from, to int) []User {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	to = min(to, len(t.users))
+	out := make([]User, 0, max(0, to-from))
+	for i := from; i < to; i++ {
+		out = append(out, t.users[i].User)
+	}
+	return out
+}
