@@ -27,7 +27,7 @@ func chromium(t *testing.T) string {
 	if os.Getenv("MFABOT_REQUIRE_BROWSER") != "" {
 		t.Fatal("MFABOT_REQUIRE_BROWSER is set but Chromium is not installed (apt-get install chromium)")
 	}
-	t.Skip("Chromium is not installed (apt-get install chromium); set MFABOT_REQUIRE_BROWSER to make this a failure")
+	t.Skip("exec.LookPath found no Chromium (apt-get install chromium); set MFABOT_REQUIRE_BROWSER to make this a failure")
 	return ""
 }
 

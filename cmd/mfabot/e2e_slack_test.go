@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -110,4 +111,30 @@ func TestSlackEndToEnd(t *testing.T) {
 		t.Fatalf("audit: %v %v", res, err)
 	}
 	noSecretsIn(t, app.Logs.String(), secret, slacktest.BotToken, app.Config.ClientSecret)
+
+	// Health, readiness and metrics as an operator scrapes them.
+	for path, want := range map[string]string{
+		"/healthz": "ok",
+		"/readyz":  "ready",
+		"/metrics": `mfabot_requests_total{kind="reset",state="succeeded"} 1`,
+	} {
+		resp, err := http.Get(app.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
+			t.Errorf("GET %s: %d, does not say %q", path, resp.StatusCode, want)
+		}
+	}
+	resp, _ := http.Get(app.URL + "/metrics")
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"mfabot_executor_items_total{result=\"done\"} 4", "mfabot_graph_responses_total", "mfabot_approval_latency_seconds_count 1",
+		"mfabot_platform_api_calls_total{op=\"post\",platform=\"slack\"}", `mfabot_http_requests_total{code="401",route="/slack/"}`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
 }
