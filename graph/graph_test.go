@@ -239,3 +239,33 @@ func TestGrantedPermissions(t *testing.T) {
 		t.Fatalf("granted = %v, %v", got, err)
 	}
 }
+
+// TestFaultsAreRetried: with a fifth of Graph's answers 500, 503 or 504, reads still
+// succeed (retried after Retry-After or a backoff) and a write that finally fails is
+// reported for its user as an upstream error, never as success.
+func TestFaultsAreRetried(t *testing.T) {
+	c, srv := start(t, 300, graphtest.Options{})
+	srv.SetFaults(graphtest.Faults{ServerErrors: 0.2})
+	ctx := context.Background()
+	users := srv.Tenant().Users()
+	for _, u := range users[:60] {
+		if _, err := c.ResolveUser(ctx, u.ID); err != nil {
+			t.Fatalf("read under faults: %v", err)
+		}
+	}
+	if srv.Stats().Injected5xx == 0 {
+		t.Fatal("no faults were injected")
+	}
+	var ids []string
+	for _, u := range users[60:100] {
+		ids = append(ids, u.ID)
+	}
+	for i, err := range c.RevokeSessions(ctx, ids) {
+		if err != nil && approvals.ErrorCode(err) != approvals.EUPSTREAM {
+			t.Fatalf("a fault became %v", err)
+		}
+		if err == nil && srv.Count(graphtest.OpRevoke, ids[i]) != 1 {
+			t.Fatalf("%s reported revoked but Graph has no record", ids[i])
+		}
+	}
+}

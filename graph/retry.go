@@ -100,7 +100,7 @@ func (h *retryHandler) Intercept(pipeline khttp.Pipeline, index int, req *http.R
 			continue
 		}
 		h.stats.response(resp.StatusCode)
-		if !retriable(resp.StatusCode) || attempt >= h.maxRetries {
+		if !retriableFor(req.Method, resp.StatusCode) || attempt >= h.maxRetries {
 			resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
 			return resp, nil
 		}
@@ -133,6 +133,12 @@ func (h *retryHandler) Intercept(pipeline khttp.Pipeline, index int, req *http.R
 
 func retriable(status int) bool {
 	return status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable || status == http.StatusGatewayTimeout
+}
+
+// retriableFor adds 500 and 502 for requests that are safe to repeat: a read, or a delete
+// that counts "already gone" as done.
+func retriableFor(method string, status int) bool {
+	return retriable(status) || (idempotent(method) && (status == http.StatusInternalServerError || status == http.StatusBadGateway))
 }
 
 func idempotent(method string) bool {
