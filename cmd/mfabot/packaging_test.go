@@ -1,11 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"gopkg.in/yaml.v3"
@@ -34,13 +36,7 @@ func TestDockerfileBuild(t *testing.T) {
 			t.Fatalf("the Dockerfile lacks %q", want)
 		}
 	}
-	bin := filepath.Join(t.TempDir(), "mfabot")
-	ldflags := "-s -w -X main.version=1.2.3 -X main.commit=abc1234 -X main.date=2026-11-22T09:00:00Z"
-	build := exec.Command("go", "build", "-ldflags", ldflags, "-o", bin, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=1")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := binary(t)
 	out, err := exec.Command(bin, "version").Output()
 	if err != nil || strings.TrimSpace(string(out)) != "mfabot 1.2.3 (commit abc1234, built 2026-11-22T09:00:00Z)" {
 		t.Fatalf("version: %q %v", out, err)
@@ -52,6 +48,35 @@ func TestDockerfileBuild(t *testing.T) {
 	if err := exec.Command(bin, "no-such-command").Run(); err == nil {
 		t.Fatal("an unknown command exited 0")
 	}
+}
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+	buildDir  string
+)
+
+// binary builds mfabot once per test run with the Dockerfile's ldflags.
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		buildDir, buildErr = os.MkdirTemp("", "mfabot-bin-")
+		if buildErr != nil {
+			return
+		}
+		builtBin = filepath.Join(buildDir, "mfabot")
+		ldflags := "-s -w -X main.version=1.2.3 -X main.commit=abc1234 -X main.date=2026-11-22T09:00:00Z"
+		build := exec.Command("go", "build", "-ldflags", ldflags, "-o", builtBin, ".")
+		build.Env = append(os.Environ(), "CGO_ENABLED=1")
+		if out, err := build.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtBin
 }
 
 // TestKubernetesManifests: every environment variable the manifests set is one mfabot

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -147,6 +148,12 @@ func (s *Server) AuthorityURL() string { return s.auth.URL + "/" }
 
 // HTTPClient trusts the authority's certificate (and speaks plain HTTP to Graph).
 func (s *Server) HTTPClient() *http.Client { return s.auth.Client() }
+
+// AuthorityCertPEM is the authority's TLS certificate, for processes that must trust it
+// through SSL_CERT_FILE (a child process running the mfabot binary).
+func (s *Server) AuthorityCertPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.auth.Certificate().Raw})
+}
 
 // ClientID and ClientSecret are the app registration the authority accepts.
 func (s *Server) ClientID() string     { return s.o.ClientID }
