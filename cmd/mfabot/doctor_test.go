@@ -46,12 +46,12 @@ func find(r doctorReport, name, status, says string) bool {
 
 func TestDoctor(t *testing.T) {
 	tests := []struct {
-		name    string
-		tenant  func(*graphtest.Tenant)
-		vars    map[string]string
-		scopes  []string
-		code    int
-		want    [][3]string // name, status, message part
+		name   string
+		tenant func(*graphtest.Tenant)
+		vars   map[string]string
+		scopes []string
+		code   int
+		want   [][3]string // name, status, message part
 	}{
 		{name: "OK", code: 0, want: [][3]string{{"graph token", checkOK, "obtained"}, {"permissions", checkOK, "granted"},
 			{"registration", checkOK, "licensed"}, {"slack", checkOK, "bot token valid"}, {"slack scopes", checkOK, ""}, {"database", checkOK, "schema"}}},
