@@ -2,6 +2,7 @@ package bot
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -49,6 +50,25 @@ func (m Message) PlainText() string {
 		b.WriteString("\n")
 		b.WriteString(m.Footer)
 		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// Thousands writes n with comma separators, 10000 as "10,000": every renderer shows
+// counts the same way.
+func Thousands(n int) string {
+	s := strconv.Itoa(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
 	}
 	return b.String()
 }

@@ -23,7 +23,7 @@ func RequestCard(r *approvals.Request, failed []approvals.Item, now time.Time) b
 	switch r.Target.Type {
 	case "group":
 		m.Facts = append(m.Facts, bot.Fact{Label: "Group", Value: r.Target.Name})
-		m.Facts = append(m.Facts, bot.Fact{Label: "Members to revoke", Value: thousands(r.Preview.MemberCount)})
+		m.Facts = append(m.Facts, bot.Fact{Label: "Members to revoke", Value: bot.Thousands(r.Preview.MemberCount)})
 	default:
 		m.Facts = append(m.Facts, bot.Fact{Label: "User", Value: r.Target.Name})
 	}
@@ -133,11 +133,11 @@ func stateWords(r *approvals.Request, now time.Time) string {
 	case approvals.StateApproved:
 		return "Approved, starting"
 	case approvals.StateRunning:
-		return fmt.Sprintf("Running: %s of %s done", thousands(r.Done+r.Failed), thousands(r.Total))
+		return fmt.Sprintf("Running: %s of %s done", bot.Thousands(r.Done+r.Failed), bot.Thousands(r.Total))
 	case approvals.StateSucceeded:
 		return fmt.Sprintf("Succeeded at %s", hhmm(r.ClosedAt))
 	case approvals.StatePartlyFailed:
-		return fmt.Sprintf("Partly failed: %s done, %s failed", thousands(r.Done), thousands(r.Failed))
+		return fmt.Sprintf("Partly failed: %s done, %s failed", bot.Thousands(r.Done), bot.Thousands(r.Failed))
 	case approvals.StateFailed:
 		return "Failed"
 	case approvals.StateDenied:
@@ -206,24 +206,6 @@ func left(d time.Duration) string {
 		return fmt.Sprintf("%dh%02dm", h, m)
 	}
 	return fmt.Sprintf("%d min", m)
-}
-
-// thousands writes n with thousands separators: 10,000.
-func thousands(n int) string {
-	s := fmt.Sprint(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
 }
 
 // PendingMessage lists open requests.

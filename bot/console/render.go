@@ -18,7 +18,7 @@ import (
 var cardTemplate = template.Must(template.New("card").Funcs(template.FuncMap{
 	"paragraphs": paragraphs,
 	"lines":      func(s string) []string { return strings.Split(s, "\n") },
-	"thousands":  thousands,
+	"thousands":  bot.Thousands,
 	"percent":    percent,
 	"fileURL":    FileURL,
 	"size":       byteSize,
@@ -63,26 +63,6 @@ func paragraphs(text string) []string {
 		}
 	}
 	return out
-}
-
-// thousands formats n with comma separators: 10000 → "10,000".
-func thousands(n int) string {
-	s := strconv.Itoa(n)
-	neg := strings.HasPrefix(s, "-")
-	if neg {
-		s = s[1:]
-	}
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
 }
 
 // percent is how much of p is finished, 0–100, rounded down.

@@ -258,7 +258,7 @@ func sectionBlock(s bot.Section) slackapi.Block {
 		if b.Len() > 0 {
 			b.WriteByte('\n')
 		}
-		b.WriteString("… and " + thousands(more) + " more")
+		b.WriteString("… and " + bot.Thousands(more) + " more")
 	}
 	return slackapi.NewSectionBlock(mrkdwn(b.String()), nil, nil)
 }
@@ -271,9 +271,9 @@ func progressLine(p bot.Progress) string {
 		filled = min(max(p.Done*width/p.Total, 0), width)
 	}
 	s := strings.Repeat("▰", filled) + strings.Repeat("▱", width-filled) +
-		" " + thousands(p.Done) + " / " + thousands(p.Total) + " done"
+		" " + bot.Thousands(p.Done) + " / " + bot.Thousands(p.Total) + " done"
 	if p.Failed > 0 {
-		s += " · " + thousands(p.Failed) + " failed"
+		s += " · " + bot.Thousands(p.Failed) + " failed"
 	}
 	return s
 }
@@ -311,22 +311,4 @@ func actionBlocks(buttons []bot.Button) []slackapi.Block {
 		elems = elems[n:]
 	}
 	return blocks
-}
-
-// thousands formats n with comma separators: 10000 → "10,000".
-func thousands(n int) string {
-	s := strconv.Itoa(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -196,10 +195,10 @@ func progressBlocks(p bot.Progress) []any {
 		status = "Preparing…"
 	default:
 		pct := p.Done * 100 / p.Total
-		status = fmt.Sprintf("%s / %s done (%d%%)", formatInt(p.Done), formatInt(p.Total), pct)
+		status = fmt.Sprintf("%s / %s done (%d%%)", bot.Thousands(p.Done), bot.Thousands(p.Total), pct)
 	}
 	if p.Failed > 0 {
-		status += fmt.Sprintf(" · %s failed", formatInt(p.Failed))
+		status += fmt.Sprintf(" · %s failed", bot.Thousands(p.Failed))
 	}
 	blocks := []any{obj{"type": "TextBlock", "text": escapeLine(status), "wrap": true, "weight": "Bolder"}}
 	if p.Total > 0 {
@@ -224,7 +223,7 @@ func sectionBlocks(s bot.Section) []any {
 		out = append(out, obj{"type": "TextBlock", "text": strings.Join(items, "\r"), "wrap": true, "spacing": "Small"})
 	}
 	if s.More > 0 {
-		out = append(out, obj{"type": "TextBlock", "text": "… and " + formatInt(s.More) + " more", "isSubtle": true, "wrap": true, "spacing": "None"})
+		out = append(out, obj{"type": "TextBlock", "text": "… and " + bot.Thousands(s.More) + " more", "isSubtle": true, "wrap": true, "spacing": "None"})
 	}
 	return out
 }
@@ -459,25 +458,6 @@ func dropRune(r rune) bool {
 		return true
 	}
 	return false
-}
-
-func formatInt(n int) string {
-	s := strconv.Itoa(n)
-	neg := strings.HasPrefix(s, "-")
-	if neg {
-		s = s[1:]
-	}
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
 }
 
 func formatBytes(n int) string {

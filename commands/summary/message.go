@@ -25,11 +25,11 @@ func Message(s *Summary) bot.Message {
 	case s.Members.Enabled == 0:
 		text = append(text, "The registration report lists no enabled members.")
 	case s.NotRegisteredMembers == 0:
-		text = append(text, fmt.Sprintf("Every enabled member has registered MFA (%s).", num(s.Members.Enabled)))
+		text = append(text, fmt.Sprintf("Every enabled member has registered MFA (%s).", bot.Thousands(s.Members.Enabled)))
 	default:
 		text = append(text, fmt.Sprintf("%s of enabled members have registered MFA: %s of %s. %s have not.",
-			pct(s.Members.MFARegistered, s.Members.Enabled), num(s.Members.MFARegistered),
-			num(s.Members.Enabled), num(s.NotRegisteredMembers)))
+			pct(s.Members.MFARegistered, s.Members.Enabled), bot.Thousands(s.Members.MFARegistered),
+			bot.Thousands(s.Members.Enabled), bot.Thousands(s.NotRegisteredMembers)))
 	}
 	for _, g := range s.Gaps {
 		text = append(text, fmt.Sprintf("Missing: %s. %s\nTo fix: %s", g.What, g.Why, g.Fix))
@@ -46,9 +46,9 @@ func Message(s *Summary) bot.Message {
 			Name:        name,
 			ContentType: "text/csv",
 			Data:        s.CSV,
-			Alt:         fmt.Sprintf("All %s enabled users without MFA registered (members and guests)", num(s.CSVRows)),
+			Alt:         fmt.Sprintf("All %s enabled users without MFA registered (members and guests)", bot.Thousands(s.CSVRows)),
 		}}
-		m.Footer = fmt.Sprintf("Attached: %s, all %s enabled users without MFA (members and guests).", name, num(s.CSVRows))
+		m.Footer = fmt.Sprintf("Attached: %s, all %s enabled users without MFA (members and guests).", name, bot.Thousands(s.CSVRows))
 	}
 	return m
 }
@@ -71,12 +71,12 @@ func facts(s *Summary) []bot.Fact {
 	}
 	switch {
 	case s.Directory:
-		f = append(f, bot.Fact{Label: "Users counted", Value: fmt.Sprintf("%s members · %s guests (enabled)", num(members), num(guests))})
+		f = append(f, bot.Fact{Label: "Users counted", Value: fmt.Sprintf("%s members · %s guests (enabled)", bot.Thousands(members), bot.Thousands(guests))})
 	case s.Report:
-		f = append(f, bot.Fact{Label: "Users counted", Value: fmt.Sprintf("%s members · %s guests (disabled accounts not excluded)", num(members), num(guests))})
+		f = append(f, bot.Fact{Label: "Users counted", Value: fmt.Sprintf("%s members · %s guests (disabled accounts not excluded)", bot.Thousands(members), bot.Thousands(guests))})
 	}
 	if s.Directory {
-		f = append(f, bot.Fact{Label: "Disabled accounts", Value: num(s.Disabled) + " (not counted)"})
+		f = append(f, bot.Fact{Label: "Disabled accounts", Value: bot.Thousands(s.Disabled) + " (not counted)"})
 	}
 	if !s.Report {
 		return f
@@ -87,11 +87,11 @@ func facts(s *Summary) []bot.Fact {
 		bot.Fact{Label: "MFA capable", Value: countPct(c.MFACapable, c.Enabled)},
 		bot.Fact{Label: "SSPR registered", Value: countPct(c.SSPRRegistered, c.Enabled)},
 		bot.Fact{Label: "Passwordless capable", Value: countPct(c.PasswordlessCapable, c.Enabled)},
-		bot.Fact{Label: "Guests with MFA", Value: fmt.Sprintf("%s of %s · %s", num(s.Guests.MFARegistered), num(s.Guests.Enabled), pct(s.Guests.MFARegistered, s.Guests.Enabled))},
+		bot.Fact{Label: "Guests with MFA", Value: fmt.Sprintf("%s of %s · %s", bot.Thousands(s.Guests.MFARegistered), bot.Thousands(s.Guests.Enabled), pct(s.Guests.MFARegistered, s.Guests.Enabled))},
 	)
 	admins := "none"
 	if n := len(s.AdminsWithoutMFA); n > 0 {
-		admins = num(n)
+		admins = bot.Thousands(n)
 	}
 	f = append(f, bot.Fact{Label: "Admins without MFA", Value: admins})
 	if len(s.Changes) > 0 {
@@ -113,7 +113,7 @@ func facts(s *Summary) []bot.Fact {
 func sections(s *Summary) []bot.Section {
 	var out []bot.Section
 	if len(s.AdminsWithoutMFA) > 0 {
-		sec := bot.Section{Title: fmt.Sprintf("Admins without MFA (%s)", num(len(s.AdminsWithoutMFA)))}
+		sec := bot.Section{Title: fmt.Sprintf("Admins without MFA (%s)", bot.Thousands(len(s.AdminsWithoutMFA)))}
 		for _, p := range s.AdminsWithoutMFA {
 			line := personLine(p)
 			if p.Guest {
@@ -132,11 +132,11 @@ func sections(s *Summary) []bot.Section {
 	}
 	if s.NotRegisteredMembers > 0 {
 		sec := bot.Section{
-			Title: fmt.Sprintf("Enabled members without MFA: first %s of %s", num(len(s.NotRegistered)), num(s.NotRegisteredMembers)),
+			Title: fmt.Sprintf("Enabled members without MFA: first %s of %s", bot.Thousands(len(s.NotRegistered)), bot.Thousands(s.NotRegisteredMembers)),
 			More:  s.NotRegisteredMembers - len(s.NotRegistered),
 		}
 		if len(s.NotRegistered) == s.NotRegisteredMembers {
-			sec.Title = fmt.Sprintf("Enabled members without MFA (%s)", num(s.NotRegisteredMembers))
+			sec.Title = fmt.Sprintf("Enabled members without MFA (%s)", bot.Thousands(s.NotRegisteredMembers))
 		}
 		for _, p := range s.NotRegistered {
 			line := personLine(p)
@@ -214,7 +214,7 @@ func signedPoints(p float64) string {
 }
 
 func countPct(part, whole int) string {
-	return num(part) + " · " + pct(part, whole)
+	return bot.Thousands(part) + " · " + pct(part, whole)
 }
 
 func pct(part, whole int) string {
@@ -226,26 +226,6 @@ func pct(part, whole int) string {
 		return "<0.1%" // not "0.0%": someone has it
 	}
 	return strconv.FormatFloat(p, 'f', 1, 64) + "%"
-}
-
-// num writes n with thousands separators: 100,000.
-func num(n int) string {
-	s := strconv.Itoa(n)
-	neg := strings.HasPrefix(s, "-")
-	if neg {
-		s = s[1:]
-	}
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
 }
 
 func longDay(day string) string {
