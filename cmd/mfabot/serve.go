@@ -18,12 +18,7 @@ func runServe(ctx context.Context, args []string, e env) error {
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
-	cfg, err := loadValid(*configPath, e)
-	if err != nil {
-		return err
-	}
-	log := newLogger(cfg, e.stderr)
-	app, err := NewApp(ctx, cfg, log, e.getenv, appDeps{})
+	app, cfg, log, err := openApp(ctx, *configPath, e)
 	if err != nil {
 		return err
 	}
@@ -35,6 +30,21 @@ func runServe(ctx context.Context, args []string, e env) error {
 	log.Info("mfabot serving", "addr", ln.Addr().String(), "version", version,
 		"slack", cfg.SlackEnabled(), "socket_mode", cfg.SlackAppToken != "", "teams", cfg.TeamsEnabled())
 	return app.Run(ctx, ln, cfg.SummaryEnabled)
+}
+
+// openApp loads a valid configuration and builds the App from it, as serve and the
+// commands that act like it (summary) need.
+func openApp(ctx context.Context, configPath string, e env) (*App, *Config, *slog.Logger, error) {
+	cfg, err := loadValid(configPath, e)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	log := newLogger(cfg, e.stderr)
+	app, err := NewApp(ctx, cfg, log, e.getenv, appDeps{})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return app, cfg, log, nil
 }
 
 // loadValid loads the configuration and reports every problem at once.
@@ -70,12 +80,7 @@ func runSummary(ctx context.Context, args []string, e env) error {
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
-	cfg, err := loadValid(*configPath, e)
-	if err != nil {
-		return err
-	}
-	log := newLogger(cfg, e.stderr)
-	app, err := NewApp(ctx, cfg, log, e.getenv, appDeps{})
+	app, _, _, err := openApp(ctx, *configPath, e)
 	if err != nil {
 		return err
 	}
