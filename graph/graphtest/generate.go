@@ -38,6 +38,9 @@ var lastNames = []string{"Jansen", "de Vries", "Bakker", "Visser", "Smit", "Meij
 	"Peters", "Hendriks", "van Dijk", "Dekker", "Brouwer", "Garcia", "Nguyen", "Smith", "Müller", "Rossi", "Kowalski",
 	"Okafor", "Tanaka", "Silva", "Novak", "Haddad", "Kim", "Larsen", "O'Brien", "Dubois"}
 
+// localPart turns a name into the local part of an address.
+var localPart = strings.NewReplacer(" ", "", "'", "", "ü", "u")
+
 var departments = []string{"Sales", "Finance", "Engineering", "Support", "Marketing", "HR", "Legal", "Operations"}
 
 // Generate builds a tenant of o.Users users with a realistic enrollment mix: about 70 %
@@ -126,7 +129,7 @@ func Generate(o GenOptions) *Tenant {
 
 	for n := len(t.users); n < o.Users; n++ {
 		first, last := firstNames[r.IntN(len(firstNames))], lastNames[r.IntN(len(lastNames))]
-		local := strings.ToLower(strings.NewReplacer(" ", "", "'", "", "ü", "u").Replace(first + "." + last))
+		local := strings.ToLower(localPart.Replace(first + "." + last))
 		u := User{DisplayName: first + " " + last, GivenName: first, Surname: last, UserType: Member,
 			AccountEnabled: r.IntN(100) >= 3, CreatedDateTime: created(), Department: departments[r.IntN(len(departments))]}
 		guest := r.IntN(100) < 10
