@@ -166,6 +166,14 @@ func TestRefusedRequests(t *testing.T) {
 	}
 }
 
+// approvalCard is a pending approval card with Approve and Deny.
+func approvalCard() bot.Message {
+	return bot.Message{Title: "Reset MFA for adele.vance@contoso.com", Tone: bot.TonePending, RequestID: "R-7K2QXA",
+		Facts: []bot.Fact{{Label: "Reason", Value: "<!channel>"}},
+		Buttons: []bot.Button{{Label: "Approve", Command: "approve R-7K2QXA", Style: bot.ButtonPrimary},
+			{Label: "Deny", Command: "deny R-7K2QXA", Style: bot.ButtonDanger, NeedsReason: true}}}
+}
+
 func TestApprovalCardButtonsAndDenyModal(t *testing.T) {
 	f := newFixture(t, newRecorder(func(ev bot.Event) bot.Response {
 		if strings.HasPrefix(ev.Text, "approve") {
