@@ -280,8 +280,8 @@ func TestUpdateKeepsFinalState(t *testing.T) {
 func TestRenderGolden(t *testing.T) {
 	cards := map[string]bot.Message{
 		"pending": {Title: "Reset MFA for adele.vance@contoso.com", Tone: bot.TonePending,
-			Text:  "Deletes every method except the password.",
-			Facts: []bot.Fact{{Label: "Requested by", Value: "Ann (slack)"}, {Label: "Reason", Value: "<!channel> <http://evil|ok> & *bold*"}},
+			Text:     "Deletes every method except the password.",
+			Facts:    []bot.Fact{{Label: "Requested by", Value: "Ann (slack)"}, {Label: "Reason", Value: "<!channel> <http://evil|ok> & *bold*"}},
 			Sections: []bot.Section{{Title: "Methods to delete", Lines: []string{"microsoftAuthenticator iPhone", "phone (mobile) +1 ••• 5555"}}},
 			Buttons: []bot.Button{{Label: "Approve", Command: "approve R-7K2QXA", Style: bot.ButtonPrimary},
 				{Label: "Deny", Command: "deny R-7K2QXA", Style: bot.ButtonDanger, NeedsReason: true}},
