@@ -70,7 +70,7 @@ func crashChild() {
 // chain still verifies.
 func TestCrashResume(t *testing.T) {
 	if testing.Short() {
-		t.Skip("spawns a child process; skipped with -short")
+		t.Skip("testing.Short: the crash test spawns a child process")
 	}
 	ctx := context.Background()
 	tenant := graphtest.Generate(graphtest.GenOptions{Seed: 3, Users: 2600})

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mfabot/mfabot/approvals"
+	"github.com/mfabot/mfabot/approvals/approvalstest"
 	"github.com/mfabot/mfabot/storage"
 )
 
@@ -34,7 +35,7 @@ func BenchmarkAuditAppend(b *testing.B) {
 // one transaction, as the executor does.
 func BenchmarkFinishItems(b *testing.B) {
 	ctx := context.Background()
-	db := storage.MustOpenDB(b, storage.WithClock(&clock{t: t0}))
+	db := storage.MustOpenDB(b, storage.WithClock(approvalstest.NewClock(t0)))
 	const batch = 1000
 	var total time.Duration
 	for b.Loop() {
@@ -65,7 +66,7 @@ func BenchmarkFinishItems(b *testing.B) {
 // approval by a different person, and reports the latency of Approve.
 func BenchmarkDecide(b *testing.B) {
 	ctx := context.Background()
-	db := storage.MustOpenDB(b, storage.WithClock(&clock{t: t0}))
+	db := storage.MustOpenDB(b, storage.WithClock(approvalstest.NewClock(t0)))
 	const deciders, requests = 100, 100
 	ids := make([]string, requests)
 	for i := range ids {

@@ -4,11 +4,11 @@ import (
 	"context"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/mfabot/mfabot/approvals"
+	"github.com/mfabot/mfabot/approvals/approvalstest"
 	"github.com/mfabot/mfabot/storage"
 )
 
@@ -21,34 +21,16 @@ var (
 	cat = approvals.Actor{Platform: "teams", ID: "29:cat", Name: "Cat", EntraID: "0F8FAD5B-D9CB-469F-A165-70867728950E"}
 )
 
-// clock is a settable approvals.Clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
 // openDB opens a fresh database whose clock says t0.
 func openDB(t testing.TB) *storage.DB {
 	t.Helper()
-	return storage.MustOpenDB(t, storage.WithClock(&clock{t: t0}))
+	return storage.MustOpenDB(t, storage.WithClock(approvalstest.NewClock(t0)))
 }
 
 // openPath opens the database at path, closing it at the end of the test.
 func openPath(t testing.TB, path string) *storage.DB {
 	t.Helper()
-	db, err := storage.Open(context.Background(), path, storage.WithClock(&clock{t: t0}))
+	db, err := storage.Open(context.Background(), path, storage.WithClock(approvalstest.NewClock(t0)))
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

@@ -35,6 +35,13 @@ func (c *Clock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
+// Set moves the clock to t.
+func (c *Clock) Set(t time.Time) {
+	c.mu.Lock()
+	c.t = t.UTC()
+	c.mu.Unlock()
+}
+
 // Directory is an in-memory approvals.Directory. Fields may be filled directly before
 // use; calls are counted.
 type Directory struct {

@@ -16,6 +16,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/mfabot/mfabot/approvals"
+	"github.com/mfabot/mfabot/approvals/approvalstest"
 	"github.com/mfabot/mfabot/bot"
 	"github.com/mfabot/mfabot/bot/teams"
 	"github.com/mfabot/mfabot/bot/teams/teamstest"
@@ -91,31 +92,13 @@ func (c *staticCredential) GetToken(context.Context, policy.TokenRequestOptions)
 	return azcore.AccessToken{Token: c.token, ExpiresOn: time.Now().Add(time.Hour)}, nil
 }
 
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 type harness struct {
 	auth  *teamstest.Authority
 	conn  *teamstest.Connector
 	disp  *fakeDispatcher
 	db    *storage.DB
 	cred  *staticCredential
-	clock *fakeClock
+	clock *approvalstest.Clock
 	a     *teams.Adapter
 	srv   *httptest.Server
 }
@@ -128,7 +111,7 @@ func newHarness(t testing.TB, configure ...func(*teams.Config)) *harness {
 		disp:  newDispatcher(),
 		db:    storage.MustOpenDB(t),
 		cred:  &staticCredential{token: "bot-connector-token"},
-		clock: &fakeClock{t: time.Now()},
+		clock: approvalstest.NewClock(time.Now()),
 	}
 	cfg := teams.Config{
 		AppID:         appID,

@@ -50,7 +50,7 @@ func freeAddr(t *testing.T) string {
 // /healthz and /readyz, and SIGTERM ends it cleanly (exit 0) within the grace period.
 func TestServeBinaryStopsOnSIGTERM(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and runs the binary; skipped with -short")
+		t.Skip("testing.Short: builds and runs the binary")
 	}
 	bin := binary(t)
 	gs := graphtest.Start(t, graphtest.Generate(graphtest.GenOptions{Seed: 1, Users: 50}), graphtest.Options{})
@@ -100,7 +100,7 @@ func TestServeBinaryStopsOnSIGTERM(t *testing.T) {
 // it (chart and CSV uploaded) once per day: a second run the same day posts nothing.
 func TestSummaryBinary(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and runs the binary; skipped with -short")
+		t.Skip("testing.Short: builds and runs the binary")
 	}
 	bin := binary(t)
 	gs := graphtest.Start(t, graphtest.Generate(graphtest.GenOptions{Seed: 1, Users: 200}), graphtest.Options{})

@@ -19,7 +19,7 @@ import (
 // recompile every dependency outside the build cache.
 func TestDockerfileBuild(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds the binary; skipped with -short")
+		t.Skip("testing.Short: builds the binary")
 	}
 	df, err := os.ReadFile("../../Dockerfile")
 	if err != nil {
