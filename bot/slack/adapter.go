@@ -43,6 +43,8 @@ type Adapter struct {
 	// allowed is the workspace/organisation/app requests must come from; nil until
 	// configured or learned by Connect, and then every request is refused.
 	allowed atomic.Pointer[origin]
+	// socketUp is whether the Socket Mode connection is open (Socket Mode only).
+	socketUp atomic.Bool
 
 	updates *throttle
 	limit   pacer
@@ -93,6 +95,18 @@ func New(cfg Config, d Dispatcher, users UserResolver) (*Adapter, error) {
 		a.allowed.Store(&origin{team: cfg.TeamID, enterprise: cfg.EnterpriseID, app: cfg.AppID})
 	}
 	return a, nil
+}
+
+// Ready reports whether the adapter can serve: Connect has learned (or the config names)
+// the workspace, and in Socket Mode the socket is connected. GET /readyz asks it.
+func (a *Adapter) Ready() error {
+	if a.allowed.Load() == nil {
+		return errors.New("not connected to Slack yet (auth.test pending or failed)")
+	}
+	if a.cfg.AppToken != "" && !a.socketUp.Load() {
+		return errors.New("the Socket Mode connection is not open")
+	}
+	return nil
 }
 
 // Name returns "slack".

@@ -37,12 +37,15 @@ func (a *Adapter) RunSocketMode(ctx context.Context) error {
 			case socketmode.EventTypeConnecting:
 				a.log.Debug("slack socket mode connecting")
 			case socketmode.EventTypeConnected:
+				a.socketUp.Store(true)
 				a.log.Info("slack socket mode connected")
 			case socketmode.EventTypeConnectionError:
+				a.socketUp.Store(false)
 				a.log.Warn("slack socket mode connection error", "err", ev.Data)
 			case socketmode.EventTypeInvalidAuth:
 				return approvals.Errorf(approvals.EUPSTREAM, "slack socket mode: the app token was refused")
 			case socketmode.EventTypeDisconnect:
+				a.socketUp.Store(false)
 				a.log.Info("slack socket mode: Slack asked to reconnect")
 			}
 			if ev.Request == nil || ev.Request.EnvelopeID == "" {

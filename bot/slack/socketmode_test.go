@@ -39,6 +39,13 @@ func TestSocketMode(t *testing.T) {
 		}
 	}()
 
+	deadline := time.Now().Add(5 * time.Second)
+	for ad.Ready() != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("never ready: %v", ad.Ready())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	f := &fixture{slack: fake, ad: ad, d: d, ann: ann}
 	cmd := fake.Command(ann, slacktest.Channel, "status adele.vance@contoso.com")
 	id, err := fake.SocketSend("slash_commands", cmd.JSON())
