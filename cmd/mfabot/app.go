@@ -26,8 +26,9 @@ import (
 // chat platforms and the background jobs. serve and demo both build one, so the demo
 // takes no path around approvals or the executor that production does not take.
 type App struct {
-	cfg *Config
-	log *slog.Logger
+	cfg   *Config
+	log   *slog.Logger
+	clock approvals.Clock
 
 	DB         *storage.DB
 	Graph      *graph.Client
@@ -74,6 +75,7 @@ func NewApp(ctx context.Context, cfg *Config, log *slog.Logger, getenv func(stri
 	if clock == nil {
 		clock = approvals.SystemClock{}
 	}
+	a.clock = clock
 	a.Metrics = newMetrics()
 
 	if a.DB, err = storage.Open(ctx, cfg.DB, storage.WithClock(clock)); err != nil {
@@ -189,7 +191,7 @@ func (a *App) renderCard(ctx context.Context, r *approvals.Request) bot.Message 
 			a.log.WarnContext(ctx, "load failed items", "request_id", r.ID, "err", err)
 		}
 	}
-	return commands.RequestCard(r, failed, time.Now())
+	return commands.RequestCard(r, failed, a.clock.Now())
 }
 
 // summaryPoster lets /mfa summary post through the same job as the daily post.
