@@ -243,16 +243,20 @@ func sectionBlock(s bot.Section) slackapi.Block {
 	more := s.More
 	// Room for the "… and N more" line however large N gets.
 	const moreRoom = 40
+	chars := utf8.RuneCountInString(b.String())
 	for i, line := range s.Lines {
 		l := "• " + truncate(escape(strings.TrimSpace(line)), 500)
-		if utf8.RuneCountInString(b.String())+1+utf8.RuneCountInString(l) > maxTextChars-moreRoom {
+		n := utf8.RuneCountInString(l)
+		if chars+1+n > maxTextChars-moreRoom {
 			more += len(s.Lines) - i
 			break
 		}
 		if b.Len() > 0 {
 			b.WriteByte('\n')
+			chars++
 		}
 		b.WriteString(l)
+		chars += n
 	}
 	if more > 0 {
 		if b.Len() > 0 {

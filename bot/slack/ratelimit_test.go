@@ -1,0 +1,63 @@
+package slack_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/mfabot/mfabot/approvals"
+	"github.com/mfabot/mfabot/bot"
+	"github.com/mfabot/mfabot/bot/slack/slacktest"
+)
+
+// TestRateLimitHoldsTheMethod: a 429 on chat.postMessage is retried after Slack's
+// Retry-After and the post succeeds; meanwhile every other chat.postMessage (here a
+// direct message's) waits out the same Retry-After, because Slack's limits are per
+// method, while other methods (conversations.open) go ahead at once.
+func TestRateLimitHoldsTheMethod(t *testing.T) {
+	f := newFixture(t, newRecorder(nil))
+	f.slack.AddUser(slacktest.User{ID: "UBOB", Name: "bob"})
+	ctx := context.Background()
+	f.slack.RateLimit("chat.postMessage", 1, time.Second)
+
+	type posted struct {
+		ref approvals.MessageRef
+		err error
+	}
+	done := make(chan posted, 1)
+	go func() {
+		ref, err := f.ad.Post(ctx, bot.Message{Title: "Daily summary"})
+		done <- posted{ref, err}
+	}()
+	limited := f.slack.WaitCalls(t, "chat.postMessage", 1)[0]
+	if !limited.RateLimited {
+		t.Fatalf("first chat.postMessage = %+v, want the 429", limited)
+	}
+	if err := f.ad.Tell(ctx, bot.Recipient{Actor: &approvals.Actor{Platform: "slack", ID: "UBOB"}}, bot.Message{Title: "Approved"}); err != nil {
+		t.Fatal(err)
+	}
+	p := <-done
+	if p.err != nil {
+		t.Fatalf("Post after a 429 = %v", p.err)
+	}
+	if _, ok := f.slack.Message(p.ref.Channel, p.ref.MessageID); !ok {
+		t.Fatal("the retried post is not in the channel")
+	}
+
+	posts := f.slack.Calls("chat.postMessage")
+	if len(posts) != 3 {
+		t.Fatalf("%d chat.postMessage calls, want the 429 and two posts", len(posts))
+	}
+	for _, c := range posts[1:] {
+		if c.RateLimited || c.Error != "" {
+			t.Fatalf("chat.postMessage after the hold = %+v", c)
+		}
+		if wait := c.At.Sub(limited.At); wait < time.Second {
+			t.Fatalf("chat.postMessage to %s sent %s after the 429, before its Retry-After of 1s", c.Args["channel"], wait)
+		}
+	}
+	open := f.slack.Calls("conversations.open")
+	if len(open) != 1 || !open[0].At.Before(posts[1].At) {
+		t.Fatalf("conversations.open %+v waited for chat.postMessage's limit", open)
+	}
+}
