@@ -20,6 +20,8 @@ func (a *Adapter) RunSocketMode(ctx context.Context) error {
 	if a.cfg.AppToken == "" {
 		return approvals.Errorf(approvals.EINVALID, "slack config: AppToken (MFABOT_SLACK_APP_TOKEN): required for Socket Mode")
 	}
+	// Not ready once this returns, whatever state the socket was last in.
+	defer a.socketUp.Store(false)
 	client := socketmode.New(a.api, socketmode.OptionLog(slog.NewLogLogger(a.log.Handler(), slog.LevelDebug)))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
