@@ -3,6 +3,7 @@ package graph_test
 import (
 	"context"
 	"runtime"
+	"runtime/metrics"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -43,31 +44,49 @@ func BenchmarkRevokeGroup10k(b *testing.B) {
 	for range b.N {
 		c, srv := benchClient(b, members, graphtest.Options{Latency: latency, Limits: graphtest.DocumentedLimits(), Scale: benchScale},
 			graph.Config{WriteRate: limit, Concurrency: 4})
-		users := srv.Tenant().Users()
-		ids := make([]string, members)
-		for i := range ids {
-			ids[i] = users[i].ID
+		tn := srv.Tenant()
+		g, err := tn.AddGroup(graphtest.Group{DisplayName: "Everyone to revoke"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, u := range tn.Users()[:members] {
+			if err := tn.AddMember(g.ID, u.ID); err != nil {
+				b.Fatal(err)
+			}
 		}
 		ctx := context.Background()
-		// The executor's shape: batches of 20, four in flight.
+		// The executor's shape: the members stream in pages of 999, each page goes out in
+		// batches of 20, four in flight, while the next page is read.
 		start := time.Now()
 		var wg sync.WaitGroup
 		var failed atomic.Int64
+		var ids []string
 		sem := make(chan struct{}, 4)
-		for i := 0; i < members; i += 20 {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func(part []string) {
-				defer wg.Done()
-				defer func() { <-sem }()
-				for _, err := range c.RevokeSessions(ctx, part) {
-					if err != nil {
-						failed.Add(1)
-					}
+		err = c.GroupMembers(ctx, g.ID, func(us []approvals.User) error {
+			for i := 0; i < len(us); i += 20 {
+				part := make([]string, 0, 20)
+				for _, u := range us[i:min(i+20, len(us))] {
+					part = append(part, u.ID)
 				}
-			}(ids[i:min(i+20, members)])
-		}
+				ids = append(ids, part...)
+				wg.Add(1)
+				sem <- struct{}{}
+				go func() {
+					defer wg.Done()
+					defer func() { <-sem }()
+					for _, err := range c.RevokeSessions(ctx, part) {
+						if err != nil {
+							failed.Add(1)
+						}
+					}
+				}()
+			}
+			return nil
+		})
 		wg.Wait()
+		if err != nil || len(ids) != members {
+			b.Fatalf("streamed %d members: %v", len(ids), err)
+		}
 		elapsed := time.Since(start)
 		if failed.Load() > 0 || srv.Count(graphtest.OpRevoke, "") != members {
 			b.Fatalf("%d failed, %d revoked", failed.Load(), srv.Count(graphtest.OpRevoke, ""))
@@ -102,19 +121,24 @@ func BenchmarkRegistrations100k(b *testing.B) {
 		runtime.GC()
 		var base runtime.MemStats
 		runtime.ReadMemStats(&base)
-		var peak atomic.Uint64
+		// Two views of the heap: HeapAlloc includes garbage not yet collected (its peak
+		// depends on GOGC), the live heap after each GC is what streaming holds on to.
+		var peak, peakLive atomic.Uint64
 		stop := make(chan struct{})
+		done := make(chan struct{})
 		go func() {
+			defer close(done)
 			var m runtime.MemStats
+			live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 			for {
 				select {
 				case <-stop:
 					return
-				case <-time.After(20 * time.Millisecond):
+				case <-time.After(10 * time.Millisecond):
 					runtime.ReadMemStats(&m)
-					if m.HeapAlloc > peak.Load() {
-						peak.Store(m.HeapAlloc)
-					}
+					peak.Store(max(peak.Load(), m.HeapAlloc))
+					metrics.Read(live)
+					peakLive.Store(max(peakLive.Load(), live[0].Value.Uint64()))
 				}
 			}
 		}()
@@ -127,15 +151,57 @@ func BenchmarkRegistrations100k(b *testing.B) {
 		})
 		elapsed := time.Since(start)
 		close(stop)
+		<-done
 		if err != nil || n != users {
 			b.Fatalf("streamed %d: %v", n, err)
 		}
-		// The first 5 pages go at once; every later 5 wait for the window.
-		bound := time.Duration(float64(pages-5)/5) * window
-		b.ReportMetric(elapsed.Seconds()/bound.Seconds(), "x-lower-bound")
+		// The lower bound of the brief: pages at 0.5 requests per second (scaled). A sliding
+		// window lets the first 5 pages go at once, so the exact bound is 5 pages shorter.
+		bound := float64(pages) / (0.5 * benchScale)
+		exact := float64(pages-5) / 5 * window.Seconds()
+		b.ReportMetric(elapsed.Seconds()/bound, "x-lower-bound")
+		b.ReportMetric(elapsed.Seconds()/exact, "x-exact-window-bound")
 		b.ReportMetric(elapsed.Seconds()*benchScale, "s-unscaled")
 		// The simulated tenant lives in this process too; count what streaming added.
 		b.ReportMetric(float64(peak.Load()-min(peak.Load(), base.HeapAlloc))/(1<<20), "peak-heap-MB-above-tenant")
+		b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MB-with-tenant")
+		b.ReportMetric(float64(peakLive.Load()-min(peakLive.Load(), base.HeapAlloc))/(1<<20), "peak-live-heap-MB-above-tenant")
 		b.ReportMetric(float64(pages), "pages")
+	}
+}
+
+// BenchmarkRevokeAdaptive is the case the documentation does not cover: Graph throttles at
+// half the documented write limit (other apps share the tenant, or Graph is busy), while
+// mfabot still paces for the documented one. It reports the writes/s achieved as a fraction
+// of the limit Graph really enforced, and the 429s it took to find it.
+func BenchmarkRevokeAdaptive(b *testing.B) {
+	const users = 6000
+	latency := 200 * time.Millisecond / benchScale
+	real := graphtest.DocumentedLimits()
+	real.AppWrites /= 2 // 1,500 per 2.5 minutes: 10 writes/s
+	realRate := 10.0 * benchScale
+	for range b.N {
+		c, srv := benchClient(b, users, graphtest.Options{Latency: latency, Limits: real, Scale: benchScale},
+			graph.Config{WriteRate: 20 * benchScale, Concurrency: 4})
+		ids := make([]string, 0, users)
+		for _, u := range srv.Tenant().Users()[:users] {
+			ids = append(ids, u.ID)
+		}
+		start := time.Now()
+		failed := 0
+		for _, err := range c.RevokeSessions(context.Background(), ids) {
+			if err != nil {
+				failed++
+			}
+		}
+		elapsed := time.Since(start)
+		if failed > 0 {
+			b.Fatalf("%d of %d failed", failed, users)
+		}
+		rate := users / elapsed.Seconds()
+		b.ReportMetric(rate/realRate, "fraction-of-enforced-limit")
+		b.ReportMetric(float64(srv.Stats().Throttled), "429s")
+		b.ReportMetric(float64(c.Stats().Retries), "retries")
+		b.ReportMetric(c.Stats().WriteRate/benchScale, "pace-at-end-writes/s-unscaled")
 	}
 }

@@ -2,9 +2,7 @@ package graph
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -238,11 +236,3 @@ func contains(xs []string, x string) bool {
 	}
 	return false
 }
-
-// drain is used where a body must be consumed for the connection to be reused.
-func drain(r io.ReadCloser) {
-	io.Copy(io.Discard, io.LimitReader(r, 64<<10))
-	r.Close()
-}
-
-var errEmptyRef = errors.New("empty reference")

@@ -74,7 +74,6 @@ var (
 	opCheckMember   = op{what: "check group membership", permission: "GroupMember.Read.All and User.Read.All", notFound: "no user or group %s in the directory"}
 	opServicePrinc  = op{what: "read the app's service principal", permission: "Application.Read.All", notFound: "no service principal %s in the directory"}
 	opBatch         = op{what: "send a batch", permission: "User.RevokeSessions.All"}
-	opGenericGraph  = op{what: "call Microsoft Graph"}
 	maxGraphMessage = 200
 )
 
@@ -264,8 +263,8 @@ func hasCode(code string, codes []string) bool {
 // can be long and may hold markup characters the chat renderers escape anyway.
 func chatSafe(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > maxGraphMessage {
-		s = s[:maxGraphMessage] + "…"
+	if r := []rune(s); len(r) > maxGraphMessage {
+		s = string(r[:maxGraphMessage]) + "…"
 	}
 	return s
 }

@@ -269,3 +269,115 @@ func TestFaultsAreRetried(t *testing.T) {
 		}
 	}
 }
+
+// TestPhonesDeletedDefaultLast: a user with all three phones, the mobile one the default,
+// gets them listed alternate, office, mobile after every other method, and a reset in that
+// order goes through without Graph refusing the default phone.
+func TestPhonesDeletedDefaultLast(t *testing.T) {
+	c, srv := start(t, 10, graphtest.Options{})
+	tn := srv.Tenant()
+	u, err := tn.AddUser(graphtest.User{UserPrincipalName: "phones@contoso.com", DisplayName: "Pat Phones", AccountEnabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []graphtest.Method{
+		{Type: graphtest.MethodPhone, PhoneType: graphtest.PhoneMobile, PhoneNumber: "+1 2065550101"},
+		{Type: graphtest.MethodPhone, PhoneType: graphtest.PhoneOffice, PhoneNumber: "+1 2065550102"},
+		{Type: graphtest.MethodPhone, PhoneType: graphtest.PhoneAlternateMobile, PhoneNumber: "+1 2065550103"},
+		{Type: graphtest.MethodEmail, EmailAddress: "pat@fabrikam.com"},
+		{Type: graphtest.MethodAuthenticator, DisplayName: "Pat's iPhone"},
+	} {
+		if _, err := tn.AddMethod(u.ID, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tn.SetDefaultMethod(u.ID, graphtest.DefaultSMS); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	ms, err := c.Methods(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range ms {
+		got = append(got, m.Label())
+	}
+	want := []string{"email pat@fabrikam.com", "microsoftAuthenticator Pat's iPhone",
+		"phone (alternateMobile) +1 ••• 0103", "phone (office) +1 ••• 0102", "phone (mobile) +1 ••• 0101", "password"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("order:\n got %q\nwant %q", got, want)
+	}
+	for _, m := range ms {
+		if !m.Deletable {
+			continue
+		}
+		if err := c.DeleteMethod(ctx, u.ID, m); err != nil {
+			t.Fatalf("delete %s: %v", m.Label(), err)
+		}
+	}
+	if left := tn.Methods(u.ID); len(left) != 1 || left[0].Type != graphtest.MethodPassword {
+		t.Fatalf("left after reset: %+v", left)
+	}
+}
+
+// TestGroupNames: display names are escaped in the filter, an ambiguous name lists the
+// candidates, and the member count ($count) agrees with the streamed membership.
+func TestGroupNames(t *testing.T) {
+	c, srv := start(t, 300, graphtest.Options{})
+	tn := srv.Tenant()
+	ctx := context.Background()
+	quoted, err := tn.AddGroup(graphtest.Group{DisplayName: "O'Neil's team", MailNickname: "oneils-team"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, nick := range []string{"field-ops-a", "field-ops-b"} {
+		g, err := tn.AddGroup(graphtest.Group{DisplayName: "Field Ops", MailNickname: nick})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, g.ID)
+	}
+	for _, u := range tn.Users()[:7] {
+		if err := tn.AddMember(quoted.ID, u.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Run("OKQuotedName", func(t *testing.T) {
+		g, err := c.ResolveGroup(ctx, "O'Neil's team")
+		if err != nil || g.ID != quoted.ID {
+			t.Fatalf("got %+v, %v", g, err)
+		}
+	})
+	t.Run("ErrAmbiguousName", func(t *testing.T) {
+		_, err := c.ResolveGroup(ctx, "Field Ops")
+		if approvals.ErrorCode(err) != approvals.EINVALID {
+			t.Fatalf("err = %v", err)
+		}
+		msg := approvals.ErrorMessage(err)
+		if !strings.HasPrefix(msg, "2 groups are named Field Ops: ") || !strings.HasSuffix(msg, "; use the object id") ||
+			!strings.Contains(msg, "Field Ops (id "+ids[0]+")") || !strings.Contains(msg, "Field Ops (id "+ids[1]+")") {
+			t.Fatalf("message = %q", msg)
+		}
+	})
+	t.Run("OKMailNicknameIsUnique", func(t *testing.T) {
+		if g, err := c.ResolveGroup(ctx, "field-ops-b"); err != nil || g.ID != ids[1] {
+			t.Fatalf("got %+v, %v", g, err)
+		}
+	})
+	t.Run("OKMemberCount", func(t *testing.T) {
+		for _, g := range tn.Groups() {
+			n, err := c.GroupMemberCount(ctx, g.ID)
+			if err != nil || n != len(tn.TransitiveUsers(g.ID)) {
+				t.Fatalf("%s: count %d, want %d (%v)", g.DisplayName, n, len(tn.TransitiveUsers(g.ID)), err)
+			}
+		}
+	})
+	t.Run("ErrCountUnknownGroup", func(t *testing.T) {
+		_, err := c.GroupMemberCount(ctx, "00000000-0000-4000-8000-000000000000")
+		if approvals.ErrorCode(err) != approvals.ENOTFOUND {
+			t.Fatalf("err = %v", err)
+		}
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	abstractions "github.com/microsoft/kiota-abstractions-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/groups"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
@@ -32,7 +33,9 @@ func (c *Client) ResolveGroup(ctx context.Context, ref string) (approvals.Group,
 	}
 	// Mail nicknames are unique; display names are not.
 	var found []models.Groupable
+	matched := ""
 	for _, prop := range []string{"mailNickname", "displayName"} {
+		matched = prop
 		filter := prop + " eq " + quote(ref)
 		top := int32(10)
 		resp, err := c.sdk.Groups().Get(ctx, &groups.GroupsRequestBuilderGetRequestConfiguration{
@@ -55,7 +58,26 @@ func (c *Client) ResolveGroup(ctx context.Context, ref string) (approvals.Group,
 	for _, g := range found {
 		names = append(names, fmt.Sprintf("%s (id %s)", deref(g.GetDisplayName()), deref(g.GetId())))
 	}
-	return approvals.Group{}, approvals.Errorf(approvals.EINVALID, "%d groups match %q: %s; use the object id", len(found), ref, strings.Join(names, ", "))
+	how := "are named"
+	if matched == "mailNickname" {
+		how = "have the mail nickname"
+	}
+	return approvals.Group{}, approvals.Errorf(approvals.EINVALID, "%d groups %s %s: %s; use the object id", len(found), how, ref, strings.Join(names, ", "))
+}
+
+// GroupMemberCount counts the group's transitive user members with $count, for the
+// preview of a revoke-group request; it does not page through the group. Graph's count of
+// directory objects is an advanced query: it needs the ConsistencyLevel: eventual header,
+// and may lag recent membership changes by a little.
+func (c *Client) GroupMemberCount(ctx context.Context, groupID string) (int, error) {
+	h := abstractions.NewRequestHeaders()
+	h.Add("ConsistencyLevel", "eventual")
+	n, err := c.sdk.Groups().ByGroupId(groupID).TransitiveMembers().GraphUser().Count().Get(ctx,
+		&groups.ItemTransitiveMembersGraphUserCountRequestBuilderGetRequestConfiguration{Headers: h})
+	if err != nil {
+		return 0, mapError(opGroupMembers, groupID, err)
+	}
+	return int(deref(n)), nil
 }
 
 func toGroup(g models.Groupable) approvals.Group {

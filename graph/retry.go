@@ -45,9 +45,8 @@ func withPacing(ctx context.Context, lim limiter, cost int) context.Context {
 // request of its class pauses too, retries idempotent requests after transport errors, and
 // counts every response for Stats.
 type retryHandler struct {
-	stats *counters
-	log   *slog.Logger
-	// sleep is time-based waiting; tests do not replace it, they use short Retry-After.
+	stats      *counters
+	log        *slog.Logger
 	maxRetries int
 }
 
@@ -207,7 +206,7 @@ type Stats struct {
 	ByStatus        map[int]int64 // HTTP responses by status code
 	BatchItems      map[int]int64 // responses inside JSON batches, by status code
 	Throttled       int64         // 429s, HTTP responses and batch items together
-	Retries         int64         // attempts repeated after 429/503/504 or a transport error
+	Retries         int64         // requests and batch items repeated after 429/503/504 or a transport error
 	TransportErrors int64         // attempts that got no HTTP response
 	WriteRate       float64       // the pace bulk writes are allowed now, per second
 }

@@ -121,6 +121,7 @@ func (c *Client) revokeBatch(ctx context.Context, ids []string, errs []error) {
 		if len(retry) == 0 {
 			return
 		}
+		c.stats.retries.Add(int64(len(retry)))
 		if wait > 0 && retriableThrottle(resps) {
 			c.writes.throttled(wait)
 		}
