@@ -13,13 +13,21 @@
 //     userRegistrationDetails report, beta per-user MFA requirements, groups and transitive
 //     members, checkMemberGroups, service principals and app role assignments, and JSON
 //     batching ($batch, up to 20 requests, each throttled on its own);
-//   - a fake Microsoft identity platform authority over TLS (OpenID configuration and the
-//     client-credentials token endpoint) so the real azidentity.ClientSecretCredential
-//     obtains signed RS256 tokens that the Graph endpoints then verify;
-//   - Entra's documented throttling (resource units per app per tenant, write quotas per app
-//     and per tenant, the reports limit) with the real 429 headers, scalable in time for
-//     benchmarks, plus injected latency and faults;
-//   - a record of every mutating call ([Server.Calls]) and request statistics.
+//   - a fake Microsoft identity platform authority over TLS (OpenID configuration, JWKS and
+//     the client-credentials token endpoint, Entra's AADSTS errors) so the real
+//     azidentity.ClientSecretCredential obtains RS256 access tokens shaped like Entra's;
+//     Graph verifies their signature, lifetime, tenant and audience (its own URL or
+//     https://graph.microsoft.com) and answers 401 InvalidAuthenticationToken otherwise.
+//     Unlike Entra, granted permissions are checked live rather than read from the
+//     token's roles, so [Tenant.SetGranted] takes effect without a new token;
+//   - Entra's documented throttling (resource units per app per tenant with the documented
+//     costs, write quotas per app and per tenant, the reports limit) with the real 429 and
+//     x-ms-* headers, each batch item metered on its own, scalable in time for benchmarks,
+//     plus injected latency, 5xx and hanging requests (on whole HTTP requests, not on
+//     batch items);
+//   - a record of every mutating call, batch items included ([Server.Calls], [Server.Count]
+//     with the operations OpRevoke "revokeSignInSessions", OpDeleteMethod "deleteMethod"
+//     and OpSetRequirements "setRequirements"), and request statistics ([Server.Stats]).
 //
 // Errors use Graph's error body ({"error":{"code","message","innerError"}}) and codes.
 // Where Microsoft documents a rule but not its exact message, the message is modeled and

@@ -4,7 +4,7 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/rand"
-	"encoding/hex"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -43,7 +43,7 @@ type Faults struct {
 type Options struct {
 	Latency                time.Duration // added to every request
 	Limits                 Limits        // throttling; the zero Limits throttle nothing
-	Scale                  float64       // limits' windows are divided by Scale (default 1)
+	Scale                  float64       // windows divided by Scale: 20 writes/s become 20×Scale/s (default 1)
 	Faults                 Faults
 	ClientID, ClientSecret string // the app registration; defaults DefaultClientID/Secret
 	TenantID               string // must match the tenant's id when set
@@ -55,8 +55,8 @@ type Options struct {
 type Call struct {
 	Op     string // OpRevoke, OpDeleteMethod, OpSetRequirements
 	UserID string // object id of the user
-	Target string // method id, or the new per-user MFA state
-	Status int
+	Target string // deleteMethod: "<type>/<method id>" (type as MethodType); setRequirements: the state asked for
+	Status int    // the HTTP status answered (204, 200, or the error's)
 	Time   time.Time
 }
 
@@ -69,12 +69,12 @@ const (
 
 // Stats count what the server answered.
 type Stats struct {
-	Requests     int64 // HTTP requests to Graph, a batch counting once
-	BatchItems   int64 // requests inside batches
-	Throttled    int64 // 429s, HTTP responses and batch items
-	ThrottledBy  map[string]int64
-	Injected5xx  int64
-	TokensIssued int64
+	Requests     int64            // HTTP requests to Graph, a batch counting once
+	BatchItems   int64            // requests inside batches
+	Throttled    int64            // 429s, HTTP responses and batch items
+	ThrottledBy  map[string]int64 // 429s by reason: ThrottledResourceUnits, ThrottledAppWrites, …
+	Injected5xx  int64            // Faults.ServerErrors answered
+	TokensIssued int64            // by the authority and IssueToken
 }
 
 // Server serves a Tenant as Microsoft Graph (plain HTTP on loopback, which kiota accepts
@@ -89,11 +89,14 @@ type Server struct {
 	auth     *httptest.Server
 	throttle *throttler
 
-	mu     sync.Mutex
-	tokens map[string]bool
-	calls  []Call
-	stats  Stats
-	rng    *mrand.Rand
+	signer    signer
+	done      chan struct{} // closed by Close, ending injected timeouts
+	closeOnce sync.Once
+
+	mu    sync.Mutex
+	calls []Call
+	stats Stats
+	rng   *mrand.Rand
 }
 
 // NewServer starts a server for t. Close it when done.
@@ -115,7 +118,7 @@ func NewServer(t *Tenant, o Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("graphtest: listen: %w", err)
 	}
-	s := &Server{t: t, o: o, ln: ln, url: "http://" + ln.Addr().String(), tokens: map[string]bool{},
+	s := &Server{t: t, o: o, ln: ln, url: "http://" + ln.Addr().String(), done: make(chan struct{}),
 		throttle: newThrottler(o.Limits, o.Scale), rng: mrand.New(mrand.NewPCG(1, 2)),
 		stats: Stats{ThrottledBy: map[string]int64{}}}
 	mux := http.NewServeMux()
@@ -125,6 +128,7 @@ func NewServer(t *Tenant, o Options) (*Server, error) {
 	amux := http.NewServeMux()
 	amux.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", s.serveDiscovery)
 	amux.HandleFunc("POST /{tenant}/oauth2/v2.0/token", s.serveToken)
+	amux.HandleFunc("GET /{tenant}/discovery/v2.0/keys", s.serveKeys)
 	s.auth = httptest.NewTLSServer(amux)
 	return s, nil
 }
@@ -170,15 +174,33 @@ func (s *Server) Credential() (azcore.TokenCredential, error) {
 	})
 }
 
-// IssueToken hands out a valid access token directly, for clients that do not run the
-// OAuth flow (a child process in a test).
+// IssueToken hands out a valid access token for this Graph directly, for clients that do
+// not run the OAuth flow (a child process in a test). It panics if no signing key can be
+// made, which only a broken crypto/rand causes.
 func (s *Server) IssueToken() string {
-	tok := newToken()
+	tok, err := s.issue(s.url)
+	if err != nil {
+		panic(err)
+	}
+	return tok
+}
+
+func (s *Server) issue(audience string) (string, error) {
+	tok, err := s.signer.sign(audience, s.t.ID(), s.o.ClientID, s.t.Granted(), time.Now())
+	if err != nil {
+		return "", err
+	}
 	s.mu.Lock()
-	s.tokens[tok] = true
 	s.stats.TokensIssued++
 	s.mu.Unlock()
-	return tok
+	return tok, nil
+}
+
+// audiences are the token audiences this Graph accepts: its own URL (what a client asks
+// for with scope URL()+"/.default") and Microsoft Graph's resource identifiers.
+func (s *Server) audiences() []string {
+	_, port, _ := net.SplitHostPort(s.ln.Addr().String())
+	return []string{s.url, "http://localhost:" + port, GraphResource, GraphResource + "/", GraphAppID}
 }
 
 // SetLatency, SetFaults and SetLimits change the server's behaviour while it runs.
@@ -190,8 +212,9 @@ func (s *Server) SetLimits(l Limits, scale float64) {
 	s.mu.Unlock()
 }
 
-// Close stops both listeners.
+// Close stops both listeners; requests hanging in an injected timeout end at once.
 func (s *Server) Close() error {
+	s.closeOnce.Do(func() { close(s.done) })
 	s.auth.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
@@ -233,12 +256,6 @@ func (s *Server) Stats() Stats {
 	return st
 }
 
-func newToken() string {
-	var b [24]byte
-	_, _ = rand.Read(b[:])
-	return "graphtest." + hex.EncodeToString(b[:])
-}
-
 // --- identity authority ---
 
 func (s *Server) serveDiscovery(w http.ResponseWriter, r *http.Request) {
@@ -253,24 +270,49 @@ func (s *Server) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+func (s *Server) serveKeys(w http.ResponseWriter, _ *http.Request) {
+	keys, err := s.signer.jwks()
+	if err != nil {
+		writeJSON(w, 500, nil, map[string]any{"error": "temporarily_unavailable"})
+		return
+	}
+	writeJSON(w, 200, nil, keys)
+}
+
+// serveToken is the client-credentials grant; the error bodies follow Entra's
+// ({"error","error_description"} with the AADSTS code that names the problem).
 func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
 		writeJSON(w, 400, nil, map[string]any{"error": "invalid_request"})
 		return
 	}
 	tenant := r.PathValue("tenant")
+	id, secret := clientCredentials(r)
+	resource, scopeOK := resourceOf(r.PostForm.Get("scope"))
+	oauthErr := func(status int, code, desc string) {
+		writeJSON(w, status, nil, map[string]any{"error": code, "error_description": desc,
+			"error_codes": []int{}, "timestamp": time.Now().UTC().Format("2006-01-02 15:04:05Z"),
+			"trace_id": newRequestID(), "correlation_id": newRequestID()})
+	}
 	switch {
 	case !strings.EqualFold(tenant, s.t.ID()):
-		writeJSON(w, 400, nil, map[string]any{"error": "invalid_request", "error_description": "AADSTS90002: Tenant '" + tenant + "' not found."})
+		oauthErr(400, "invalid_request", "AADSTS90002: Tenant '"+tenant+"' not found.")
 	case r.PostForm.Get("grant_type") != "client_credentials":
-		writeJSON(w, 400, nil, map[string]any{"error": "unsupported_grant_type"})
-	case r.PostForm.Get("client_id") != s.o.ClientID:
-		writeJSON(w, 400, nil, map[string]any{"error": "unauthorized_client", "error_description": "AADSTS700016: Application with identifier '" + r.PostForm.Get("client_id") + "' was not found in the directory."})
-	case r.PostForm.Get("client_secret") != s.o.ClientSecret:
-		writeJSON(w, 401, nil, map[string]any{"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided."})
+		oauthErr(400, "unsupported_grant_type", "AADSTS70003: The app requested an unsupported grant type.")
+	case id != s.o.ClientID:
+		oauthErr(400, "unauthorized_client", "AADSTS700016: Application with identifier '"+id+"' was not found in the directory '"+s.t.displayName+"'.")
+	case secret != s.o.ClientSecret:
+		oauthErr(401, "invalid_client", "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.")
+	case !scopeOK:
+		oauthErr(400, "invalid_scope", "AADSTS1002012: The provided value for scope "+r.PostForm.Get("scope")+" is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).")
 	default:
-		tok := s.IssueToken()
-		writeJSON(w, 200, nil, map[string]any{"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": tok})
+		tok, err := s.issue(resource)
+		if err != nil {
+			oauthErr(500, "temporarily_unavailable", "AADSTS90033: A transient error has occurred.")
+			return
+		}
+		writeJSON(w, 200, nil, map[string]any{"token_type": "Bearer", "expires_in": int(TokenLifetime.Seconds()),
+			"ext_expires_in": int(TokenLifetime.Seconds()), "access_token": tok})
 	}
 }
 
@@ -280,21 +322,49 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 type reply struct {
 	status int
 	header http.Header
-	body   any // marshalled as JSON; nil means no body
+	body   any    // marshalled as JSON; nil means no body
+	text   string // a text/plain body (raw $count) when body is nil
 }
 
+// graphError is Graph's error body. The innerError ids are filled in by stamp, which
+// knows the request.
 func graphError(status int, code, msg string) reply {
 	return reply{status: status, body: map[string]any{"error": map[string]any{
 		"code": code, "message": msg,
-		"innerError": map[string]any{"date": time.Now().UTC().Format("2006-01-02T15:04:05"), "request-id": newRequestID(), "client-request-id": newRequestID()},
+		"innerError": map[string]any{"date": time.Now().UTC().Format("2006-01-02T15:04:05")},
 	}}}
+}
+
+// stamp gives a response Graph's request-id and client-request-id headers (the latter
+// echoing the client's) and copies them into an error's innerError.
+func stamp(rep *reply, clientRequestID string) {
+	id := newRequestID()
+	if clientRequestID == "" {
+		clientRequestID = id
+	}
+	if rep.header == nil {
+		rep.header = http.Header{}
+	}
+	rep.header.Set("request-id", id)
+	rep.header.Set("client-request-id", clientRequestID)
+	if m, ok := rep.body.(map[string]any); ok {
+		if e, ok := m["error"].(map[string]any); ok {
+			if inner, ok := e["innerError"].(map[string]any); ok {
+				inner["request-id"], inner["client-request-id"] = id, clientRequestID
+			}
+		}
+	}
 }
 
 func newRequestID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
+
+const jsonContentType = "application/json; odata.metadata=minimal; odata.streaming=true; IEEE754Compatible=false; charset=utf-8"
 
 func writeJSON(w http.ResponseWriter, status int, h http.Header, body any) {
 	for k, v := range h {
@@ -304,9 +374,33 @@ func writeJSON(w http.ResponseWriter, status int, h http.Header, body any) {
 		w.WriteHeader(status)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json; odata.metadata=minimal; odata.streaming=true; IEEE754Compatible=false; charset=utf-8")
+	w.Header().Set("Content-Type", jsonContentType)
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(body)
+}
+
+func writeReply(w http.ResponseWriter, rep reply) {
+	if rep.body == nil && rep.text != "" {
+		for k, v := range rep.header {
+			w.Header()[k] = v
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(rep.status)
+		_, _ = io.WriteString(w, rep.text)
+		return
+	}
+	writeJSON(w, rep.status, rep.header, rep.body)
+}
+
+// request is one Graph request, top-level or inside a batch.
+type request struct {
+	version string // "v1.0" or "beta"
+	method  string
+	path    string // after the version, without the leading slash
+	query   url.Values
+	header  http.Header
+	body    []byte
+	url     *url.URL // as received, for nextLinks
 }
 
 func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
@@ -315,7 +409,7 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
 	s.stats.Requests++
 	roll := s.rng.Float64()
 	s.mu.Unlock()
-	w.Header().Set("request-id", newRequestID())
+	clientID := r.Header.Get("client-request-id")
 	if latency > 0 {
 		select {
 		case <-time.After(latency):
@@ -324,30 +418,36 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if faults.Timeouts > 0 && roll < faults.Timeouts {
-		<-r.Context().Done()
+		// A request that never gets an answer; the client's own timeout ends it (or Close).
+		select {
+		case <-r.Context().Done():
+		case <-s.done:
+		}
 		return
 	}
 	if faults.ServerErrors > 0 && roll >= faults.Timeouts && roll < faults.Timeouts+faults.ServerErrors {
 		s.mu.Lock()
 		s.stats.Injected5xx++
 		s.mu.Unlock()
-		status := []int{500, 503, 504}[int(roll*1000)%3]
-		rep := graphError(status, "serviceNotAvailable", "The service is temporarily unavailable.")
-		if status == 503 {
-			rep.header = http.Header{"Retry-After": {"1"}}
-		}
-		writeJSON(w, rep.status, rep.header, rep.body)
+		rep := injectedFault(int(roll * 1e6))
+		stamp(&rep, clientID)
+		writeReply(w, rep)
 		return
 	}
-	version, rest, ok := cutVersion(r.URL.Path)
+	// The escaped path, split before unescaping, so that an escaped "/" or "%" in a UPN
+	// stays inside its segment.
+	version, rest, ok := cutVersion(r.URL.EscapedPath())
 	if !ok {
 		rep := graphError(400, "BadRequest", "Invalid version: the path must start with /v1.0 or /beta.")
-		writeJSON(w, rep.status, nil, rep.body)
+		stamp(&rep, clientID)
+		writeReply(w, rep)
 		return
 	}
-	if !s.authorized(r.Header.Get("Authorization")) {
-		rep := graphError(401, "InvalidAuthenticationToken", "Access token is empty or invalid.")
-		writeJSON(w, rep.status, http.Header{"WWW-Authenticate": {`Bearer realm=""`}}, rep.body)
+	if refusal := s.authenticate(r.Header.Get("Authorization")); refusal != "" {
+		rep := graphError(401, "InvalidAuthenticationToken", refusal)
+		stamp(&rep, clientID)
+		rep.header.Set("WWW-Authenticate", `Bearer realm="", authorization_uri="`+s.auth.URL+`/common/oauth2/authorize", client_id="`+GraphAppID+`"`)
+		writeReply(w, rep)
 		return
 	}
 	var in io.Reader = r.Body
@@ -356,20 +456,35 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
 		zr, err := gzip.NewReader(r.Body)
 		if err != nil {
 			rep := graphError(400, "BadRequest", "The request body is not valid gzip.")
-			writeJSON(w, rep.status, nil, rep.body)
+			stamp(&rep, clientID)
+			writeReply(w, rep)
 			return
 		}
 		in = zr
 	}
 	body, _ := io.ReadAll(io.LimitReader(in, 4<<20))
+	req := request{version: version, method: r.Method, path: rest, query: r.URL.Query(), header: r.Header, body: body, url: r.URL}
 	var rep reply
 	if rest == "$batch" && r.Method == http.MethodPost {
-		rep = s.batch(version, body)
+		rep = s.batch(req)
 	} else {
-		u := *r.URL
-		rep = s.one(version, r.Method, rest, u.Query(), body, &u)
+		rep = s.one(req)
 	}
-	writeJSON(w, rep.status, rep.header, rep.body)
+	stamp(&rep, clientID)
+	writeReply(w, rep)
+}
+
+// injectedFault is a 500, 503 (with Retry-After, as Graph sends it) or 504 chosen by n.
+func injectedFault(n int) reply {
+	switch n % 3 {
+	case 0:
+		return graphError(500, "generalException", "An unexpected error occurred.")
+	case 1:
+		rep := graphError(503, "serviceNotAvailable", "The service is temporarily unavailable. Please try again later.")
+		rep.header = http.Header{"Retry-After": {"1"}}
+		return rep
+	}
+	return graphError(504, "UnknownError", "The gateway timed out.")
 }
 
 func cutVersion(p string) (version, rest string, ok bool) {
@@ -381,18 +496,22 @@ func cutVersion(p string) (version, rest string, ok bool) {
 	return "", "", false
 }
 
-func (s *Server) authorized(h string) bool {
+// authenticate checks the Authorization header; a refusal is the 401's message.
+func (s *Server) authenticate(h string) (refusal string) {
 	tok, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok || tok == "" {
-		return false
+	if !ok || strings.TrimSpace(tok) == "" {
+		return "Access token is empty."
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.tokens[tok]
+	_, refusal = s.signer.verify(strings.TrimSpace(tok), s.t.ID(), s.audiences(), time.Now())
+	return refusal
 }
 
-// batch runs a JSON batch: each request throttled and answered on its own.
-func (s *Server) batch(version string, body []byte) reply {
+// maxBatch is Graph's limit on requests in one JSON batch.
+const maxBatch = 20
+
+// batch runs a JSON batch: each request is checked, throttled and answered on its own,
+// and the batch itself answers 200.
+func (s *Server) batch(outer request) reply {
 	var in struct {
 		Requests []struct {
 			ID      string            `json:"id"`
@@ -402,51 +521,97 @@ func (s *Server) batch(version string, body []byte) reply {
 			Body    json.RawMessage   `json:"body"`
 		} `json:"requests"`
 	}
-	if err := json.Unmarshal(body, &in); err != nil || len(in.Requests) == 0 {
+	if err := json.Unmarshal(outer.body, &in); err != nil || len(in.Requests) == 0 {
 		return graphError(400, "BadRequest", "Invalid batch payload format.")
 	}
-	if len(in.Requests) > 20 {
-		return graphError(400, "BadRequest", "Limit of 20 requests per batch exceeded.")
+	if len(in.Requests) > maxBatch {
+		return graphError(400, "BadRequest", fmt.Sprintf("Limit of %d requests per batch exceeded.", maxBatch))
 	}
+	seen := map[string]bool{}
 	out := make([]map[string]any, 0, len(in.Requests))
 	for _, q := range in.Requests {
-		u, err := url.Parse(q.URL)
-		if err != nil {
-			rep := graphError(400, "BadRequest", "Invalid request URL.")
-			out = append(out, map[string]any{"id": q.ID, "status": rep.status, "body": rep.body})
-			continue
-		}
 		s.mu.Lock()
 		s.stats.BatchItems++
 		s.mu.Unlock()
-		rep := s.one(version, strings.ToUpper(q.Method), strings.TrimPrefix(u.Path, "/"), u.Query(), q.Body, u)
+		h := http.Header{}
+		for k, v := range q.Headers {
+			h.Set(k, v)
+		}
+		var rep reply
+		u, err := url.Parse(q.URL)
+		switch {
+		case q.ID == "" || seen[q.ID]:
+			rep = graphError(400, "BadRequest", "Each request in a batch must have a unique id.")
+		case err != nil || u.IsAbs() || q.Method == "":
+			rep = graphError(400, "BadRequest", "Invalid request URL: batch items use URLs relative to the version root.")
+		default:
+			// Item URLs are relative to the batch's version root: "/users/x" or "users/x".
+			path := strings.TrimPrefix(u.EscapedPath(), "/")
+			// nextLinks of an item point at the batch's version root.
+			u.Path, u.RawPath = "/"+outer.version+"/"+strings.TrimPrefix(u.Path, "/"), ""
+			rep = s.one(request{version: outer.version, method: strings.ToUpper(q.Method), path: path,
+				query: u.Query(), header: h, body: q.Body, url: u})
+		}
+		seen[q.ID] = true
+		stamp(&rep, h.Get("client-request-id"))
 		item := map[string]any{"id": q.ID, "status": rep.status}
-		h := map[string]string{}
+		hs := map[string]string{}
 		for k := range rep.header {
-			h[k] = rep.header.Get(k)
+			hs[graphHeaderName(k)] = rep.header.Get(k)
 		}
-		if rep.body != nil {
-			h["Content-Type"] = "application/json"
+		switch {
+		case rep.body != nil:
+			hs["Content-Type"] = jsonContentType
 			item["body"] = rep.body
+		case rep.text != "":
+			hs["Content-Type"] = "text/plain"
+			item["body"] = rep.text
 		}
-		item["headers"] = h
+		item["headers"] = hs
 		out = append(out, item)
 	}
 	return reply{status: 200, body: map[string]any{"responses": out}}
 }
 
+// graphHeaderName spells a header as Graph does in batch responses, where no HTTP
+// library canonicalizes it: its own headers lower-case, standard ones canonical.
+func graphHeaderName(k string) string {
+	l := strings.ToLower(k)
+	if strings.HasPrefix(l, "x-ms-") || l == "request-id" || l == "client-request-id" {
+		return l
+	}
+	return k
+}
+
 // route is one Graph endpoint: what it costs and needs, and its handler.
 type route struct {
 	perms  []string // any of them grants access
-	cost   int      // resource units
+	cost   int      // base resource units
 	write  bool
 	report bool
 	handle func() reply
 }
 
-// one serves a single request, throttled, permission-checked.
-func (s *Server) one(version, method, path string, q url.Values, body []byte, u *url.URL) reply {
-	rt, rep, ok := s.route(version, method, path, q, body, u)
+// cost is a request's resource units: the route's base cost adjusted for the query as
+// Microsoft documents ($select −1, $expand +1, $top under 20 −1), never below 1.
+func cost(base int, q url.Values) int {
+	c := base
+	if q.Get("$select") != "" {
+		c--
+	}
+	if q.Get("$expand") != "" {
+		c++
+	}
+	if n, err := strconv.Atoi(q.Get("$top")); err == nil && n < 20 {
+		c--
+	}
+	return max(c, 1)
+}
+
+// one serves a single request: routed, licence- and permission-checked, throttled, then
+// handled.
+func (s *Server) one(r request) reply {
+	rt, rep, ok := s.route(r)
 	if !ok {
 		return rep
 	}
@@ -457,20 +622,16 @@ func (s *Server) one(version, method, path string, q url.Values, body []byte, u 
 	if !s.t.grantedAny(rt.perms) {
 		return graphError(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
 	}
-	cost := rt.cost
-	if q.Get("$select") != "" && cost > 1 {
-		cost--
-	}
 	s.mu.Lock()
 	th := s.throttle
 	s.mu.Unlock()
-	v := th.admit(time.Now(), cost, rt.write, rt.report)
+	v := th.admit(time.Now(), cost(rt.cost, r.query), rt.write, rt.report)
 	h := http.Header{}
 	th.setHeaders(h, v, s.o.ClientID, s.t.ID())
 	if v.wait > 0 {
 		s.mu.Lock()
 		s.stats.Throttled++
-		s.stats.ThrottledBy[v.scope]++
+		s.stats.ThrottledBy[v.reason]++
 		s.mu.Unlock()
 		rep := graphError(429, "TooManyRequests", "Too many requests.")
 		rep.header = h
@@ -503,8 +664,24 @@ func notFound(what, id string) reply {
 	return graphError(404, "Request_ResourceNotFound", fmt.Sprintf("Resource '%s' does not exist or one of its queried reference-property objects are not present.", id))
 }
 
-func (s *Server) route(version, method, path string, q url.Values, body []byte, u *url.URL) (route, reply, bool) {
-	segs := strings.Split(strings.Trim(path, "/"), "/")
+// countError is Graph's answer to $count on directory objects without the
+// ConsistencyLevel: eventual header (an advanced query); nil when the request may count.
+func countError(r request, raw bool) *reply {
+	if !raw && r.query.Get("$count") != "true" || strings.EqualFold(r.header.Get("ConsistencyLevel"), "eventual") {
+		return nil
+	}
+	rep := graphError(400, "Request_BadRequest", "$count is not currently supported.")
+	if raw {
+		rep = graphError(400, "Request_UnsupportedQuery", "Raw count (/$count) is not supported because the 'ConsistencyLevel:eventual' header is missing. Refer to https://aka.ms/graph-docs/advanced-queries for more information")
+	}
+	return &rep
+}
+
+// route finds the endpoint for a request; ok is false with the error reply when there is
+// none or the request is malformed before it reaches one.
+func (s *Server) route(r request) (rt route, rep reply, ok bool) {
+	q, u, body, method, version := r.query, r.url, r.body, r.method, r.version
+	segs := strings.Split(strings.Trim(r.path, "/"), "/")
 	for i, sg := range segs {
 		if d, err := url.PathUnescape(sg); err == nil {
 			segs[i] = d
@@ -516,9 +693,14 @@ func (s *Server) route(version, method, path string, q url.Values, body []byte, 
 	bad := func() (route, reply, bool) {
 		return route{}, graphError(400, "BadRequest", fmt.Sprintf("Resource not found for the segment '%s'.", segs[n-1])), false
 	}
+	if e := countError(r, segs[n-1] == "$count"); e != nil && (segs[0] == "users" || segs[0] == "groups") {
+		return route{}, *e, false
+	}
 	switch {
 	case segs[0] == "users" && n == 1 && method == "GET":
 		return route{perms: permUsers, cost: 2, handle: func() reply { return s.listUsers(q, u, ctx("users")) }}, reply{}, true
+	case segs[0] == "users" && n == 2 && segs[1] == "$count" && method == "GET":
+		return route{perms: permUsers, cost: 2, handle: func() reply { return reply{status: 200, text: strconv.Itoa(s.t.UserCount())} }}, reply{}, true
 	case segs[0] == "users" && n == 2 && method == "GET":
 		return route{perms: permUsers, cost: 2, handle: func() reply {
 			usr, ok := s.t.User(segs[1])
@@ -541,9 +723,14 @@ func (s *Server) route(version, method, path string, q url.Values, body []byte, 
 			}
 			return reply{status: 200, body: map[string]any{"@odata.context": ctx("users('" + usr.ID + "')/authentication/methods"), "value": orEmpty(items)}}
 		}}, reply{}, true
+	case segs[0] == "users" && n == 5 && segs[2] == "authentication" && segs[3] == MethodPassword.Segment() && method == "DELETE":
+		// Graph has no delete for the password method; the message is modeled.
+		return route{}, graphError(405, "Request_BadRequest", "The password authentication method cannot be deleted."), false
 	case segs[0] == "users" && n == 5 && segs[2] == "authentication" && method == "DELETE":
 		return route{perms: permMethodsW, cost: 1, write: true, handle: func() reply { return s.deleteMethod(segs[1], segs[3], segs[4]) }}, reply{}, true
-	case segs[0] == "users" && n == 4 && segs[2] == "authentication" && segs[3] == "requirements":
+	case segs[0] == "users" && n == 4 && segs[2] == "authentication" && segs[3] == "requirements" && version == "beta":
+		// Per-user MFA (strongAuthenticationRequirements) exists only in beta; v1.0 falls
+		// through to "Resource not found for the segment".
 		if method == "GET" {
 			return route{perms: permReqR, cost: 1, handle: func() reply {
 				st := s.t.MFAState(segs[1])
@@ -560,7 +747,7 @@ func (s *Server) route(version, method, path string, q url.Values, body []byte, 
 	case segs[0] == "users" && n == 3 && segs[2] == "revokeSignInSessions" && method == "POST":
 		return route{perms: permRevoke, cost: 1, write: true, handle: func() reply { return s.revoke(segs[1], ctx("Edm.Boolean")) }}, reply{}, true
 	case segs[0] == "users" && n == 3 && segs[2] == "checkMemberGroups" && method == "POST":
-		return route{perms: permGroups, cost: 2, handle: func() reply { return s.checkMemberGroups(segs[1], body, ctx("Collection(Edm.String)")) }}, reply{}, true
+		return route{perms: permGroups, cost: 4, handle: func() reply { return s.checkMemberGroups(segs[1], body, ctx("Collection(Edm.String)")) }}, reply{}, true
 	case segs[0] == "reports" && n >= 3 && segs[1] == "authenticationMethods" && segs[2] == "userRegistrationDetails" && method == "GET":
 		if n == 3 {
 			return route{perms: permReports, cost: 1, report: true, handle: func() reply {
@@ -594,14 +781,14 @@ func (s *Server) route(version, method, path string, q url.Values, body []byte, 
 				if _, ok := s.t.Group(segs[1]); !ok {
 					return notFound("group", segs[1])
 				}
-				return reply{status: 200, body: len(s.t.TransitiveUsers(segs[1]))}
+				return reply{status: 200, text: strconv.Itoa(len(s.t.TransitiveUsers(segs[1])))}
 			}}, reply{}, true
 		}
 		return route{perms: permGroups, cost: 5, handle: func() reply { return s.listMembers(segs[1], q, u, ctx("users")) }}, reply{}, true
 	case segs[0] == "servicePrincipals" && n == 1 && method == "GET":
 		return route{perms: permApps, cost: 1, handle: func() reply { return s.listServicePrincipals(q, ctx("servicePrincipals")) }}, reply{}, true
 	case segs[0] == "servicePrincipals" && n == 3 && segs[2] == "appRoleAssignments" && method == "GET":
-		return route{perms: permApps, cost: 1, handle: func() reply {
+		return route{perms: permApps, cost: 2, handle: func() reply {
 			return s.appRoleAssignments(segs[1], ctx("servicePrincipals('"+segs[1]+"')/appRoleAssignments"))
 		}}, reply{}, true
 	}
@@ -656,9 +843,9 @@ func page(total int, q url.Values, u *url.URL, def, maxTop int) (from, to int, n
 		top = min(n, maxTop)
 	}
 	if v := q.Get("$skiptoken"); v != "" {
-		n, e := strconv.Atoi(strings.TrimPrefix(v, "X'"))
-		if e != nil || n < 0 {
-			return 0, 0, "", errors.New("invalid $skiptoken")
+		n, ok := parseSkipToken(v)
+		if !ok {
+			return 0, 0, "", errors.New("Skip token is invalid.")
 		}
 		from = n
 	}
@@ -668,7 +855,7 @@ func page(total int, q url.Values, u *url.URL, def, maxTop int) (from, to int, n
 		for k, v := range q {
 			nq[k] = v
 		}
-		nq.Set("$skiptoken", "X'"+strconv.Itoa(to))
+		nq.Set("$skiptoken", skipToken(to))
 		nq.Set("$top", strconv.Itoa(top))
 		nu := *u
 		nu.Scheme, nu.Host = "", ""
@@ -676,6 +863,26 @@ func page(total int, q url.Values, u *url.URL, def, maxTop int) (from, to int, n
 		next = nu.String()
 	}
 	return from, to, next, nil
+}
+
+// skipToken is the opaque $skiptoken of the page starting at offset; clients must pass it
+// back unchanged, as with Graph's.
+func skipToken(offset int) string {
+	return "RFNwdAIA" + base64.RawURLEncoding.EncodeToString([]byte("graphtest:"+strconv.Itoa(offset)))
+}
+
+func parseSkipToken(tok string) (int, bool) {
+	rest, ok := strings.CutPrefix(tok, "RFNwdAIA")
+	if !ok {
+		return 0, false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(rest)
+	if err != nil {
+		return 0, false
+	}
+	v, ok := strings.CutPrefix(string(b), "graphtest:")
+	n, err := strconv.Atoi(v)
+	return n, ok && err == nil && n >= 0
 }
 
 func (s *Server) abs(next, version string) string {

@@ -23,10 +23,22 @@ type Limits struct {
 	ReportWindow       time.Duration
 }
 
-// DocumentedLimits are the limits Microsoft documents for a small tenant.
-func DocumentedLimits() Limits {
+// DocumentedLimits are the limits Microsoft documents for a small tenant (under 50 users).
+func DocumentedLimits() Limits { return LimitsFor(0) }
+
+// LimitsFor are the limits Microsoft documents for a tenant of the given number of users:
+// 3,500 resource units per 10 s under 50 users, 5,000 up to 500, 8,000 above; the write
+// and report limits do not depend on size.
+func LimitsFor(users int) Limits {
+	ru := 8000
+	switch {
+	case users < 50:
+		ru = 3500
+	case users <= 500:
+		ru = 5000
+	}
 	return Limits{
-		ResourceUnits: 3500, ResourceUnitWindow: 10 * time.Second,
+		ResourceUnits: ru, ResourceUnitWindow: 10 * time.Second,
 		AppWrites: 3000, AppWriteWindow: 150 * time.Second,
 		TenantWrites: 18000, TenantWriteWindow: 5 * time.Minute,
 		Reports: 5, ReportWindow: 10 * time.Second,
@@ -117,11 +129,21 @@ func newThrottler(l Limits, scale float64) *throttler {
 
 // verdict is the throttler's answer for one request.
 type verdict struct {
-	wait  time.Duration
-	scope string // x-ms-throttle-information
-	ru    int
-	pct   int
+	wait   time.Duration
+	reason string // x-ms-throttle-information: which limit was hit
+	scope  string // x-ms-throttle-scope's <Scope>/<Limit>
+	ru     int
+	pct    int
 }
+
+// Reasons a request was throttled, as x-ms-throttle-information spells them; Stats
+// counts 429s by these names.
+const (
+	ThrottledResourceUnits = "ResourceUnitLimitExceeded"
+	ThrottledAppWrites     = "WriteLimitExceeded"
+	ThrottledTenantWrites  = "TenantWriteLimitExceeded"
+	ThrottledReports       = "ReportLimitExceeded"
+)
 
 // admit counts a request of cost resource units (a write when write, a report read when
 // report) or says how long it must wait.
@@ -129,20 +151,21 @@ func (t *throttler) admit(now time.Time, cost int, write, report bool) verdict {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	v := verdict{ru: cost}
-	check := func(w *window, n int, scope string) bool {
+	check := func(w *window, n int, reason, scope string) bool {
 		if d := w.wait(now, n); d > 0 {
-			v.wait, v.scope = d, scope
+			v.wait, v.reason, v.scope = d, reason, scope
 			return false
 		}
 		return true
 	}
-	if report && !check(t.report, 1, "ReportLimitExceeded") {
+	if report && !check(t.report, 1, ThrottledReports, "Tenant_Application/Read") {
 		return v
 	}
-	if !check(t.ru, cost, "ResourceUnitLimitExceeded") {
+	if !check(t.ru, cost, ThrottledResourceUnits, "Tenant_Application/ReadWrite") {
 		return v
 	}
-	if write && (!check(t.appWrites, 1, "WriteLimitExceeded") || !check(t.tenWrites, 1, "TenantWriteLimitExceeded")) {
+	if write && (!check(t.appWrites, 1, ThrottledAppWrites, "Tenant_Application/Write") ||
+		!check(t.tenWrites, 1, ThrottledTenantWrites, "Tenant/Write")) {
 		return v
 	}
 	t.ru.add(now, cost)
@@ -157,8 +180,11 @@ func (t *throttler) admit(now time.Time, cost int, write, report bool) verdict {
 	return v
 }
 
-// setThrottleHeaders writes Graph's throttling headers; Retry-After is whole seconds
-// unscaled, and fractional when the limits are scaled up so the wait stays proportional.
+// setHeaders writes Graph's throttling headers: x-ms-resource-unit always,
+// x-ms-throttle-limit-percentage from 80 % of the resource-unit limit, and on a 429
+// Retry-After with x-ms-throttle-scope (<Scope>/<Limit>/<app id>/<tenant id>) and
+// x-ms-throttle-information. Retry-After is whole seconds unscaled, and fractional when
+// the limits are scaled up so that the wait stays proportional.
 func (t *throttler) setHeaders(h http.Header, v verdict, appID, tenantID string) {
 	h.Set("x-ms-resource-unit", strconv.Itoa(v.ru))
 	if v.pct >= 80 {
@@ -173,6 +199,6 @@ func (t *throttler) setHeaders(h http.Header, v verdict, appID, tenantID string)
 	} else {
 		h.Set("Retry-After", strconv.FormatFloat(math.Ceil(secs*1000)/1000, 'f', -1, 64))
 	}
-	h.Set("x-ms-throttle-scope", "Tenant_Application/ReadWrite/"+appID+"/"+tenantID)
-	h.Set("x-ms-throttle-information", v.scope)
+	h.Set("x-ms-throttle-scope", v.scope+"/"+appID+"/"+tenantID)
+	h.Set("x-ms-throttle-information", v.reason)
 }

@@ -1,0 +1,216 @@
+package graphtest_test
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mfabot/mfabot/graph/graphtest"
+)
+
+// TestResourceUnitCosts: x-ms-resource-unit is Microsoft's documented cost of each request
+// ($select -1, $top under 20 -1, never below 1).
+func TestResourceUnitCosts(t *testing.T) {
+	tenant := graphtest.Generate(graphtest.GenOptions{Seed: 1, Users: 40})
+	c := newClient(t, tenant, graphtest.Options{})
+	adele, _ := tenant.User(graphtest.AdeleUPN)
+	sales := groupID(t, tenant, graphtest.GroupSales)
+	tests := []struct {
+		name, method, path, body string
+		want                     int
+	}{
+		{"GetUser", "GET", "/v1.0/users/" + adele.ID, "", 2},
+		{"GetUserSelect", "GET", "/v1.0/users/" + adele.ID + "?$select=id", "", 1},
+		{"ListUsersSmallTop", "GET", "/v1.0/users?$top=5", "", 1},
+		{"ListUsersSelectSmallTop", "GET", "/v1.0/users?$top=5&$select=id", "", 1},
+		{"TransitiveMembers", "GET", "/v1.0/groups/" + sales + "/transitiveMembers/microsoft.graph.user", "", 5},
+		{"TransitiveMembersSelect", "GET", "/v1.0/groups/" + sales + "/transitiveMembers/microsoft.graph.user?$select=id&$top=999", "", 4},
+		{"ListMethods", "GET", "/v1.0/users/" + adele.ID + "/authentication/methods", "", 1},
+		{"Revoke", "POST", "/v1.0/users/" + adele.ID + "/revokeSignInSessions", "", 1},
+		{"CheckMemberGroups", "POST", "/v1.0/users/" + adele.ID + "/checkMemberGroups", `{"groupIds":["` + sales + `"]}`, 4},
+		{"AppRoleAssignments", "GET", "/v1.0/servicePrincipals/" + appSPID(t, c) + "/appRoleAssignments", "", 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st, h, body := c.do(tt.method, tt.path, tt.body)
+			if st >= 300 {
+				t.Fatalf("%d %v", st, body)
+			}
+			if got := h.Get("x-ms-resource-unit"); got != strconv.Itoa(tt.want) {
+				t.Errorf("x-ms-resource-unit = %q, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+func appSPID(t *testing.T, c *client) string {
+	t.Helper()
+	_, _, body := c.do("GET", "/v1.0/servicePrincipals?$filter=appId%20eq%20'"+c.s.ClientID()+"'", "")
+	v, _ := body["value"].([]any)
+	if len(v) != 1 {
+		t.Fatalf("app's service principal: %v", body)
+	}
+	return v[0].(map[string]any)["id"].(string)
+}
+
+// TestThrottling: each limit answers 429 with Retry-After and the x-ms-throttle headers
+// naming it, once its quota in the window is used.
+func TestThrottling(t *testing.T) {
+	tenant := graphtest.Generate(graphtest.GenOptions{Seed: 1, Users: 40})
+	adele, _ := tenant.User(graphtest.AdeleUPN)
+	read := func(c *client) (int, http.Header) {
+		st, h, _ := c.do("GET", "/v1.0/users/"+adele.ID, "") // 2 resource units
+		return st, h
+	}
+	write := func(c *client) (int, http.Header) {
+		st, h, _ := c.do("POST", "/v1.0/users/"+adele.ID+"/revokeSignInSessions", "")
+		return st, h
+	}
+	report := func(c *client) (int, http.Header) {
+		st, h, _ := c.do("GET", "/v1.0/reports/authenticationMethods/userRegistrationDetails/"+adele.ID, "")
+		return st, h
+	}
+	tests := []struct {
+		name   string
+		limits graphtest.Limits
+		call   func(*client) (int, http.Header)
+		fit    int
+		scope  string
+		reason string
+	}{
+		{"ResourceUnits", graphtest.Limits{ResourceUnits: 10, ResourceUnitWindow: time.Minute}, read, 5,
+			"Tenant_Application/ReadWrite/", graphtest.ThrottledResourceUnits},
+		{"AppWrites", graphtest.Limits{AppWrites: 3, AppWriteWindow: time.Minute}, write, 3,
+			"Tenant_Application/Write/", graphtest.ThrottledAppWrites},
+		{"TenantWrites", graphtest.Limits{TenantWrites: 2, TenantWriteWindow: time.Minute}, write, 2,
+			"Tenant/Write/", graphtest.ThrottledTenantWrites},
+		{"Reports", graphtest.Limits{Reports: 5, ReportWindow: time.Minute}, report, 5,
+			"Tenant_Application/Read/", graphtest.ThrottledReports},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newClient(t, tenant, graphtest.Options{Limits: tt.limits})
+			for i := range tt.fit {
+				if st, _ := tt.call(c); st >= 300 {
+					t.Fatalf("request %d within the limit: %d", i+1, st)
+				}
+			}
+			st, h := tt.call(c)
+			if st != 429 {
+				t.Fatalf("request over the limit: %d", st)
+			}
+			ra, err := strconv.Atoi(h.Get("Retry-After"))
+			if err != nil || ra < 1 || ra > 60 {
+				t.Errorf("Retry-After %q", h.Get("Retry-After"))
+			}
+			want := tt.scope + c.s.ClientID() + "/" + tenant.ID()
+			if h.Get("x-ms-throttle-scope") != want || h.Get("x-ms-throttle-information") != tt.reason {
+				t.Errorf("scope %q information %q, want %q %q", h.Get("x-ms-throttle-scope"), h.Get("x-ms-throttle-information"), want, tt.reason)
+			}
+			if st := c.s.Stats(); st.Throttled != 1 || st.ThrottledBy[tt.reason] != 1 {
+				t.Errorf("stats %+v", st)
+			}
+		})
+	}
+}
+
+func TestThrottleLimitPercentage(t *testing.T) {
+	tenant := graphtest.Generate(graphtest.GenOptions{Seed: 1, Users: 10})
+	c := newClient(t, tenant, graphtest.Options{Limits: graphtest.Limits{ResourceUnits: 10, ResourceUnitWindow: time.Minute}})
+	var got []string
+	for range 5 {
+		_, h, _ := c.do("GET", "/v1.0/users/"+graphtest.AdeleUPN, "")
+		got = append(got, h.Get("x-ms-throttle-limit-percentage"))
+	}
+	if strings.Join(got, ",") != ",,,0.8,1.0" {
+		t.Errorf("x-ms-throttle-limit-percentage over 5 requests of 2 of 10 units: %q", got)
+	}
+}
+
+// TestScaledLimitsRecover: Scale shortens every window, so a throttled client may go on
+// after the (fractional) Retry-After.
+func TestScaledLimitsRecover(t *testing.T) {
+	tenant := graphtest.Generate(graphtest.GenOptions{Seed: 1, Users: 10})
+	c := newClient(t, tenant, graphtest.Options{Limits: graphtest.Limits{AppWrites: 2, AppWriteWindow: 10 * time.Second}, Scale: 100})
+	path := "/v1.0/users/" + graphtest.AdeleUPN + "/revokeSignInSessions"
+	c.do("POST", path, "")
+	c.do("POST", path, "")
+	st, h, _ := c.do("POST", path, "")
+	ra, err := strconv.ParseFloat(h.Get("Retry-After"), 64)
+	if st != 429 || err != nil || ra <= 0 || ra > 0.1 {
+		t.Fatalf("third write in 0.1 s: %d, Retry-After %q", st, h.Get("Retry-After"))
+	}
+	time.Sleep(time.Duration(ra*float64(time.Second)) + 5*time.Millisecond)
+	if st, _, _ := c.do("POST", path, ""); st != 200 {
+		t.Fatalf("after Retry-After: %d", st)
+	}
+	c.s.SetLimits(graphtest.Limits{}, 1)
+	for range 5 {
+		if st, _, _ := c.do("POST", path, ""); st != 200 {
+			t.Fatalf("without limits: %d", st)
+		}
+	}
+}
+
+func TestLimitsFor(t *testing.T) {
+	for users, want := range map[int]int{10: 3500, 49: 3500, 50: 5000, 500: 5000, 501: 8000, 100000: 8000} {
+		if got := graphtest.LimitsFor(users).ResourceUnits; got != want {
+			t.Errorf("LimitsFor(%d).ResourceUnits = %d, want %d", users, got, want)
+		}
+	}
+	if l := graphtest.DocumentedLimits(); l.AppWrites != 3000 || l.AppWriteWindow != 150*time.Second || l.TenantWrites != 18000 || l.Reports != 5 {
+		t.Errorf("DocumentedLimits %+v", l)
+	}
+}
+
+func TestFaults(t *testing.T) {
+	tenant := graphtest.Generate(graphtest.GenOptions{Seed: 1, Users: 10})
+	c := newClient(t, tenant, graphtest.Options{Faults: graphtest.Faults{ServerErrors: 1}})
+	seen := map[int]bool{}
+	for range 30 {
+		req, _ := http.NewRequest("GET", c.s.URL()+"/v1.0/users/"+graphtest.AdeleUPN, nil)
+		req.Header.Set("Authorization", "Bearer "+c.token)
+		req.Header.Set("client-request-id", "fault-probe")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := decodeError(t, resp)
+		resp.Body.Close()
+		seen[resp.StatusCode] = true
+		if resp.StatusCode < 500 || e.Code == "" || e.InnerError["client-request-id"] != "fault-probe" ||
+			e.InnerError["request-id"] != resp.Header.Get("request-id") {
+			t.Fatalf("fault %d %+v (request-id header %q)", resp.StatusCode, e, resp.Header.Get("request-id"))
+		}
+		if resp.StatusCode == 503 && resp.Header.Get("Retry-After") == "" {
+			t.Errorf("503 without Retry-After")
+		}
+	}
+	if !seen[500] || !seen[503] || !seen[504] {
+		t.Errorf("statuses %v, want 500, 503 and 504", seen)
+	}
+	if st := c.s.Stats(); st.Injected5xx != 30 || st.Requests != 30 {
+		t.Errorf("stats %+v", st)
+	}
+
+	c.s.SetFaults(graphtest.Faults{Timeouts: 1})
+	hc := &http.Client{Timeout: 100 * time.Millisecond}
+	req, _ := http.NewRequest("GET", c.s.URL()+"/v1.0/users/"+graphtest.AdeleUPN, nil)
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	if resp, err := hc.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("injected timeout answered %d", resp.StatusCode)
+	}
+
+	c.s.SetFaults(graphtest.Faults{})
+	c.s.SetLatency(30 * time.Millisecond)
+	start := time.Now()
+	if st, _, _ := c.do("GET", "/v1.0/users/"+graphtest.AdeleUPN, ""); st != 200 {
+		t.Fatalf("without faults: %d", st)
+	}
+	if d := time.Since(start); d < 30*time.Millisecond {
+		t.Errorf("answered in %v despite 30 ms latency", d)
+	}
+}
