@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
+	"time"
 
 	"github.com/mfabot/mfabot/approvals"
 )
@@ -16,125 +18,240 @@ type RefStore interface {
 	MessageRefs(ctx context.Context, requestID string) ([]approvals.MessageRef, error)
 }
 
-// NotifierOptions tune a Notifier.
+// NotifierOptions tune a Notifier. Zero values take the defaults.
 type NotifierOptions struct {
 	Logger *slog.Logger
+	// Timeout bounds each platform call (post, update, tell), so one hung platform cannot
+	// hold a request's card back for ever; default 30 s.
+	Timeout time.Duration
+	// ProgressEvery is the least time between two progress updates of one request's
+	// cards; progress in between is coalesced, the latest winning. It keeps a 10,000-user
+	// revoke within the platforms' rate limits (Slack's chat.update allows about one
+	// call a second per channel). Default 1 s; a negative value means no wait.
+	ProgressEvery time.Duration
+	// SetupURL is where a user whose methods were reset registers again; default
+	// https://aka.ms/mfasetup.
+	SetupURL string
 }
 
 // Notifier keeps every posted card of a request current and tells the people concerned.
-// It implements approvals.Notifier. Chat I/O runs on one worker per request, so the
-// executor is never held up by a slow platform; progress events that pile up while an
-// update is in flight are coalesced (the latest wins), and a request's final state is
-// always delivered.
+// It implements approvals.Notifier.
+//
+//   - On "requested" it posts the request's card to every platform's approvals channel
+//     and stores each reference; on every later event it re-renders the card and updates
+//     every stored reference. A platform that fails is logged and does not stop the others.
+//   - The requester is told directly when their request is approved, denied (with the
+//     reason), cancelled by someone else, expires, or finishes (with the failed items).
+//   - After a successful reset, the affected user is told on every platform that can
+//     reach them that they must register again at next sign-in.
+//
+// Notify never waits for chat I/O: each request has its own worker that delivers its
+// events in order. Progress events that pile up are coalesced, the latest winning, and
+// at most one per ProgressEvery reaches the platforms; every other event, final states
+// above all, is always delivered. Flush and Close wait for the queues to drain.
 type Notifier struct {
 	store     RefStore
 	platforms []Platform
 	render    func(ctx context.Context, r *approvals.Request) Message
+	o         NotifierOptions
 	log       *slog.Logger
 
+	base   context.Context // cancelled when Close gives up waiting
+	cancel context.CancelFunc
+
 	mu     sync.Mutex
-	queues map[string]*queue // request id -> pending work
-	wg     sync.WaitGroup
+	queues map[string]*queue // request id -> its pending events
+	idle   chan struct{}     // closed, and replaced, whenever queues becomes empty
 	closed bool
+	// progressAt is when a request's last progress update went out; it outlives the
+	// request's queue and goes when the request reaches a final state.
+	progressAt map[string]time.Time
 }
 
-// queue is the work waiting for one request: events in order, with consecutive
-// progress events collapsed into the latest.
+// queue is the work waiting for one request: events in order, with a run of progress
+// events collapsed into the latest.
 type queue struct {
-	items   []note
-	running bool
+	notes []note
 }
 
 type note struct {
+	ctx   context.Context // the notifier's context with the caller's values
 	r     *approvals.Request
 	event string
 }
 
-// NewNotifier returns a Notifier posting to platforms. render builds a request's card.
+// NewNotifier returns a Notifier posting to platforms. render builds a request's card as
+// it stands (commands.Dispatcher.RenderCard).
 func NewNotifier(store RefStore, platforms []Platform, render func(ctx context.Context, r *approvals.Request) Message, o NotifierOptions) *Notifier {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Notifier{store: store, platforms: platforms, render: render, log: o.Logger, queues: map[string]*queue{}}
+	if o.Timeout <= 0 {
+		o.Timeout = 30 * time.Second
+	}
+	if o.ProgressEvery == 0 {
+		o.ProgressEvery = time.Second
+	}
+	if o.SetupURL == "" {
+		o.SetupURL = "https://aka.ms/mfasetup"
+	}
+	base, cancel := context.WithCancel(context.Background())
+	idle := make(chan struct{})
+	close(idle)
+	return &Notifier{store: store, platforms: platforms, render: render, o: o, log: o.Logger,
+		base: base, cancel: cancel, queues: map[string]*queue{}, idle: idle, progressAt: map[string]time.Time{}}
 }
 
-// Notify implements approvals.Notifier; it returns at once.
+// Notify implements approvals.Notifier. It queues the event and returns at once.
 func (n *Notifier) Notify(ctx context.Context, r *approvals.Request, event string) {
+	if r == nil {
+		return
+	}
 	cp := *r
+	// The caller's context may end as soon as Notify returns (an HTTP request's); its
+	// values (loggers, traces) are kept, its cancellation is the notifier's own.
+	nctx := context.WithoutCancel(ctx)
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.closed {
+		n.log.WarnContext(ctx, "notifier closed; event not delivered", "request_id", r.ID, "event", event)
 		return
 	}
 	q := n.queues[r.ID]
 	if q == nil {
 		q = &queue{}
+		if len(n.queues) == 0 {
+			n.idle = make(chan struct{})
+		}
 		n.queues[r.ID] = q
+		go n.drain(r.ID, q)
 	}
-	if k := len(q.items); k > 0 && event == approvals.EventProgress && q.items[k-1].event == approvals.EventProgress {
-		q.items[k-1] = note{&cp, event}
-	} else {
-		q.items = append(q.items, note{&cp, event})
+	if k := len(q.notes); k > 0 && event == approvals.EventProgress && q.notes[k-1].event == approvals.EventProgress {
+		q.notes[k-1] = note{nctx, &cp, event}
+		return
 	}
-	if !q.running {
-		q.running = true
-		n.wg.Add(1)
-		go n.drain(context.WithoutCancel(ctx), r.ID, q)
-	}
+	q.notes = append(q.notes, note{nctx, &cp, event})
 }
 
-func (n *Notifier) drain(ctx context.Context, id string, q *queue) {
-	defer n.wg.Done()
+// drain delivers a request's events until its queue is empty, then retires.
+func (n *Notifier) drain(id string, q *queue) {
 	for {
 		n.mu.Lock()
-		if len(q.items) == 0 {
-			q.running = false
+		if len(q.notes) == 0 {
 			delete(n.queues, id)
+			if len(n.queues) == 0 {
+				close(n.idle)
+			}
 			n.mu.Unlock()
 			return
 		}
-		it := q.items[0]
-		q.items = q.items[1:]
-		// A progress event followed by anything else is stale: the later card shows more.
-		if it.event == approvals.EventProgress && len(q.items) > 0 {
-			n.mu.Unlock()
-			continue
+		it := q.notes[0]
+		if it.event == approvals.EventProgress {
+			if len(q.notes) > 1 {
+				// Stale: the next event re-renders the card with more.
+				q.notes = q.notes[1:]
+				n.mu.Unlock()
+				continue
+			}
+			if wait := time.Until(n.progressAt[id].Add(n.o.ProgressEvery)); wait > 0 && n.base.Err() == nil {
+				// Leave it queued so that newer progress replaces it while we wait.
+				n.mu.Unlock()
+				select {
+				case <-time.After(wait):
+				case <-n.base.Done():
+				}
+				continue
+			}
+			n.progressAt[id] = time.Now()
+		} else if it.r.State.Final() {
+			delete(n.progressAt, id)
 		}
+		q.notes = q.notes[1:]
 		n.mu.Unlock()
-		n.deliver(ctx, it.r, it.event)
+		n.deliver(it.ctx, it.r, it.event)
 	}
 }
 
+// deliver does the chat I/O of one event. A panic (in render or a platform) is logged and
+// costs only this event: the worker goes on.
 func (n *Notifier) deliver(ctx context.Context, r *approvals.Request, event string) {
 	log := n.log.With("request_id", r.ID, "event", event)
+	defer func() {
+		if p := recover(); p != nil {
+			log.ErrorContext(ctx, "panic delivering notification", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		}
+	}()
+	if n.base.Err() != nil {
+		log.WarnContext(ctx, "notifier stopped; event not delivered")
+		return
+	}
 	card := n.render(ctx, r)
 	if event == approvals.EventRequested {
-		for _, p := range n.platforms {
-			ref, err := p.Post(ctx, card)
+		n.post(ctx, r, card, log)
+		return
+	}
+	n.update(ctx, r, card, log)
+	n.tell(ctx, r, event, card, log)
+}
+
+// call runs one platform call under the timeout, cancelled also when Close gives up.
+func (n *Notifier) call(ctx context.Context, f func(ctx context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, n.o.Timeout)
+	defer cancel()
+	stop := context.AfterFunc(n.base, cancel)
+	defer stop()
+	return f(ctx)
+}
+
+func (n *Notifier) post(ctx context.Context, r *approvals.Request, card Message, log *slog.Logger) {
+	var wg sync.WaitGroup
+	for _, p := range n.platforms {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var ref approvals.MessageRef
+			err := n.call(ctx, func(ctx context.Context) error {
+				var err error
+				ref, err = p.Post(ctx, card)
+				return err
+			})
 			if err != nil {
 				log.ErrorContext(ctx, "post approval card", "platform", p.Name(), "err", err)
-				continue
+				return
+			}
+			if ref.Platform == "" {
+				ref.Platform = p.Name()
 			}
 			if err := n.store.AddMessageRef(ctx, r.ID, ref); err != nil {
 				log.ErrorContext(ctx, "store card reference", "platform", p.Name(), "err", err)
 			}
-		}
-		return
+		}()
 	}
+	wg.Wait()
+}
+
+func (n *Notifier) update(ctx context.Context, r *approvals.Request, card Message, log *slog.Logger) {
 	refs, err := n.store.MessageRefs(ctx, r.ID)
 	if err != nil {
 		log.ErrorContext(ctx, "load card references", "err", err)
+		return
 	}
+	var wg sync.WaitGroup
 	for _, ref := range refs {
 		p := n.platform(ref.Platform)
 		if p == nil {
+			log.DebugContext(ctx, "card on a platform not configured now", "platform", ref.Platform)
 			continue
 		}
-		if err := p.Update(ctx, ref, card); err != nil {
-			log.WarnContext(ctx, "update card", "platform", ref.Platform, "err", err)
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := n.call(ctx, func(ctx context.Context) error { return p.Update(ctx, ref, card) }); err != nil {
+				log.WarnContext(ctx, "update card", "platform", ref.Platform, "channel", ref.Channel, "err", err)
+			}
+		}()
 	}
-	n.tell(ctx, r, event, log)
+	wg.Wait()
 }
 
 func (n *Notifier) platform(name string) Platform {
@@ -148,83 +265,125 @@ func (n *Notifier) platform(name string) Platform {
 
 // tell lets the requester know what became of their request and, after a reset, tells
 // the affected user to register again.
-func (n *Notifier) tell(ctx context.Context, r *approvals.Request, event string, log *slog.Logger) {
-	var msg *Message
-	switch {
-	case event == approvals.EventApproved && r.State == approvals.StateApproved:
-		last := r.Approvals[len(r.Approvals)-1]
-		msg = &Message{Title: "Your request " + r.ID + " was approved", Tone: ToneGood,
-			Text: fmt.Sprintf("%s approved it; it runs now.", last.Actor.Name)}
-	case event == approvals.EventDenied && r.Denial != nil:
-		msg = &Message{Title: "Your request " + r.ID + " was denied", Tone: ToneBad,
-			Text: fmt.Sprintf("%s denied it: %s", r.Denial.Actor.Name, r.Denial.Reason)}
-	case event == approvals.EventExpired:
-		msg = &Message{Title: "Your request " + r.ID + " expired", Tone: ToneWarning,
-			Text: "Nobody approved it in time; nothing was changed. Ask again if it is still needed."}
-	case event == approvals.EventFinished:
-		card := n.render(ctx, r)
-		card.Buttons = nil
-		card.Title = "Your request " + r.ID + " has " + finishedWord(r.State) + ": " + card.Title
-		msg = &card
-	}
-	if msg != nil {
+func (n *Notifier) tell(ctx context.Context, r *approvals.Request, event string, card Message, log *slog.Logger) {
+	if msg, ok := RequesterNotice(r, event, card); ok {
 		if p := n.platform(r.Requester.Platform); p != nil {
 			who := r.Requester
-			if err := p.Tell(ctx, Recipient{Actor: &who}, *msg); err != nil && !errors.Is(err, ErrUnreachable) {
-				log.WarnContext(ctx, "tell requester", "err", err)
+			err := n.call(ctx, func(ctx context.Context) error { return p.Tell(ctx, Recipient{Actor: &who}, msg) })
+			switch {
+			case errors.Is(err, ErrUnreachable):
+				log.DebugContext(ctx, "requester not reachable", "platform", p.Name(), "err", err)
+			case err != nil:
+				log.WarnContext(ctx, "tell requester", "platform", p.Name(), "err", err)
 			}
+		} else {
+			log.DebugContext(ctx, "requester's platform not configured", "platform", r.Requester.Platform)
 		}
 	}
-	if event == approvals.EventFinished && r.Kind == approvals.KindReset && r.State == approvals.StateSucceeded && r.Target.Type == "user" {
-		m := Message{
-			Title: "Your sign-in methods were reset",
-			Text: "Your IT admins removed your multifactor authentication methods. At your next sign-in you will be asked to set them up again; " +
-				"you can also do it now at https://aka.ms/mfasetup. If you did not expect this, contact your IT service desk.",
-		}
+	if msg, ok := UserNotice(r, event, n.o.SetupURL); ok {
+		var wg sync.WaitGroup
 		for _, p := range n.platforms {
-			if err := p.Tell(ctx, Recipient{Email: r.Target.Name}, m); err != nil {
-				if errors.Is(err, ErrUnreachable) {
-					log.DebugContext(ctx, "affected user not reachable", "platform", p.Name())
-				} else {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				err := n.call(ctx, func(ctx context.Context) error { return p.Tell(ctx, Recipient{Email: r.Target.Name}, msg) })
+				switch {
+				case errors.Is(err, ErrUnreachable):
+					log.DebugContext(ctx, "affected user not reachable", "platform", p.Name(), "err", err)
+				case err != nil:
 					log.WarnContext(ctx, "tell affected user", "platform", p.Name(), "err", err)
 				}
-			}
+			}()
 		}
+		wg.Wait()
 	}
 }
 
-func finishedWord(s approvals.State) string {
-	switch s {
-	case approvals.StateSucceeded:
-		return "succeeded"
-	case approvals.StatePartlyFailed:
-		return "partly failed"
+// RequesterNotice is what the requester is told after event, and whether they are told
+// at all: when the request is approved (all approvals in), denied, cancelled by someone
+// else, expires, or finishes. The notice is the request's card under a title addressed
+// to them, so the facts (the denial's reason, the failed users) are the card's.
+func RequesterNotice(r *approvals.Request, event string, card Message) (Message, bool) {
+	var title string
+	switch {
+	case event == approvals.EventApproved && r.State == approvals.StateApproved:
+		title = "Your request " + r.ID + " was approved"
+		if n := len(r.Approvals); n > 0 {
+			title += " by " + r.Approvals[n-1].Actor.Name
+		}
+	case event == approvals.EventDenied:
+		title = "Your request " + r.ID + " was denied"
+		if r.Denial != nil {
+			title += " by " + r.Denial.Actor.Name
+		}
+	case event == approvals.EventCancelled && r.Denial != nil && !r.Denial.Actor.SamePerson(r.Requester):
+		title = "Your request " + r.ID + " was cancelled by " + r.Denial.Actor.Name
+	case event == approvals.EventExpired:
+		title = "Your request " + r.ID + " expired without approval"
+	case event == approvals.EventFinished:
+		switch r.State {
+		case approvals.StateSucceeded:
+			title = "Your request " + r.ID + " succeeded"
+		case approvals.StatePartlyFailed:
+			title = "Your request " + r.ID + " partly failed"
+		default:
+			title = "Your request " + r.ID + " failed"
+		}
 	default:
-		return "failed"
+		return Message{}, false
 	}
+	m := card
+	m.Title = title + ": " + card.Title
+	// A notice is not the live card: no buttons, and no RequestID, which would let a
+	// platform refresh it into the card and lose what it tells.
+	m.Buttons, m.RequestID = nil, ""
+	return m, true
 }
 
-// Close stops taking events and waits, until ctx ends, for the ones queued.
-func (n *Notifier) Close(ctx context.Context) error {
-	n.mu.Lock()
-	n.closed = true
-	n.mu.Unlock()
-	return n.Flush(ctx)
+// UserNotice is what the user whose methods were reset is told, once the reset has
+// succeeded: Entra itself sends no such notice.
+func UserNotice(r *approvals.Request, event, setupURL string) (Message, bool) {
+	if event != approvals.EventFinished || r.Kind != approvals.KindReset || r.State != approvals.StateSucceeded || r.Target.Type != "user" {
+		return Message{}, false
+	}
+	return Message{
+		Title: "Your sign-in methods were reset",
+		Text: "Your IT admins removed your multifactor authentication methods (request " + r.ID + "). " +
+			"At your next sign-in you will be asked to set them up again; you can also do it now at " + setupURL + ".\n\n" +
+			"If you did not expect this, contact your IT service desk.",
+	}, true
 }
 
 // Flush waits until every queued event has been delivered, or ctx ends.
 func (n *Notifier) Flush(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() {
-		n.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	for {
+		n.mu.Lock()
+		if len(n.queues) == 0 {
+			n.mu.Unlock()
+			return nil
+		}
+		idle := n.idle
+		n.mu.Unlock()
+		select {
+		case <-idle:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
+}
+
+// Close stops taking events and waits for the queued ones until ctx ends; then it
+// cancels the platform calls still in flight and drops what is left.
+func (n *Notifier) Close(ctx context.Context) error {
+	n.mu.Lock()
+	n.closed = true
+	n.mu.Unlock()
+	err := n.Flush(ctx)
+	n.cancel()
+	if err != nil {
+		n.log.WarnContext(ctx, "notifier closed before every event was delivered", "err", err)
+	}
+	return err
 }
 
 var _ approvals.Notifier = (*Notifier)(nil)

@@ -9,65 +9,86 @@ import (
 	"github.com/mfabot/mfabot/bot"
 )
 
-// maxListed caps the lines of a card's list; the rest is "… and N more".
+// maxListed caps the lines of a card's list; the rest is "… and N more". Slack allows 50
+// blocks and Teams about 28 KB per card, so a card stays well inside both.
 const maxListed = 20
 
 // MFASetupURL is where users register their methods again.
 const MFASetupURL = "https://aka.ms/mfasetup"
 
-// RequestCard is a request's card as it stands: what is asked, by whom, why, what it will
-// change, who decided, progress and the result. Approve and Deny only while pending.
+// Cards renders request cards under a policy, so that a card can say how many approvals a
+// request needs and that a large revoke-group was confirmed by its member count. The zero
+// Cards assumes the defaults: one approval, no confirmation threshold.
+type Cards struct {
+	Policy approvals.Policy
+}
+
+// RequestCard is a request's card under the default policy; see Cards.Request.
 func RequestCard(r *approvals.Request, failed []approvals.Item, now time.Time) bot.Message {
+	return Cards{}.Request(r, failed, now)
+}
+
+// Request is a request's card as it stands: what is asked, of whom, by whom and why, what
+// it will change, who decided and when, progress while it runs and the result when it
+// ends, with the failed items listed (failed holds up to maxListed of them; the rest are
+// counted from r.Failed). Approve and Deny buttons appear only while it is pending.
+func (c Cards) Request(r *approvals.Request, failed []approvals.Item, now time.Time) bot.Message {
 	m := bot.Message{Title: requestTitle(r), Tone: tone(r.State), RequestID: r.ID}
-	m.Facts = append(m.Facts, bot.Fact{Label: "Requested by", Value: r.Requester.Name + " (" + r.Requester.Platform + ")"})
-	switch r.Target.Type {
-	case "group":
+
+	m.Facts = append(m.Facts, bot.Fact{Label: "Requested by", Value: actorName(r.Requester)})
+	switch r.Kind {
+	case approvals.KindRevokeGroup:
 		m.Facts = append(m.Facts, bot.Fact{Label: "Group", Value: r.Target.Name})
-		m.Facts = append(m.Facts, bot.Fact{Label: "Members to revoke", Value: bot.Thousands(r.Preview.MemberCount)})
+		members := bot.Thousands(r.Preview.MemberCount)
+		if limit := c.Policy.ConfirmAbove; limit > 0 && r.Preview.MemberCount > limit {
+			members += fmt.Sprintf(" (more than %s: the requester confirmed the count with --confirm %d)", bot.Thousands(limit), r.Preview.MemberCount)
+		}
+		m.Facts = append(m.Facts, bot.Fact{Label: "Members to revoke", Value: members})
 	default:
 		m.Facts = append(m.Facts, bot.Fact{Label: "User", Value: r.Target.Name})
 	}
 	if r.Kind == approvals.KindEnforce {
-		m.Facts = append(m.Facts, bot.Fact{Label: "Per-user MFA", Value: r.Preview.FromState + " → " + r.Preview.ToState})
+		m.Facts = append(m.Facts, bot.Fact{Label: "Per-user MFA", Value: orNone(r.Preview.FromState) + " → " + r.Preview.ToState})
 	}
-	reason := r.Reason
-	if reason == "" {
-		reason = "(none given)"
-	}
-	m.Facts = append(m.Facts, bot.Fact{Label: "Reason", Value: reason})
+	m.Facts = append(m.Facts, bot.Fact{Label: "Reason", Value: orText(r.Reason, "(none given)")})
 	m.Facts = append(m.Facts, bot.Fact{Label: "State", Value: stateWords(r, now)})
-	for _, d := range r.Approvals {
-		m.Facts = append(m.Facts, bot.Fact{Label: "Approved by", Value: fmt.Sprintf("%s at %s", d.Actor.Name, hhmm(d.At))})
+	if req := c.required(); req > 1 && (r.State == approvals.StatePending || len(r.Approvals) > 0) {
+		m.Facts = append(m.Facts, bot.Fact{Label: "Approvals", Value: fmt.Sprintf("%d of %d", min(len(r.Approvals), req), req)})
 	}
-	if r.Denial != nil {
+	for _, d := range r.Approvals {
+		m.Facts = append(m.Facts, bot.Fact{Label: "Approved by", Value: actorName(d.Actor) + " at " + stamp(d.At, now)})
+	}
+	if d := r.Denial; d != nil {
 		label := "Denied by"
 		if r.State == approvals.StateCancelled {
 			label = "Cancelled by"
 		}
-		v := fmt.Sprintf("%s at %s", r.Denial.Actor.Name, hhmm(r.Denial.At))
-		if r.Denial.Reason != "" {
-			v += ": " + r.Denial.Reason
+		m.Facts = append(m.Facts, bot.Fact{Label: label, Value: actorName(d.Actor) + " at " + stamp(d.At, now)})
+		if d.Reason != "" {
+			m.Facts = append(m.Facts, bot.Fact{Label: "Why", Value: d.Reason})
 		}
-		m.Facts = append(m.Facts, bot.Fact{Label: label, Value: v})
+	}
+	if r.State == approvals.StatePending {
+		m.Facts = append(m.Facts, bot.Fact{Label: "Expires", Value: stamp(r.ExpiresAt, now)})
 	}
 
-	switch r.Kind {
-	case approvals.KindReset:
-		m.Text = "Deletes every authentication method except the password (phones last), then revokes all sign-in sessions. " +
-			"The user must register again at next sign-in (" + MFASetupURL + ")."
-		if r.State == approvals.StatePending || r.State == approvals.StateApproved {
-			m.Sections = append(m.Sections, list("Methods to delete", methodLines(r.Preview.Methods), "(no methods registered: only sessions are revoked)"))
-			if len(r.Preview.Kept) > 0 {
-				m.Sections = append(m.Sections, list("Kept", methodLines(r.Preview.Kept), ""))
-			}
-		}
-	case approvals.KindRevokeGroup:
-		m.Text = "Revokes the sign-in sessions of every member (protected accounts are skipped), so that everyone signs in again and meets the MFA registration prompt."
-	case approvals.KindEnforce:
-		m.Text = "Sets the legacy per-user MFA state."
+	var text []string
+	if r.State == approvals.StatePending || r.State == approvals.StateApproved {
+		text = append(text, whatItDoes(r))
 	}
+	if s := outcome(r, now); s != "" {
+		text = append(text, s)
+	}
+	m.Text = strings.Join(text, "\n\n")
 
-	if r.State == approvals.StateRunning || r.State.Final() && r.Total > 0 {
+	if r.Kind == approvals.KindReset && (r.State == approvals.StatePending || r.State == approvals.StateApproved) {
+		m.Sections = append(m.Sections, list(fmt.Sprintf("Methods to delete (%d)", len(r.Preview.Methods)), methodLines(r.Preview.Methods),
+			"none registered: only the sign-in sessions are revoked"))
+		if len(r.Preview.Kept) > 0 {
+			m.Sections = append(m.Sections, list("Kept", methodLines(r.Preview.Kept), ""))
+		}
+	}
+	if r.State == approvals.StateRunning || (r.State.Final() && r.Total > 0) {
 		m.Progress = &bot.Progress{Done: r.Done + r.Failed, Failed: r.Failed, Total: r.Total}
 	}
 	if len(failed) > 0 {
@@ -75,14 +96,11 @@ func RequestCard(r *approvals.Request, failed []approvals.Item, now time.Time) b
 		for _, it := range failed {
 			lines = append(lines, failedLine(it))
 		}
-		sec := list("Failed", lines, "")
+		sec := list(fmt.Sprintf("Failed (%s)", bot.Thousands(max(r.Failed, len(failed)))), lines, "")
 		if extra := r.Failed - len(failed); extra > 0 {
 			sec.More += extra
 		}
 		m.Sections = append(m.Sections, sec)
-	}
-	if r.State == approvals.StateFailed && r.Error != "" {
-		m.Sections = append(m.Sections, bot.Section{Title: "Why it failed", Lines: []string{r.Error}})
 	}
 	if r.State == approvals.StatePending {
 		m.Buttons = []bot.Button{
@@ -90,11 +108,18 @@ func RequestCard(r *approvals.Request, failed []approvals.Item, now time.Time) b
 			{Label: "Deny", Command: Canonical(Command{Name: CmdDeny, Request: r.ID}), Style: bot.ButtonDanger, NeedsReason: true},
 		}
 	}
-	m.Footer = fmt.Sprintf("%s · requested %s", r.ID, hhmm(r.CreatedAt))
+	m.Footer = r.ID + " · requested " + stamp(r.CreatedAt, now)
 	if r.State == approvals.StatePending {
-		m.Footer += fmt.Sprintf(" · expires %s (%s left) · the requester cannot approve", hhmm(r.ExpiresAt), left(r.ExpiresAt.Sub(now)))
+		m.Footer += " · the requester cannot approve their own request"
 	}
 	return m
+}
+
+func (c Cards) required() int {
+	if c.Policy.RequiredApprovals < 1 {
+		return 1
+	}
+	return c.Policy.RequiredApprovals
 }
 
 func requestTitle(r *approvals.Request) string {
@@ -109,13 +134,97 @@ func requestTitle(r *approvals.Request) string {
 	return string(r.Kind) + " " + r.Target.Name
 }
 
+// whatItDoes explains to the approver what approving will do.
+func whatItDoes(r *approvals.Request) string {
+	switch r.Kind {
+	case approvals.KindReset:
+		return "Approving deletes every authentication method except the password (phones last), then revokes all sign-in sessions. " +
+			"The user must register again at next sign-in (" + MFASetupURL + ")."
+	case approvals.KindRevokeGroup:
+		return fmt.Sprintf("Approving revokes the sign-in sessions of %s members (protected accounts are skipped): "+
+			"everyone signs in again, and whoever has no MFA meets the registration prompt.", bot.Thousands(r.Preview.MemberCount))
+	case approvals.KindEnforce:
+		s := fmt.Sprintf("Approving sets the legacy per-user MFA state from %s to %s.", orNone(r.Preview.FromState), r.Preview.ToState)
+		if r.Preview.ToState == approvals.MFAEnforced {
+			s += " Enforced per-user MFA also blocks legacy authentication clients without app passwords."
+		}
+		return s
+	}
+	return ""
+}
+
+// outcome says in a sentence how far the request has come or how it ended.
+func outcome(r *approvals.Request, now time.Time) string {
+	switch r.State {
+	case approvals.StateApproved:
+		return "Approved; starting now."
+	case approvals.StateRunning:
+		if r.Total == 0 {
+			return "Starting: working out what to change…"
+		}
+		s := fmt.Sprintf("%s %s of %s", doing(r.Kind), bot.Thousands(r.Done+r.Failed), bot.Thousands(r.Total))
+		if r.Failed > 0 {
+			s += fmt.Sprintf(" (%s failed so far)", bot.Thousands(r.Failed))
+		}
+		return s + "…"
+	case approvals.StateSucceeded:
+		switch r.Kind {
+		case approvals.KindReset:
+			return "Done: every method but the password is deleted and all sign-in sessions are revoked. " +
+				r.Target.Name + " must register again at next sign-in (" + MFASetupURL + ")."
+		case approvals.KindRevokeGroup:
+			return fmt.Sprintf("Done: revoked the sign-in sessions of %s members.", bot.Thousands(r.Done))
+		case approvals.KindEnforce:
+			return "Done: per-user MFA of " + r.Target.Name + " is now " + r.Preview.ToState + "."
+		}
+	case approvals.StatePartlyFailed:
+		s := fmt.Sprintf("Partly done: %s of %s succeeded, %s failed (listed below).", bot.Thousands(r.Done), bot.Thousands(r.Total), bot.Thousands(r.Failed))
+		if r.Done+r.Failed < r.Total {
+			s = fmt.Sprintf("Partly done: %s of %s succeeded, %s failed, %s not attempted.", bot.Thousands(r.Done), bot.Thousands(r.Total),
+				bot.Thousands(r.Failed), bot.Thousands(r.Total-r.Done-r.Failed))
+		}
+		if r.Error != "" {
+			s += " Stopped because: " + r.Error
+		}
+		return s
+	case approvals.StateFailed:
+		switch {
+		case r.Total > 0 && r.Failed == r.Total && r.Total == 1:
+			return "Failed; nothing was changed. The reason is below."
+		case r.Total > 0 && r.Failed == r.Total:
+			return fmt.Sprintf("Failed: all %s steps failed; nothing was changed. The reasons are below.", bot.Thousands(r.Total))
+		case r.Error != "":
+			return "Failed: " + strings.TrimSuffix(r.Error, ".") + "."
+		}
+		return "Failed."
+	case approvals.StateDenied:
+		return "Denied; nothing was changed."
+	case approvals.StateExpired:
+		return "Nobody approved it before " + stamp(r.ExpiresAt, now) + "; nothing was changed. Ask again if it is still needed."
+	case approvals.StateCancelled:
+		return "Cancelled; nothing was changed."
+	}
+	return ""
+}
+
+// doing is the running verb of a request kind, for progress.
+func doing(k approvals.Kind) string {
+	switch k {
+	case approvals.KindRevokeGroup:
+		return "Revoked"
+	case approvals.KindReset:
+		return "Step"
+	}
+	return "Done"
+}
+
 func tone(s approvals.State) bot.Tone {
 	switch s {
 	case approvals.StatePending, approvals.StateApproved, approvals.StateRunning:
 		return bot.TonePending
 	case approvals.StateSucceeded:
 		return bot.ToneGood
-	case approvals.StatePartlyFailed, approvals.StateExpired, approvals.StateCancelled:
+	case approvals.StatePartlyFailed, approvals.StateExpired:
 		return bot.ToneWarning
 	case approvals.StateFailed, approvals.StateDenied:
 		return bot.ToneBad
@@ -123,6 +232,7 @@ func tone(s approvals.State) bot.Tone {
 	return bot.ToneNeutral
 }
 
+// stateWords is the state in words, the same on the card and in the pending list.
 func stateWords(r *approvals.Request, now time.Time) string {
 	switch r.State {
 	case approvals.StatePending:
@@ -133,17 +243,20 @@ func stateWords(r *approvals.Request, now time.Time) string {
 	case approvals.StateApproved:
 		return "Approved, starting"
 	case approvals.StateRunning:
+		if r.Total == 0 {
+			return "Running"
+		}
 		return fmt.Sprintf("Running: %s of %s done", bot.Thousands(r.Done+r.Failed), bot.Thousands(r.Total))
 	case approvals.StateSucceeded:
-		return fmt.Sprintf("Succeeded at %s", hhmm(r.ClosedAt))
+		return "Succeeded at " + stamp(r.ClosedAt, now)
 	case approvals.StatePartlyFailed:
-		return fmt.Sprintf("Partly failed: %s done, %s failed", bot.Thousands(r.Done), bot.Thousands(r.Failed))
+		return "Partly failed at " + stamp(r.ClosedAt, now)
 	case approvals.StateFailed:
-		return "Failed"
+		return "Failed at " + stamp(r.ClosedAt, now)
 	case approvals.StateDenied:
 		return "Denied"
 	case approvals.StateExpired:
-		return fmt.Sprintf("Expired at %s without approval", hhmm(r.ExpiresAt))
+		return "Expired at " + stamp(r.ExpiresAt, now) + " without approval"
 	case approvals.StateCancelled:
 		return "Cancelled"
 	}
@@ -156,15 +269,45 @@ func failedLine(it approvals.Item) string {
 	case approvals.OpDeleteMethod:
 		what = "delete " + approvals.DecodeMethodArg(it.Arg).Type + ": "
 	case approvals.OpSetMFAState:
-		what = "set " + it.Arg + ": "
+		what = "set per-user MFA to " + it.Arg + ": "
+	case approvals.OpRevoke:
+		what = "revoke sessions: "
 	}
-	return fmt.Sprintf("%s — %s%s", it.UserName, what, it.Error)
+	return fmt.Sprintf("%s — %s%s", orText(it.UserName, it.UserID), what, orText(it.Error, "failed"))
+}
+
+// methodTypes names Graph's authentication method types for people.
+var methodTypes = map[string]string{
+	"password":                "Password",
+	"phone":                   "Phone",
+	"microsoftAuthenticator":  "Microsoft Authenticator",
+	"softwareOath":            "Software OTP",
+	"hardwareOath":            "Hardware OTP",
+	"email":                   "Email",
+	"fido2":                   "FIDO2 security key",
+	"windowsHelloForBusiness": "Windows Hello for Business",
+	"temporaryAccessPass":     "Temporary Access Pass",
+	"platformCredential":      "Platform credential (macOS)",
+	"qrCodePin":               "QR code",
+	"externalAuthentication":  "External method",
+}
+
+// methodLabel is "Phone (mobile) +1 206 ••• 5555".
+func methodLabel(m approvals.Method) string {
+	s := orText(methodTypes[m.Type], m.Type)
+	if m.PhoneType != "" {
+		s += " (" + m.PhoneType + ")"
+	}
+	if m.Detail != "" {
+		s += " " + m.Detail
+	}
+	return s
 }
 
 func methodLines(ms []approvals.Method) []string {
 	var out []string
 	for _, m := range ms {
-		l := m.Label()
+		l := methodLabel(m)
 		if !m.Created.IsZero() {
 			l += " · added " + m.Created.UTC().Format("2006-01-02")
 		}
@@ -191,70 +334,133 @@ func list(title string, lines []string, empty string) bot.Section {
 	return s
 }
 
-func hhmm(t time.Time) string { return t.UTC().Format("15:04 UTC") }
-
-func left(d time.Duration) string {
-	if d <= 0 {
-		return "none"
+// actorName is who acted, for a card: "Ann Admin (slack)".
+func actorName(a approvals.Actor) string {
+	name := orText(a.Name, a.ID)
+	if a.Platform == "" {
+		return name
 	}
-	d = d.Round(time.Minute)
-	if d < time.Minute {
-		return "under a minute"
-	}
-	h, m := int(d.Hours()), int(d.Minutes())%60
-	if h > 0 {
-		return fmt.Sprintf("%dh%02dm", h, m)
-	}
-	return fmt.Sprintf("%d min", m)
+	return name + " (" + a.Platform + ")"
 }
 
-// PendingMessage lists open requests.
+// stamp writes t for a chat message: "09:14 UTC" on now's day, with the date otherwise.
+func stamp(t, now time.Time) string {
+	t, now = t.UTC(), now.UTC()
+	if t.IsZero() {
+		return "unknown time"
+	}
+	if t.Year() == now.Year() && t.YearDay() == now.YearDay() {
+		return t.Format("15:04 UTC")
+	}
+	return t.Format("2006-01-02 15:04 UTC")
+}
+
+// ago writes a duration for people: "12 min", "3 h 05 min", "2 days".
+func ago(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return "under a minute"
+	case d < time.Hour:
+		return fmt.Sprintf("%d min", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d h %02d min", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%d days", int(d.Hours()/24))
+}
+
+// PendingMessage lists open requests (pending, approved, running) with what each is, who
+// asked, how long ago, and where it stands.
 func PendingMessage(rs []*approvals.Request, now time.Time) bot.Message {
 	m := bot.Message{Title: "Open requests"}
 	if len(rs) == 0 {
 		m.Text = "Nothing is waiting for approval or running."
 		return m
 	}
-	var lines []string
+	var waiting, running []string
 	for _, r := range rs {
-		l := fmt.Sprintf("%s · %s · asked by %s · %s", r.ID, requestTitle(r), r.Requester.Name, stateWords(r, now))
+		l := fmt.Sprintf("%s · %s · asked by %s %s ago", r.ID, requestTitle(r), orText(r.Requester.Name, r.Requester.Key()), ago(now.Sub(r.CreatedAt)))
 		if r.State == approvals.StatePending {
-			l += fmt.Sprintf(" · expires in %s", left(r.ExpiresAt.Sub(now)))
+			if left := r.ExpiresAt.Sub(now); left > 0 {
+				l += fmt.Sprintf(" · expires %s (in %s)", stamp(r.ExpiresAt, now), ago(left))
+			} else {
+				l += " · expired, closing shortly"
+			}
+			if len(r.Approvals) > 0 {
+				l += fmt.Sprintf(" · %d approval(s) so far", len(r.Approvals))
+			}
+			waiting = append(waiting, l)
+			continue
 		}
-		lines = append(lines, l)
+		running = append(running, l+" · "+stateWords(r, now))
 	}
-	m.Sections = []bot.Section{list(fmt.Sprintf("%d open", len(rs)), lines, "")}
+	m.Title = fmt.Sprintf("Open requests (%d)", len(rs))
+	if len(waiting) > 0 {
+		m.Sections = append(m.Sections, list(fmt.Sprintf("Waiting for approval (%d)", len(waiting)), waiting, ""))
+	}
+	if len(running) > 0 {
+		m.Sections = append(m.Sections, list(fmt.Sprintf("Approved or running (%d)", len(running)), running, ""))
+	}
 	m.Footer = "/mfa show <id> for a request's card · /mfa cancel <id> to withdraw one"
 	return m
 }
 
-var helpText = map[string]string{
-	CmdStatus:      "Show a user's MFA registration, methods, default method and per-user MFA state, and what to do next. Example: /mfa status ann@contoso.com",
-	CmdReset:       "Ask to delete all of a user's methods but the password and revoke their sessions; they register again at next sign-in. Needs a second admin's approval. Example: /mfa reset ann@contoso.com lost her phone",
-	CmdRevokeGroup: "Ask to revoke the sign-in sessions of every member of a group, so they meet the MFA registration prompt. Large groups need --confirm with the member count. Example: /mfa revoke-group \"Sales EMEA\" --confirm 2345 enrollment campaign",
-	CmdEnforce:     "Ask to set a user's legacy per-user MFA state. Needs approval. Example: /mfa enforce ann@contoso.com enforced",
-	CmdSummary:     "Post the enrollment summary (registered, capable, by method, trend, who is missing) to the approvals channel now.",
-	CmdPending:     "List requests waiting for approval or running.",
-	CmdShow:        "Show a request's card. Example: /mfa show R-7K2QXA",
-	CmdCancel:      "Withdraw a pending request (the requester or an approver). Example: /mfa cancel R-7K2QXA typo",
-	CmdApprove:     "Approve a request (an approver who did not ask for it). The card's button does the same.",
-	CmdDeny:        "Deny a request, with a reason. Example: /mfa deny R-7K2QXA not during the change freeze",
-	CmdHelp:        "Show this help, or help for one command: /mfa help reset",
+// help is each command's description and examples.
+var help = map[string]struct {
+	what     string
+	examples []string
+}{
+	CmdStatus: {"Show a user's MFA registration, methods, default method and per-user MFA state, and what to do next.",
+		[]string{"status ann@contoso.com", "status 6e7b768e-07e2-4810-8459-485f84f8f204"}},
+	CmdReset: {"Ask to delete all of a user's methods but the password and revoke their sessions; they register again at next sign-in. A second admin approves.",
+		[]string{"reset ann@contoso.com lost her phone", `reset "ann@contoso.com" new phone, same number`}},
+	CmdRevokeGroup: {"Ask to revoke the sign-in sessions of every member of a group, so that they sign in again and meet the MFA registration prompt. Large groups need --confirm with the member count. A second admin approves.",
+		[]string{`revoke-group "Sales EMEA" enrollment campaign`, `revoke-group "All Staff" --confirm 12,345 enrollment deadline`}},
+	CmdEnforce: {"Ask to set a user's legacy per-user MFA state (enabled, enforced or disabled). A second admin approves.",
+		[]string{"enforce ann@contoso.com enforced audit finding", "enforce ann@contoso.com disabled moved to Conditional Access"}},
+	CmdSummary: {"Post the enrollment summary (registered, capable, by method, trend, who is missing) to the approvals channel now.",
+		[]string{"summary"}},
+	CmdPending: {"List the requests waiting for approval or running.", []string{"pending"}},
+	CmdShow:    {"Show a request's card as it stands.", []string{"show R-7K2QXA"}},
+	CmdCancel:  {"Withdraw a pending request; the requester or an approver may.", []string{"cancel R-7K2QXA wrong user"}},
+	CmdApprove: {"Approve a request you did not make; the card's Approve button does the same.", []string{"approve R-7K2QXA"}},
+	CmdDeny:    {"Deny a request, with a reason the requester is told; the card's Deny button does the same.", []string{"deny R-7K2QXA not during the change freeze"}},
+	CmdHelp:    {"Show the commands, or one command in detail.", []string{"help", "help revoke-group"}},
 }
 
-// HelpMessage is the help for every command, or for one.
+// HelpMessage is the help for every command, or for one (topic, a command name).
 func HelpMessage(topic string) bot.Message {
-	if topic != "" {
-		return bot.Message{Title: "/mfa " + usage[topic], Text: helpText[topic]}
+	if h, ok := help[topic]; ok {
+		var ex []string
+		for _, e := range h.examples {
+			ex = append(ex, "/mfa "+e)
+		}
+		return bot.Message{
+			Title:    "/mfa " + usage[topic],
+			Text:     h.what,
+			Sections: []bot.Section{{Title: "Examples", Lines: ex}},
+			Footer:   argsNote,
+		}
 	}
 	var lines []string
 	for _, c := range order {
-		lines = append(lines, "/mfa "+usage[c]+" — "+strings.SplitN(helpText[c], ". Example", 2)[0])
+		lines = append(lines, "/mfa "+usage[c]+" — "+help[c].what)
 	}
 	return bot.Message{
-		Title:    "mfabot: MFA for Microsoft Entra ID, with two-person approval",
-		Text:     "Anything that changes a user becomes a request that a second admin approves in the approvals channel; only then does mfabot carry it out. Every step is audited.",
+		Title: "mfabot: MFA for Microsoft Entra ID, with two-person approval",
+		Text: "Anything that changes a user becomes a request that a second admin approves in the approvals channel; only then does mfabot carry it out. Every step is audited.\n\n" +
+			"Examples: /mfa status ann@contoso.com · /mfa reset ann@contoso.com lost her phone · /mfa help reset",
 		Sections: []bot.Section{{Title: "Commands", Lines: lines}},
-		Footer:   "<user> is a UPN, mail address or object id; <group> an object id, mail nickname or display name (quote names with spaces).",
+		Footer:   argsNote,
 	}
+}
+
+const argsNote = "<user> is a UPN, mail address or object id; <group> an object id, mail nickname or display name (quote names with spaces); <request> an id such as R-7K2QXA."
+
+func orNone(s string) string { return orText(s, "none") }
+
+func orText(s, instead string) string {
+	if s == "" {
+		return instead
+	}
+	return s
 }

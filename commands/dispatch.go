@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
@@ -18,19 +19,34 @@ type Summarizer interface {
 	Post(ctx context.Context) error
 }
 
-// Options configure a Dispatcher.
+// SummarizerFunc lets a function be a Summarizer.
+type SummarizerFunc func(ctx context.Context) error
+
+// Post calls f.
+func (f SummarizerFunc) Post(ctx context.Context) error { return f(ctx) }
+
+// Options configure a Dispatcher. Service is required: without it only help works.
 type Options struct {
 	Service *approvals.Service
-	Status  Directory
-	Summary Summarizer // nil: summary answers that it is not configured
+	Status  StatusSource // nil: status answers that it is not configured
+	Summary Summarizer   // nil: summary answers that it is not configured
 	Clock   approvals.Clock
 	Logger  *slog.Logger
+	// HelpURL, when set, is named at the foot of the help (an internal runbook, say).
+	HelpURL string
 }
 
 // Dispatcher turns verified chat events into calls to the approvals core and the
-// read-only handlers, and answers with neutral messages. Every adapter shares it.
+// read-only handlers, and answers with neutral messages. Every adapter shares one; it is
+// safe for concurrent use.
+//
+// Every command but help needs an mfabot admin (approvals.Service.CheckAdmin); approve and
+// deny need an approver, which the service checks itself and which implies admin, so that
+// the refusal names the approvers. The actor is ev.Actor, verified by the adapter, never
+// anything in the text.
 type Dispatcher struct {
-	o Options
+	o     Options
+	cards Cards
 }
 
 // NewDispatcher returns a Dispatcher.
@@ -41,70 +57,95 @@ func NewDispatcher(o Options) *Dispatcher {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Dispatcher{o: o}
+	d := &Dispatcher{o: o}
+	if o.Service != nil {
+		d.cards.Policy = o.Service.Policy()
+	}
+	return d
 }
 
 // Log attribute keys.
 const (
-	logActor   = "actor"
-	logCommand = "command"
-	logRequest = "request_id"
-	logOutcome = "outcome"
-	logRef     = "ref"
+	logActor    = "actor"
+	logCommand  = "command"
+	logRequest  = "request_id"
+	logOutcome  = "outcome"
+	logRef      = "ref"
+	logTarget   = "target"
+	logReason   = "reason"
+	logButton   = "button"
+	logDuration = "duration_ms"
 )
 
-// Handle handles one event. It never panics and never shows an internal error's details
-// in chat: those are logged under a reference the reply names.
+// Handle handles one event and answers it. It never panics and never shows an internal
+// error's details in chat: those are logged under a reference that the reply names. Every
+// command is logged with the actor, its name and its outcome.
 func (d *Dispatcher) Handle(ctx context.Context, ev bot.Event) (resp bot.Response) {
-	log := d.o.Logger.With(logActor, ev.Actor.Key())
+	start := time.Now()
+	log := d.o.Logger.With(logActor, ev.Actor.Key(), logButton, ev.Button)
+	cmd := Command{}
 	defer func() {
 		if p := recover(); p != nil {
 			ref := newRef()
-			log.ErrorContext(ctx, "panic handling command", logRef, ref, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			log.ErrorContext(ctx, "panic handling command", logCommand, cmd.Name, logRef, ref, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			resp = bot.Response{Reply: &bot.Message{Title: "Something went wrong", Tone: bot.ToneBad, Text: "internal error (ref " + ref + ")"}}
 		}
 	}()
 	cmd, err := Parse(ev.Text)
 	if err != nil {
-		log.InfoContext(ctx, "command refused", logOutcome, "usage")
+		log.InfoContext(ctx, "command", logOutcome, "usage", "text", shorten(ev.Text, 200), "err", approvals.ErrorMessage(err))
 		return d.fail(ctx, log, err)
 	}
 	log = log.With(logCommand, cmd.Name)
 	if cmd.Request != "" {
 		log = log.With(logRequest, cmd.Request)
 	}
-	resp, err = d.run(ctx, ev, cmd)
-	if err != nil {
-		log.InfoContext(ctx, "command refused", logOutcome, approvals.ErrorCode(err), "reason", cmd.Reason)
-		resp2 := d.fail(ctx, log, err)
-		resp2.Card = resp.Card
-		return resp2
+	if t := firstNonEmpty(cmd.User, cmd.Group); t != "" {
+		log = log.With(logTarget, t)
 	}
-	log.InfoContext(ctx, "command handled", logOutcome, "ok", "reason", cmd.Reason)
+	if cmd.Reason != "" {
+		log = log.With(logReason, cmd.Reason)
+	}
+	resp, err = d.run(ctx, log, ev, cmd)
+	elapsed := time.Since(start).Milliseconds()
+	if err != nil {
+		code := approvals.ErrorCode(err)
+		level := slog.LevelInfo
+		if code == approvals.EUPSTREAM {
+			level = slog.LevelWarn
+		}
+		if code != approvals.EINTERNAL {
+			log.Log(ctx, level, "command", logOutcome, code, logDuration, elapsed, "err", err)
+		}
+		refusal := d.fail(ctx, log, err)
+		refusal.Card = resp.Card
+		return refusal
+	}
+	log.InfoContext(ctx, "command", logOutcome, "ok", logDuration, elapsed)
 	return resp
 }
 
-func (d *Dispatcher) run(ctx context.Context, ev bot.Event, cmd Command) (bot.Response, error) {
+func (d *Dispatcher) run(ctx context.Context, log *slog.Logger, ev bot.Event, cmd Command) (bot.Response, error) {
 	svc := d.o.Service
 	if cmd.Name == CmdHelp {
 		m := HelpMessage(cmd.Topic)
+		if d.o.HelpURL != "" {
+			m.Footer += " More: " + d.o.HelpURL
+		}
 		return bot.Response{Reply: &m}, nil
 	}
-	if err := svc.CheckAdmin(ctx, ev.Actor); err != nil {
-		return bot.Response{}, err
+	if svc == nil {
+		return bot.Response{}, approvals.Errorf(approvals.EINTERNAL, "dispatcher has no approvals service")
+	}
+	if cmd.Name != CmdApprove && cmd.Name != CmdDeny {
+		if err := svc.CheckAdmin(ctx, ev.Actor); err != nil {
+			return bot.Response{}, err
+		}
 	}
 	now := d.o.Clock.Now()
 	switch cmd.Name {
 	case CmdStatus:
-		if d.o.Status == nil {
-			return bot.Response{}, approvals.Errorf(approvals.EINTERNAL, "status is not wired")
-		}
-		s, err := LoadStatus(ctx, d.o.Status, cmd.User)
-		if err != nil {
-			return bot.Response{}, err
-		}
-		m := StatusCard(s)
-		return bot.Response{Reply: &m}, nil
+		return d.status(ctx, log, cmd, now)
 	case CmdReset, CmdRevokeGroup, CmdEnforce:
 		in := approvals.NewRequest{Reason: cmd.Reason, MFAState: cmd.State, Confirm: cmd.Confirm}
 		switch cmd.Name {
@@ -122,10 +163,11 @@ func (d *Dispatcher) run(ctx context.Context, ev bot.Event, cmd Command) (bot.Re
 		m := bot.Message{
 			Title: fmt.Sprintf("Request %s is waiting for approval", r.ID),
 			Tone:  bot.TonePending,
-			Text: fmt.Sprintf("%s. Another admin must approve it in the approvals channel before %s; you will be told when it is decided.",
-				requestTitle(r), hhmm(r.ExpiresAt)),
+			Text: fmt.Sprintf("Request %s for %s is waiting for approval in the approvals channel (expires %s). %s "+
+				"Another admin must approve it; you will be told when it is decided.",
+				r.ID, r.Target.Name, stamp(r.ExpiresAt, now), preview(r)),
 		}
-		card := RequestCard(r, nil, now)
+		card := d.cards.Request(r, nil, now)
 		return bot.Response{Reply: &m, Card: &card}, nil
 	case CmdApprove, CmdDeny, CmdCancel:
 		var r *approvals.Request
@@ -139,21 +181,22 @@ func (d *Dispatcher) run(ctx context.Context, ev bot.Event, cmd Command) (bot.Re
 			r, err = svc.Cancel(ctx, ev.Actor, cmd.Request, cmd.Reason)
 		}
 		if err != nil {
-			// The clicker sees the card as it really stands next to the refusal.
+			// The clicker sees the card as it really stands next to the refusal, so a
+			// stale card they pressed is brought up to date.
 			resp := bot.Response{}
 			if cur, lerr := svc.Request(ctx, cmd.Request); lerr == nil {
-				card := d.card(ctx, cur, now)
+				card := d.RenderCard(ctx, cur)
 				resp.Card = &card
 			}
 			return resp, err
 		}
-		card := d.card(ctx, r, now)
+		card := d.RenderCard(ctx, r)
 		var m bot.Message
 		switch cmd.Name {
 		case CmdApprove:
-			m = bot.Message{Title: "Approved " + r.ID, Tone: bot.ToneGood, Text: approvedText(r)}
+			m = bot.Message{Title: "Approved " + r.ID, Tone: bot.ToneGood, Text: d.approvedText(r)}
 		case CmdDeny:
-			m = bot.Message{Title: "Denied " + r.ID, Tone: bot.ToneBad, Text: "The requester is told, with your reason."}
+			m = bot.Message{Title: "Denied " + r.ID, Tone: bot.ToneBad, Text: "Nothing was changed. The requester is told, with your reason."}
 		default:
 			m = bot.Message{Title: "Cancelled " + r.ID, Text: "Nothing was changed."}
 		}
@@ -163,7 +206,7 @@ func (d *Dispatcher) run(ctx context.Context, ev bot.Event, cmd Command) (bot.Re
 		if err != nil {
 			return bot.Response{}, err
 		}
-		card := d.card(ctx, r, now)
+		card := d.RenderCard(ctx, r)
 		return bot.Response{Reply: &card, Card: &card}, nil
 	case CmdPending:
 		rs, err := svc.Open(ctx)
@@ -179,26 +222,76 @@ func (d *Dispatcher) run(ctx context.Context, ev bot.Event, cmd Command) (bot.Re
 		if err := d.o.Summary.Post(ctx); err != nil {
 			return bot.Response{}, err
 		}
-		m := bot.Message{Title: "Enrollment summary posted", Text: "It is in the approvals channel."}
+		m := bot.Message{Title: "Enrollment summary posted", Tone: bot.ToneGood, Text: "Posted the enrollment summary to the approvals channel."}
 		return bot.Response{Reply: &m}, nil
 	}
-	return bot.Response{}, approvals.Errorf(approvals.EINVALID, "unknown command %q", cmd.Name)
+	return bot.Response{}, approvals.Errorf(approvals.EINTERNAL, "command %q has no handler", cmd.Name)
 }
 
-func approvedText(r *approvals.Request) string {
+// status answers status: the parts Graph could not give are noted, not fatal; a part that
+// failed internally is logged under a reference the card names.
+func (d *Dispatcher) status(ctx context.Context, log *slog.Logger, cmd Command, now time.Time) (bot.Response, error) {
+	if d.o.Status == nil {
+		return bot.Response{}, approvals.Errorf(approvals.EINVALID, "status is not configured on this mfabot")
+	}
+	s, err := LoadStatus(ctx, d.o.Status, cmd.User)
+	if err != nil {
+		return bot.Response{}, err
+	}
+	for _, part := range []struct {
+		what string
+		err  error
+		note *string
+	}{{"methods", s.MethodsErr, &s.MethodsNote}, {"registration", s.RegistrationErr, &s.RegistrationNote}, {"per-user MFA state", s.MFAStateErr, &s.MFAStateNote}} {
+		switch approvals.ErrorCode(part.err) {
+		case "":
+		case approvals.EINTERNAL:
+			ref := newRef()
+			log.ErrorContext(ctx, "status part failed", "part", part.what, logRef, ref, "err", part.err)
+			*part.note = "internal error (ref " + ref + ")"
+		default:
+			log.InfoContext(ctx, "status part unavailable", "part", part.what, "err", part.err)
+		}
+	}
+	m := StatusCard(s, now)
+	return bot.Response{Reply: &m}, nil
+}
+
+// preview says in a sentence what the approver will be shown.
+func preview(r *approvals.Request) string {
+	switch r.Kind {
+	case approvals.KindReset:
+		if n := len(r.Preview.Methods); n > 0 {
+			return fmt.Sprintf("It deletes %d method(s) and revokes their sessions.", n)
+		}
+		return "They have no methods to delete; it revokes their sessions."
+	case approvals.KindRevokeGroup:
+		return fmt.Sprintf("It revokes the sessions of %s members.", bot.Thousands(r.Preview.MemberCount))
+	case approvals.KindEnforce:
+		return fmt.Sprintf("It sets per-user MFA from %s to %s.", orNone(r.Preview.FromState), r.Preview.ToState)
+	}
+	return ""
+}
+
+func (d *Dispatcher) approvedText(r *approvals.Request) string {
 	if r.State == approvals.StatePending {
-		return fmt.Sprintf("%d approval(s) so far; it needs more before it runs.", len(r.Approvals))
+		req := d.cards.required()
+		return fmt.Sprintf("%d of %d approvals so far; it runs once %d more approve.", len(r.Approvals), req, max(req-len(r.Approvals), 1))
 	}
-	return "It runs now; the card shows the progress."
+	return "It runs now; the card in the approvals channel shows the progress."
 }
 
-// card is the request's card with its failed items.
-func (d *Dispatcher) card(ctx context.Context, r *approvals.Request, now time.Time) bot.Message {
+// RenderCard is the card of a request as it stands now, with its failed items, under the
+// service's policy. The bot.Notifier takes it to keep every posted card current.
+func (d *Dispatcher) RenderCard(ctx context.Context, r *approvals.Request) bot.Message {
 	var failed []approvals.Item
-	if r.Failed > 0 {
-		failed, _ = d.o.Service.FailedItems(ctx, r.ID, maxListed)
+	if r.Failed > 0 && d.o.Service != nil {
+		var err error
+		if failed, err = d.o.Service.FailedItems(ctx, r.ID, maxListed); err != nil {
+			d.o.Logger.WarnContext(ctx, "load failed items", logRequest, r.ID, "err", err)
+		}
 	}
-	return RequestCard(r, failed, now)
+	return d.cards.Request(r, failed, d.o.Clock.Now())
 }
 
 // fail turns an error into a reply for the actor alone. Internal errors are logged in
@@ -220,7 +313,11 @@ func (d *Dispatcher) fail(ctx context.Context, log *slog.Logger, err error) bot.
 		m.Title = "Microsoft Graph or the chat platform refused"
 	default:
 		ref := newRef()
-		log.ErrorContext(ctx, "internal error", logRef, ref, "err", err)
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			log.WarnContext(ctx, "command", logOutcome, "cancelled", logRef, ref, "err", err)
+		} else {
+			log.ErrorContext(ctx, "command", logOutcome, approvals.EINTERNAL, logRef, ref, "err", err)
+		}
 		m.Title = "Something went wrong"
 		m.Text = "internal error (ref " + ref + ")"
 	}
@@ -231,4 +328,13 @@ func newRef() string {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
 }

@@ -1,7 +1,15 @@
 // Package commands owns the /mfa grammar and what the bot says: it parses what an admin
-// typed or pressed, dispatches it to the approvals core or a read-only handler (status,
-// pending, summary, help), and decides, once for every platform, which facts each card
-// shows. Adapters render the resulting bot.Message; they contain no command logic.
+// typed or pressed (Parse, with usage errors that name the wrong part; Canonical, the text
+// buttons carry), dispatches it to the approvals core or a read-only handler (status,
+// pending, show, summary, help), and decides, once for every platform, which facts each
+// card shows (Cards, StatusCard, PendingMessage, HelpMessage). Adapters render the
+// resulting bot.Message; they contain no command logic.
 //
-// It imports approvals and bot, never an adapter, graph or storage.
+// Adapters consume the Dispatcher through their own one-method interface,
+// Handle(ctx, bot.Event) bot.Response; bot.Notifier takes Dispatcher.RenderCard to keep
+// posted cards current, so bot never imports this package.
+//
+// It imports approvals, bot and commands/summary (for the names of methods), never an
+// adapter, graph or storage: the directory is reached through StatusSource and the
+// summary through Summarizer.
 package commands

@@ -2,11 +2,15 @@ package commands
 
 import (
 	"fmt"
+	"html"
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/mfabot/mfabot/approvals"
+	"github.com/mfabot/mfabot/bot"
 )
 
 // Command names.
@@ -24,17 +28,28 @@ const (
 	CmdHelp        = "help"
 )
 
-// Command is a parsed /mfa command.
+// Command is a parsed /mfa command. Parse fills only the fields its command takes.
 type Command struct {
 	Name    string
-	User    string // status, reset, enforce
-	Group   string // revoke-group
-	Request string // show, cancel, approve, deny (canonical upper case)
-	State   string // enforce: enabled, enforced, disabled
+	User    string // status, reset, enforce: a UPN or mail address as typed, or a lower-case object id
+	Group   string // revoke-group: object id, mail nickname or display name
+	Request string // show, cancel, approve, deny: canonical "R-7K2QXA"
+	State   string // enforce: enabled, enforced or disabled
 	Confirm int    // revoke-group --confirm N
-	Reason  string // reset, revoke-group, enforce, cancel, deny
+	Reason  string // reset, revoke-group, enforce, cancel, deny: free text, white space folded
 	Topic   string // help <command>
 }
+
+// Limits on what Parse accepts, so that a card never carries a novel.
+const (
+	maxText   = 16 << 10 // bytes, before cleaning
+	maxReason = 1000
+	maxGroup  = 256
+	maxUser   = 256
+	// maxConfirm bounds --confirm well above any real group, so a typo of extra digits is
+	// caught here rather than compared with the member count.
+	maxConfirm = 10_000_000
+)
 
 // usage is each command's usage line, shown with every error about it.
 var usage = map[string]string{
@@ -58,6 +73,9 @@ var aliases = map[string]string{
 	"revokegroup": CmdRevokeGroup, "revoke_group": CmdRevokeGroup, "list": CmdPending, "?": CmdHelp,
 }
 
+// Usage is the usage line of a command, "reset <user> [reason…]", or "" for an unknown one.
+func Usage(name string) string { return usage[name] }
+
 func usageErr(cmd, format string, args ...any) error {
 	msg := fmt.Sprintf(format, args...)
 	if u, ok := usage[cmd]; ok {
@@ -66,257 +84,611 @@ func usageErr(cmd, format string, args ...any) error {
 	return approvals.Errorf(approvals.EINVALID, "%s", msg)
 }
 
-var (
-	guidRE      = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-	upnRE       = regexp.MustCompile(`^[^\s@<>()\[\],;:"']+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$`)
-	requestRE   = regexp.MustCompile(`^[Rr]-?[0-9A-Za-z]{4,12}$`)
-	slackMailRE = regexp.MustCompile(`^<mailto:([^|>]+)(?:\|[^>]*)?>$`)
-	htmlMailRE  = regexp.MustCompile(`(?i)<a\s[^>]*href="mailto:([^"]+)"[^>]*>.*?</a>`)
-)
-
-// Parse parses the text after "/mfa" (a leading "mfa" or "/mfa" is ignored). Invalid input
-// is an EINVALID *approvals.Error saying which part is wrong, with the usage line.
+// Parse parses the text after "/mfa" (a leading "mfa" or "/mfa" is ignored). Empty text
+// asks for help. Invalid input is an EINVALID *approvals.Error that names the part that is
+// wrong and gives the command's usage line.
+//
+// Arguments may be quoted with double or single quotes, straight or typographic (as
+// Teams, Slack and macOS turn them), with a backslash escaping the next character or a
+// doubled quote standing for itself. Mail addresses that chat clients turned into links
+// (Slack's <mailto:…|…>, Teams' <a href="mailto:…">) and HTML entities are undone first.
+// A reason is the rest of the line, taken as typed (an apostrophe needs no quoting),
+// with its white space folded.
 func Parse(text string) (Command, error) {
-	words, err := split(unwrapMail(text))
+	if len(text) > maxText {
+		return Command{}, approvals.Errorf(approvals.EINVALID, "that command is too long (%s bytes; at most %s)\nType /mfa help for the commands.",
+			bot.Thousands(len(text)), bot.Thousands(maxText))
+	}
+	p := &parser{s: clean(text)}
+	first, ok, err := p.word()
 	if err != nil {
-		return Command{}, approvals.Errorf(approvals.EINVALID, "%s\nType /mfa help for the commands.", err)
+		return Command{}, p.quoteErr("", err)
 	}
-	if len(words) > 0 && (strings.EqualFold(words[0], "mfa") || strings.EqualFold(words[0], "/mfa")) {
-		words = words[1:]
+	if ok && !first.quoted && (strings.EqualFold(first.text, "mfa") || strings.EqualFold(first.text, "/mfa")) {
+		first, ok, err = p.word()
+		if err != nil {
+			return Command{}, p.quoteErr("", err)
+		}
 	}
-	if len(words) == 0 {
+	if !ok {
 		return Command{Name: CmdHelp}, nil
 	}
-	name := strings.ToLower(words[0])
+	name := strings.ToLower(first.text)
 	if a, ok := aliases[name]; ok {
 		name = a
 	}
-	args := words[1:]
+	if _, known := usage[name]; !known {
+		return Command{}, unknownCommand(first.text)
+	}
 	c := Command{Name: name}
 	switch name {
 	case CmdHelp:
-		if len(args) > 1 {
-			return c, usageErr(name, "help takes at most one command name")
+		w, ok, err := p.word()
+		if err != nil {
+			return c, p.quoteErr(name, err)
 		}
-		if len(args) == 1 {
-			c.Topic = strings.ToLower(args[0])
+		if ok {
+			c.Topic = strings.ToLower(strings.TrimPrefix(w.text, "/"))
 			if a, ok := aliases[c.Topic]; ok {
 				c.Topic = a
 			}
-			if _, ok := usage[c.Topic]; !ok {
-				return c, usageErr(name, "there is no command %q", args[0])
+			if _, known := usage[c.Topic]; !known {
+				return c, usageErr(name, "there is no command %q; the commands are %s", w.text, strings.Join(order, ", "))
 			}
+		}
+		if err := p.end(name, "help takes at most one command name"); err != nil {
+			return c, err
 		}
 	case CmdSummary, CmdPending:
-		if len(args) > 0 {
-			return c, usageErr(name, "%s takes no arguments, but got %q", name, strings.Join(args, " "))
-		}
-	case CmdStatus:
-		if len(args) == 0 {
-			return c, usageErr(name, "which user? give a UPN, mail address or object id")
-		}
-		if len(args) > 1 {
-			return c, usageErr(name, "status takes one user, but got %q as well", strings.Join(args[1:], " "))
-		}
-		if c.User, err = user(name, args[0]); err != nil {
+		if err := p.end(name, name+" takes no arguments"); err != nil {
 			return c, err
 		}
-	case CmdReset:
-		if len(args) == 0 {
+	case CmdStatus, CmdReset, CmdEnforce:
+		w, ok, err := p.word()
+		if err != nil {
+			return c, p.quoteErr(name, err)
+		}
+		if !ok || w.text == "" {
 			return c, usageErr(name, "which user? give a UPN, mail address or object id")
 		}
-		if c.User, err = user(name, args[0]); err != nil {
+		if c.User, err = user(name, w.text); err != nil {
 			return c, err
 		}
-		c.Reason = strings.Join(args[1:], " ")
-	case CmdEnforce:
-		if len(args) == 0 {
-			return c, usageErr(name, "which user? give a UPN, mail address or object id")
-		}
-		if c.User, err = user(name, args[0]); err != nil {
-			return c, err
-		}
-		if len(args) < 2 {
-			return c, usageErr(name, "which per-user MFA state? enabled, enforced or disabled")
-		}
-		c.State = strings.ToLower(args[1])
-		switch c.State {
-		case approvals.MFAEnabled, approvals.MFAEnforced, approvals.MFADisabled:
-		default:
-			return c, usageErr(name, "%q is not a per-user MFA state: use enabled, enforced or disabled", args[1])
-		}
-		c.Reason = strings.Join(args[2:], " ")
-	case CmdRevokeGroup:
-		var rest []string
-		for i := 0; i < len(args); i++ {
-			a := args[i]
-			lower := strings.ToLower(a)
-			switch {
-			case lower == "--confirm":
-				if i+1 >= len(args) {
-					return c, usageErr(name, "--confirm needs the group's member count")
-				}
-				i++
-				if c.Confirm, err = confirm(name, args[i]); err != nil {
-					return c, err
-				}
-			case strings.HasPrefix(lower, "--confirm="):
-				if c.Confirm, err = confirm(name, a[len("--confirm="):]); err != nil {
-					return c, err
-				}
-			case strings.HasPrefix(a, "--") && len(rest) <= 1:
-				return c, usageErr(name, "unknown option %q", a)
+		switch name {
+		case CmdStatus:
+			if err := p.end(name, "status takes one user"); err != nil {
+				return c, err
+			}
+		case CmdEnforce:
+			w, ok, err := p.word()
+			if err != nil {
+				return c, p.quoteErr(name, err)
+			}
+			if !ok {
+				return c, usageErr(name, "which per-user MFA state? enabled, enforced or disabled")
+			}
+			c.State = strings.ToLower(w.text)
+			switch c.State {
+			case approvals.MFAEnabled, approvals.MFAEnforced, approvals.MFADisabled:
 			default:
-				rest = append(rest, a)
+				return c, usageErr(name, "%q is not a per-user MFA state: use enabled, enforced or disabled", w.text)
+			}
+			fallthrough
+		default:
+			if c.Reason, err = p.reason(name); err != nil {
+				return c, err
 			}
 		}
-		if len(rest) == 0 {
-			return c, usageErr(name, "which group? give an object id, mail nickname or display name (quote names with spaces)")
+	case CmdRevokeGroup:
+		if err := p.revokeGroup(&c); err != nil {
+			return c, err
 		}
-		c.Group = rest[0]
-		c.Reason = strings.Join(rest[1:], " ")
 	case CmdShow, CmdCancel, CmdApprove, CmdDeny:
-		if len(args) == 0 {
+		w, ok, err := p.word()
+		if err != nil {
+			return c, p.quoteErr(name, err)
+		}
+		if !ok || w.text == "" {
 			return c, usageErr(name, "which request? give its id, such as R-7K2QXA (see /mfa pending)")
 		}
-		if !requestRE.MatchString(args[0]) {
-			return c, usageErr(name, "%q is not a request id; ids look like R-7K2QXA", args[0])
+		if c.Request, err = requestID(name, w.text); err != nil {
+			return c, err
 		}
-		c.Request = canonicalRequest(args[0])
 		switch name {
 		case CmdShow, CmdApprove:
-			if len(args) > 1 {
-				return c, usageErr(name, "%s takes one request id, but got %q as well", name, strings.Join(args[1:], " "))
-			}
-		case CmdDeny:
-			c.Reason = strings.Join(args[1:], " ")
-			if strings.TrimSpace(c.Reason) == "" {
-				return c, usageErr(name, "say why you deny it")
+			if err := p.end(name, name+" takes only the request id"); err != nil {
+				return c, err
 			}
 		default:
-			c.Reason = strings.Join(args[1:], " ")
+			if c.Reason, err = p.reason(name); err != nil {
+				return c, err
+			}
+			if name == CmdDeny && c.Reason == "" {
+				return c, usageErr(name, "say why you deny it: the requester is told your reason")
+			}
 		}
-	default:
-		return c, approvals.Errorf(approvals.EINVALID, "unknown command %q. Commands: %s. Type /mfa help for details.", words[0], strings.Join(order, ", "))
 	}
-	// Reasons are free text; white space is folded so the canonical form is stable.
-	c.Reason = strings.Join(strings.Fields(c.Reason), " ")
 	return c, nil
 }
 
+func unknownCommand(word string) error {
+	hint := ""
+	if s := suggest(strings.ToLower(word)); s != "" {
+		hint = " (did you mean " + s + "?)"
+	}
+	return approvals.Errorf(approvals.EINVALID, "unknown command %q%s. Commands: %s.\nType /mfa help for details.",
+		shorten(word, 40), hint, strings.Join(order, ", "))
+}
+
+// suggest returns the command nearest to a mistyped word, if any is near.
+func suggest(word string) string {
+	best, bestD := "", 3
+	for _, c := range order {
+		if d := distance(word, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	if bestD > len(word)/2 {
+		return ""
+	}
+	return best
+}
+
+// distance is the Levenshtein distance between a and b, in runes.
+func distance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	if len(ra) > 64 {
+		return len(ra)
+	}
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
+}
+
+// revokeGroup parses "<group> [--confirm N] [reason…]"; the option may also come before
+// the group or at the very end of the line.
+func (p *parser) revokeGroup(c *Command) error {
+	name := c.Name
+	setConfirm := func(v string) error {
+		if c.Confirm != 0 {
+			return usageErr(name, "--confirm is given twice")
+		}
+		n, err := confirm(name, v)
+		c.Confirm = n
+		return err
+	}
+	haveGroup := false
+	for {
+		save := p.pos
+		w, ok, err := p.word()
+		if err != nil {
+			return p.quoteErr(name, err)
+		}
+		if !ok {
+			break
+		}
+		lower := strings.ToLower(w.text)
+		switch {
+		case !w.quoted && lower == "--confirm":
+			v, ok, err := p.word()
+			if err != nil {
+				return p.quoteErr(name, err)
+			}
+			if !ok {
+				return usageErr(name, "--confirm needs the group's member count, as shown when you asked without it")
+			}
+			if err := setConfirm(v.text); err != nil {
+				return err
+			}
+			continue
+		case !w.quoted && strings.HasPrefix(lower, "--confirm="):
+			if err := setConfirm(w.text[len("--confirm="):]); err != nil {
+				return err
+			}
+			continue
+		case !w.quoted && isOption(w.text):
+			return usageErr(name, "unknown option %q; revoke-group takes only --confirm N", shorten(w.text, 40))
+		}
+		if haveGroup {
+			p.pos = save
+			break
+		}
+		if w.text == "" {
+			return usageErr(name, "the group name is empty")
+		}
+		if n := utf8.RuneCountInString(w.text); n > maxGroup {
+			return usageErr(name, "that group name is too long (%d characters; at most %d)", n, maxGroup)
+		}
+		c.Group, haveGroup = w.text, true
+	}
+	if !haveGroup {
+		return usageErr(name, "which group? give an object id, mail nickname or display name (quote names with spaces)")
+	}
+	reason, quoted, err := p.reasonText(name)
+	if err != nil {
+		return err
+	}
+	if m := trailingConfirm.FindStringSubmatchIndex(reason); m != nil && !quoted {
+		if err := setConfirm(reason[m[4]:m[5]]); err != nil {
+			return err
+		}
+		reason = strings.TrimSpace(reason[:m[0]])
+	}
+	c.Reason = reason
+	return nil
+}
+
+// trailingConfirm finds "--confirm N" at the end of a reason: people add it last after a
+// first attempt told them the count.
+var trailingConfirm = regexp.MustCompile(`(?i)(?:^|\s)--confirm(=|\s+)(\S+)$`)
+
+// isOption reports whether an unquoted word is meant as an option: "--" and a letter.
+func isOption(w string) bool {
+	return len(w) > 2 && strings.HasPrefix(w, "--") && unicode.IsLetter(rune(w[2]))
+}
+
+// confirmRE is a member count as people write it: 12000, 12,000, 12.000, 12_000, 12'000.
+var confirmRE = regexp.MustCompile(`^(?:[0-9]+|[0-9]{1,3}(?:,[0-9]{3})+|[0-9]{1,3}(?:\.[0-9]{3})+|[0-9]{1,3}(?:_[0-9]{3})+|[0-9]{1,3}(?:['’][0-9]{3})+)$`)
+
 func confirm(cmd, s string) (int, error) {
-	n, err := strconv.Atoi(strings.ReplaceAll(s, ",", ""))
-	if err != nil || n <= 0 {
-		return 0, usageErr(cmd, "--confirm takes the group's member count as a whole number, not %q", s)
+	if s == "" {
+		return 0, usageErr(cmd, "--confirm needs the group's member count, as shown when you asked without it")
+	}
+	if !confirmRE.MatchString(s) {
+		return 0, usageErr(cmd, "--confirm takes the group's member count as a whole number, not %q", shorten(s, 40))
+	}
+	n, err := strconv.Atoi(strings.NewReplacer(",", "", "_", "", ".", "", "’", "", "'", "").Replace(s))
+	switch {
+	case err != nil || n > maxConfirm:
+		return 0, usageErr(cmd, "--confirm %s is more than any group has", shorten(s, 20))
+	case n == 0:
+		return 0, usageErr(cmd, "--confirm takes the group's member count, which is at least 1")
 	}
 	return n, nil
 }
 
-// user checks that s looks like a UPN, mail address or object id.
-func user(cmd, s string) (string, error) {
-	if guidRE.MatchString(s) || upnRE.MatchString(s) {
-		return s, nil
+func allDigits(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
 	}
-	if !strings.Contains(s, "@") {
-		return "", usageErr(cmd, "%q is not a user: give a UPN or mail address (ann@contoso.com) or an object id", s)
-	}
-	return "", usageErr(cmd, "%q is not a valid UPN or mail address", s)
+	return s != ""
 }
 
-func canonicalRequest(s string) string {
+var (
+	guidRE    = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	hexDashRE = regexp.MustCompile(`^[0-9a-fA-F-]{20,}$`)
+	requestRE = regexp.MustCompile(`^[Rr]-?[0-9A-Za-z]{4,12}$`)
+	// labelRE is one label of a domain name; internationalised names are allowed.
+	labelRE = regexp.MustCompile(`^[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?$`)
+)
+
+// user checks that s is a UPN or mail address (guests' #EXT# UPNs included) or an object
+// id, and returns it in canonical form: object ids lower case, addresses as typed.
+func user(cmd, s string) (string, error) {
+	if len(s) > 7 && strings.EqualFold(s[:7], "mailto:") {
+		s = s[7:]
+	}
+	if guidRE.MatchString(s) {
+		return strings.ToLower(s), nil
+	}
+	if n := utf8.RuneCountInString(s); n > maxUser {
+		return "", usageErr(cmd, "that user is too long to be a UPN (%d characters)", n)
+	}
+	if strings.HasPrefix(s, "<@") || strings.HasPrefix(strings.ToLower(s), "<at>") {
+		return "", usageErr(cmd, "%q is a chat mention, not a user: give their UPN or mail address (ann@contoso.com) or object id", shorten(s, 60))
+	}
+	at := strings.LastIndexByte(s, '@')
+	if at < 0 {
+		if hexDashRE.MatchString(s) && strings.Contains(s, "-") {
+			return "", usageErr(cmd, "%q is not a valid object id: object ids have 8-4-4-4-12 hex digits", s)
+		}
+		return "", usageErr(cmd, "%q is not a user: give a UPN or mail address (ann@contoso.com) or an object id", shorten(s, 60))
+	}
+	local, domain := s[:at], s[at+1:]
+	if local == "" {
+		return "", usageErr(cmd, "%q is not a valid UPN or mail address: nothing before the @", shorten(s, 60))
+	}
+	if i := strings.IndexAny(local, "@<>()[],;:\"\\ "); i >= 0 {
+		return "", usageErr(cmd, "%q is not a valid UPN or mail address: %q cannot appear before the @", shorten(s, 60), local[i:i+1])
+	}
+	if strings.HasPrefix(local, ".") || strings.HasSuffix(local, ".") || strings.Contains(local, "..") {
+		return "", usageErr(cmd, "%q is not a valid UPN or mail address: misplaced dot before the @", shorten(s, 60))
+	}
+	labels := strings.Split(domain, ".")
+	if len(labels) < 2 {
+		return "", usageErr(cmd, "%q is not a valid UPN or mail address: the domain needs a dot (contoso.com)", shorten(s, 60))
+	}
+	for _, l := range labels {
+		if !labelRE.MatchString(l) {
+			return "", usageErr(cmd, "%q is not a valid UPN or mail address: %q is not a domain name", shorten(s, 60), shorten(domain, 60))
+		}
+	}
+	if allDigits(labels[len(labels)-1]) {
+		return "", usageErr(cmd, "%q is not a valid UPN or mail address: %q is not a domain name", shorten(s, 60), shorten(domain, 60))
+	}
+	return s, nil
+}
+
+// requestID checks a request id and returns its canonical form, "R-7K2QXA".
+func requestID(cmd, s string) (string, error) {
+	if !requestRE.MatchString(s) {
+		return "", usageErr(cmd, "%q is not a request id; ids look like R-7K2QXA (see /mfa pending)", shorten(s, 40))
+	}
 	s = strings.ToUpper(s)
 	if !strings.HasPrefix(s, "R-") {
 		s = "R-" + s[1:]
 	}
+	return s, nil
+}
+
+// word is one argument as the parser saw it.
+type word struct {
+	text   string
+	quoted bool // some of it was quoted: never an option, never the "mfa" prefix
+}
+
+// parser reads words from the cleaned text one at a time, so that whatever follows the
+// fixed arguments can be taken as typed.
+type parser struct {
+	s   string
+	pos int
+}
+
+// errUnclosed is a quote without its closing partner; at says where it was opened.
+type errUnclosed struct{ at int }
+
+func (e errUnclosed) Error() string { return "unclosed quote" }
+
+func (p *parser) quoteErr(cmd string, err error) error {
+	at := 0
+	if u, ok := err.(errUnclosed); ok {
+		at = u.at
+	}
+	msg := "a quote is not closed: " + shorten(p.s[at:], 30)
+	if cmd == "" {
+		return approvals.Errorf(approvals.EINVALID, "%s\nType /mfa help for the commands.", msg)
+	}
+	return usageErr(cmd, "%s", msg)
+}
+
+// Quote families: an opening quote is closed by any closing quote of its family, so
+// “…", "…” and ”…” all work as pasted.
+var (
+	doubleOpen  = "\"“”„"
+	doubleClose = "\"“”"
+	singleOpen  = "'‘’‚"
+	singleClose = "'’‘"
+)
+
+func closers(open rune) string {
+	if strings.ContainsRune(doubleOpen, open) {
+		return doubleClose
+	}
+	if strings.ContainsRune(singleOpen, open) {
+		return singleClose
+	}
+	return ""
+}
+
+// word reads the next word. ok is false at the end of the text.
+func (p *parser) word() (word, bool, error) {
+	s := p.s
+	i := p.pos
+	for i < len(s) {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if !unicode.IsSpace(r) {
+			break
+		}
+		i += n
+	}
+	if i >= len(s) {
+		p.pos = i
+		return word{}, false, nil
+	}
+	var b strings.Builder
+	w := word{}
+	for i < len(s) {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if unicode.IsSpace(r) {
+			break
+		}
+		cl := closers(r)
+		if cl == "" || (b.Len() > 0 && !w.quoted) {
+			// Quotes inside a word (it's, O’Brien) are just characters.
+			b.WriteRune(r)
+			i += n
+			continue
+		}
+		// A quoted stretch: up to the closing quote; a backslash escapes the next
+		// character and a doubled closing quote stands for itself.
+		open := i
+		i += n
+		closed := false
+		for i < len(s) {
+			q, m := utf8.DecodeRuneInString(s[i:])
+			if q == '\\' && i+m < len(s) {
+				e, k := utf8.DecodeRuneInString(s[i+m:])
+				b.WriteRune(e)
+				i += m + k
+				continue
+			}
+			if strings.ContainsRune(cl, q) {
+				if next, k := utf8.DecodeRuneInString(s[i+m:]); i+m < len(s) && next == q {
+					b.WriteRune(q)
+					i += m + k
+					continue
+				}
+				i += m
+				closed = true
+				break
+			}
+			b.WriteRune(q)
+			i += m
+		}
+		if !closed {
+			return word{}, false, errUnclosed{at: open}
+		}
+		w.quoted = true
+	}
+	p.pos = i
+	w.text = b.String()
+	return w, true, nil
+}
+
+// end checks that nothing follows.
+func (p *parser) end(cmd, what string) error {
+	rest := strings.TrimSpace(p.s[p.pos:])
+	if rest == "" {
+		return nil
+	}
+	return usageErr(cmd, "%s, but %q follows", what, shorten(rest, 60))
+}
+
+// reason takes the rest of the line as the reason, refusing options.
+func (p *parser) reason(cmd string) (string, error) {
+	save := p.pos
+	if w, ok, err := p.word(); err == nil && ok && !w.quoted && isOption(w.text) {
+		if strings.HasPrefix(strings.ToLower(w.text), "--confirm") {
+			return "", usageErr(cmd, "--confirm is only for revoke-group")
+		}
+		return "", usageErr(cmd, "unknown option %q; %s takes none", shorten(w.text, 40), cmd)
+	}
+	p.pos = save
+	r, _, err := p.reasonText(cmd)
+	return r, err
+}
+
+// reasonText is the rest of the line as typed, white space folded; a reason that is one
+// quoted stretch loses its quotes, and quoted says so.
+func (p *parser) reasonText(cmd string) (reason string, quoted bool, err error) {
+	rest := strings.TrimSpace(p.s[p.pos:])
+	p.pos = len(p.s)
+	if rest == "" {
+		return "", false, nil
+	}
+	if r, _ := utf8.DecodeRuneInString(rest); closers(r) != "" {
+		q := &parser{s: rest}
+		if w, ok, err := q.word(); err == nil && ok && q.pos == len(rest) {
+			rest, quoted = w.text, true
+		}
+	}
+	rest = strings.Join(strings.Fields(rest), " ")
+	if n := utf8.RuneCountInString(rest); n > maxReason {
+		return "", false, usageErr(cmd, "the reason is too long (%s characters; at most %s)", bot.Thousands(n), bot.Thousands(maxReason))
+	}
+	return rest, quoted, nil
+}
+
+var (
+	// Slack sends mail addresses and links as <mailto:a@b|a@b> and <https://…|label>.
+	slackLinkRE = regexp.MustCompile(`<(mailto:[^|<>\s]+|https?://[^|<>\s]+)(?:\|([^<>]*))?>`)
+	// Teams sends them as HTML anchors, and wraps text in paragraphs.
+	htmlLinkRE = regexp.MustCompile(`(?is)<a\s[^>]*?href\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)[^>]*>(.*?)</a\s*>`)
+	htmlTagRE  = regexp.MustCompile(`(?i)</?(?:p|div|span|br|b|i|strong|em|font)(?:\s[^<>]*)?/?>`)
+)
+
+// clean undoes what chat clients do to typed text: links around mail addresses, HTML
+// paragraphs and entities; it drops invisible and control characters, and bidirectional
+// overrides that could make a card read differently from what it says.
+func clean(text string) string {
+	text = strings.ToValidUTF8(text, "\uFFFD")
+	text = htmlLinkRE.ReplaceAllStringFunc(text, func(m string) string {
+		sub := htmlLinkRE.FindStringSubmatch(m)
+		href := strings.Trim(sub[1], `"'`)
+		if len(href) > 7 && strings.EqualFold(href[:7], "mailto:") {
+			return html.UnescapeString(href[7:])
+		}
+		return sub[2]
+	})
+	text = slackLinkRE.ReplaceAllStringFunc(text, func(m string) string {
+		sub := slackLinkRE.FindStringSubmatch(m)
+		if len(sub[1]) > 7 && strings.EqualFold(sub[1][:7], "mailto:") {
+			return sub[1][7:]
+		}
+		if sub[2] != "" {
+			return sub[2]
+		}
+		return sub[1]
+	})
+	text = htmlTagRE.ReplaceAllString(text, " ")
+	text = html.UnescapeString(text)
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\u200b' || r == '\u200c' || r == '\u200d' || r == '\u2060' || r == '\ufeff':
+			return -1
+		case r >= '\u202a' && r <= '\u202e', r >= '\u2066' && r <= '\u2069', r == '\u200e', r == '\u200f':
+			return -1
+		case unicode.IsSpace(r):
+			return r
+		case unicode.IsControl(r):
+			return -1
+		}
+		return r
+	}, text)
+}
+
+// escapeArg writes a word so that clean and word read it back unchanged.
+func escapeArg(s string, option bool) string {
+	s = escapeMarkup(s)
+	if s == "" || needsQuotes(s) || (option && strings.HasPrefix(s, "--")) {
+		return quote(s)
+	}
 	return s
 }
 
-// unwrapMail undoes the links chat clients make of mail addresses: Slack's
-// <mailto:a@b|a@b> and Teams' <a href="mailto:a@b">a@b</a>.
-func unwrapMail(text string) string {
-	text = htmlMailRE.ReplaceAllString(text, "$1")
-	fields := strings.Fields(text)
-	changed := false
-	for i, f := range fields {
-		if m := slackMailRE.FindStringSubmatch(f); m != nil {
-			fields[i], changed = m[1], true
+// quote puts s in double quotes, escaping every character that would end them early.
+func quote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		if r == '\\' || strings.ContainsRune(doubleClose, r) {
+			b.WriteByte('\\')
 		}
+		b.WriteRune(r)
 	}
-	if changed {
-		return strings.Join(fields, " ")
-	}
-	return text
+	b.WriteByte('"')
+	return b.String()
 }
 
-// split splits text into words; double, single and typographic quotes group words, and
-// a backslash escapes the next character.
-func split(text string) ([]string, error) {
-	var words []string
-	var cur strings.Builder
-	inWord := false
-	var quote rune
-	escaped := false
-	closing := map[rune]rune{'"': '"', '\'': '\'', '“': '”', '”': '”', '‘': '’', '’': '’', '„': '“'}
-	for _, r := range text {
-		switch {
-		case escaped:
-			cur.WriteRune(r)
-			escaped, inWord = false, true
-		case r == '\\':
-			escaped, inWord = true, true
-		case quote != 0:
-			if r == quote || (quote == '”' && r == '"') {
-				quote = 0
-			} else {
-				cur.WriteRune(r)
-			}
-		case closing[r] != 0 && !inWord:
-			quote, inWord = closing[r], true
-		case r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\u00a0':
-			if inWord {
-				words = append(words, cur.String())
-				cur.Reset()
-				inWord = false
-			}
-		default:
-			cur.WriteRune(r)
-			inWord = true
-		}
-	}
-	if quote != 0 {
-		return nil, fmt.Errorf("a quote is not closed")
-	}
-	if escaped {
-		cur.WriteRune('\\')
-	}
-	if inWord {
-		words = append(words, cur.String())
-	}
-	return words, nil
+// escapeMarkup hides what clean would take for markup.
+func escapeMarkup(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }
 
-// quoteArg quotes a word for Canonical when it needs it.
-func quoteArg(s string) string {
-	if s != "" && !strings.ContainsAny(s, " \t\"'\\“”‘’„\u00a0\n\r") {
-		return s
+func needsQuotes(s string) bool {
+	if r, _ := utf8.DecodeRuneInString(s); closers(r) != "" {
+		return true
 	}
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`)
-	return `"` + r.Replace(s) + `"`
+	return strings.IndexFunc(s, unicode.IsSpace) >= 0
 }
 
-// Canonical is the command as canonical text, parsed back by Parse to the same Command.
-// Buttons carry it.
+// Canonical is the command as canonical text, which Parse reads back to the same Command.
+// Buttons carry it ("approve R-7K2QXA").
 func Canonical(c Command) string {
 	parts := []string{c.Name}
 	switch c.Name {
-	case CmdStatus:
-		parts = append(parts, quoteArg(c.User))
-	case CmdReset:
-		parts = append(parts, quoteArg(c.User))
+	case CmdStatus, CmdReset:
+		parts = append(parts, escapeArg(c.User, true))
 	case CmdEnforce:
-		parts = append(parts, quoteArg(c.User), c.State)
+		parts = append(parts, escapeArg(c.User, true), c.State)
 	case CmdRevokeGroup:
-		parts = append(parts, quoteArg(c.Group))
+		parts = append(parts, escapeArg(c.Group, true))
 		if c.Confirm > 0 {
 			parts = append(parts, "--confirm", strconv.Itoa(c.Confirm))
 		}
@@ -328,9 +700,27 @@ func Canonical(c Command) string {
 		}
 	}
 	if c.Reason != "" {
-		for _, w := range strings.Fields(c.Reason) {
-			parts = append(parts, quoteArg(w))
-		}
+		parts = append(parts, canonicalReason(c))
 	}
 	return strings.Join(parts, " ")
+}
+
+// canonicalReason writes a reason as typed unless Parse would read part of it as
+// something else: an option, a quoted stretch, a trailing --confirm.
+func canonicalReason(c Command) string {
+	r := escapeMarkup(c.Reason)
+	first, _ := utf8.DecodeRuneInString(r)
+	if closers(first) != "" || strings.HasPrefix(r, "--") || (c.Name == CmdRevokeGroup && trailingConfirm.MatchString(r)) {
+		return quote(r)
+	}
+	return r
+}
+
+// shorten cuts s to at most n runes for quoting it back in a message.
+func shorten(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n]) + "…"
 }

@@ -4,13 +4,16 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/mfabot/mfabot/approvals"
 	"github.com/mfabot/mfabot/bot"
+	"github.com/mfabot/mfabot/commands/summary"
 )
 
-// Directory is what status needs from Entra ID; graph.Client implements it.
-type Directory interface {
+// StatusSource is what status needs from Entra ID; graph.Client implements it.
+type StatusSource interface {
 	ResolveUser(ctx context.Context, ref string) (approvals.User, error)
 	Methods(ctx context.Context, userID string) ([]approvals.Method, error)
 	Registration(ctx context.Context, userID string) (approvals.Registration, error)
@@ -18,43 +21,72 @@ type Directory interface {
 }
 
 // Status is everything status shows about a user. A part Graph could not give (no licence
-// for the registration report, a missing permission) is left empty with a note.
+// for the registration report, a missing permission, a user too new for the report) is
+// left empty, with its error and a note that says why; the rest is still shown.
 type Status struct {
-	User             approvals.User
-	Methods          []approvals.Method
-	MethodsNote      string
+	User approvals.User
+
+	Methods     []approvals.Method
+	MethodsErr  error
+	MethodsNote string
+
 	Registration     *approvals.Registration
+	RegistrationErr  error
 	RegistrationNote string
-	MFAState         string
-	MFAStateNote     string
+
+	MFAState     string
+	MFAStateErr  error
+	MFAStateNote string
 }
 
-// LoadStatus gathers a user's status; only an unknown user or a failure to resolve them
-// is an error.
-func LoadStatus(ctx context.Context, dir Directory, ref string) (Status, error) {
-	u, err := dir.ResolveUser(ctx, ref)
+// LoadStatus gathers a user's status, reading the methods, the registration report and
+// the per-user MFA state at once. Only an unknown user, a failure to resolve them, or the
+// end of ctx is an error.
+func LoadStatus(ctx context.Context, src StatusSource, ref string) (Status, error) {
+	u, err := src.ResolveUser(ctx, ref)
 	if err != nil {
 		return Status{}, err
 	}
 	s := Status{User: u}
-	if s.Methods, err = dir.Methods(ctx, u.ID); err != nil {
-		s.MethodsNote = approvals.ErrorMessage(err)
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		s.Methods, s.MethodsErr = src.Methods(ctx, u.ID)
+	}()
+	go func() {
+		defer wg.Done()
+		reg, err := src.Registration(ctx, u.ID)
+		if err == nil {
+			s.Registration = &reg
+		}
+		s.RegistrationErr = err
+	}()
+	go func() {
+		defer wg.Done()
+		s.MFAState, s.MFAStateErr = src.MFAState(ctx, u.ID)
+	}()
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return Status{}, err
 	}
-	if reg, err := dir.Registration(ctx, u.ID); err != nil {
-		s.RegistrationNote = approvals.ErrorMessage(err)
-	} else {
-		s.Registration = &reg
+	if s.MethodsErr != nil {
+		s.Methods, s.MethodsNote = nil, approvals.ErrorMessage(s.MethodsErr)
 	}
-	if s.MFAState, err = dir.MFAState(ctx, u.ID); err != nil {
-		s.MFAStateNote = approvals.ErrorMessage(err)
+	if s.RegistrationErr != nil {
+		s.RegistrationNote = approvals.ErrorMessage(s.RegistrationErr)
+	}
+	if s.MFAStateErr != nil {
+		s.MFAState, s.MFAStateNote = "", approvals.ErrorMessage(s.MFAStateErr)
 	}
 	return s, nil
 }
 
-// StatusCard renders a user's status and what an admin should do next.
-func StatusCard(s Status) bot.Message {
+// StatusCard renders a user's status as of now: who they are, what they registered, how
+// they sign in, and what an admin should do next.
+func StatusCard(s Status, now time.Time) bot.Message {
 	u := s.User
-	m := bot.Message{Title: "MFA status of " + firstNonEmpty(u.DisplayName, u.UPN)}
+	m := bot.Message{Title: "MFA status of " + orText(u.DisplayName, orText(u.UPN, u.ID))}
 	kind := "member"
 	if u.Guest {
 		kind = "guest"
@@ -63,13 +95,20 @@ func StatusCard(s Status) bot.Message {
 	if !u.Enabled {
 		account = "disabled"
 	}
-	m.Facts = append(m.Facts,
-		bot.Fact{Label: "User", Value: u.UPN},
-		bot.Fact{Label: "Account", Value: kind + ", " + account},
-	)
-	usable := 0
+	m.Facts = append(m.Facts, bot.Fact{Label: "User", Value: orText(u.UPN, u.ID)})
+	if u.Mail != "" && !strings.EqualFold(u.Mail, u.UPN) {
+		m.Facts = append(m.Facts, bot.Fact{Label: "Mail", Value: u.Mail})
+	}
+	m.Facts = append(m.Facts, bot.Fact{Label: "Account", Value: kind + ", " + account})
+
+	usable, strong := 0, 0
 	for _, me := range s.Methods {
-		if me.Type != "password" {
+		switch me.Type {
+		case "password":
+		case "microsoftAuthenticator", "fido2", "windowsHelloForBusiness", "platformCredential", "passKey":
+			usable++
+			strong++
+		default:
 			usable++
 		}
 	}
@@ -79,25 +118,30 @@ func StatusCard(s Status) bot.Message {
 			bot.Fact{Label: "MFA capable", Value: yesNo(r.IsMfaCapable)},
 			bot.Fact{Label: "SSPR registered", Value: yesNo(r.IsSsprRegistered)},
 			bot.Fact{Label: "Passwordless capable", Value: yesNo(r.IsPasswordlessCapable)},
-			bot.Fact{Label: "Default method", Value: orNone(r.PreferredMethod)},
-			bot.Fact{Label: "System-preferred", Value: orNone(strings.Join(r.SystemPreferred, ", "))},
+			bot.Fact{Label: "Default method", Value: orNone(reportLabel(r.PreferredMethod))},
+			bot.Fact{Label: "System-preferred", Value: orNone(reportLabels(r.SystemPreferred))},
 		)
 		if r.IsAdmin {
 			m.Facts = append(m.Facts, bot.Fact{Label: "Admin role", Value: "yes"})
-		}
-		if !r.LastUpdated.IsZero() {
-			m.Facts = append(m.Facts, bot.Fact{Label: "Report updated", Value: r.LastUpdated.UTC().Format("2006-01-02 15:04 UTC")})
 		}
 	}
 	if s.MFAState != "" {
 		m.Facts = append(m.Facts, bot.Fact{Label: "Per-user MFA", Value: s.MFAState})
 	}
-	if s.MethodsNote != "" {
-		m.Sections = append(m.Sections, bot.Section{Title: "Methods", Lines: []string{"Not available: " + s.MethodsNote}})
-	} else {
+	if r := s.Registration; r != nil && !r.LastUpdated.IsZero() {
+		m.Facts = append(m.Facts, bot.Fact{Label: "Report updated", Value: stamp(r.LastUpdated, now)})
+	}
+
+	switch {
+	case s.MethodsNote != "" && s.Registration != nil:
+		m.Sections = append(m.Sections, list("Methods registered (from the report)", reportLines(s.Registration.MethodsRegistered), "none"))
+	case s.MethodsNote == "":
 		m.Sections = append(m.Sections, list(fmt.Sprintf("Methods (%d)", len(s.Methods)), methodLines(s.Methods), "none registered"))
 	}
 	var notes []string
+	if s.MethodsNote != "" {
+		notes = append(notes, "Methods not available: "+s.MethodsNote)
+	}
 	if s.RegistrationNote != "" {
 		notes = append(notes, "Registration details not available: "+s.RegistrationNote)
 	}
@@ -107,48 +151,115 @@ func StatusCard(s Status) bot.Message {
 	if len(notes) > 0 {
 		m.Sections = append(m.Sections, bot.Section{Title: "Partial answer", Lines: notes})
 	}
-	m.Sections = append(m.Sections, bot.Section{Title: "What to do next", Lines: nextSteps(s, usable)})
+	m.Sections = append(m.Sections, bot.Section{Title: "What to do next", Lines: nextSteps(s, usable, strong)})
+	m.Footer = "Object id " + u.ID
+
+	registered := registeredNow(s, usable)
 	switch {
 	case !u.Enabled:
 		m.Tone = bot.ToneNeutral
-	case usable == 0 || (s.Registration != nil && !s.Registration.IsMfaRegistered):
+	case registered == "no" && s.Registration != nil && s.Registration.IsAdmin:
+		m.Tone = bot.ToneBad
+	case registered == "no":
 		m.Tone = bot.ToneWarning
-		if s.Registration != nil && s.Registration.IsAdmin {
-			m.Tone = bot.ToneBad
-		}
-	default:
+	case registered == "yes":
 		m.Tone = bot.ToneGood
 	}
 	return m
 }
 
-func nextSteps(s Status, usable int) []string {
+// registeredNow says whether the user has MFA: "yes", "no", or "" when neither the
+// report nor the method list could tell.
+func registeredNow(s Status, usable int) string {
+	switch {
+	case s.Registration != nil && s.Registration.IsMfaRegistered:
+		return "yes"
+	case s.Registration != nil:
+		return "no"
+	case s.MethodsNote != "":
+		return ""
+	case usable > 0:
+		return "yes"
+	}
+	return "no"
+}
+
+func nextSteps(s Status, usable, strong int) []string {
 	u := s.User
+	name := orText(u.UPN, u.ID)
 	if !u.Enabled {
 		return []string{"The account is disabled; nothing to do unless it is enabled again."}
 	}
 	var out []string
-	registered := usable > 0
-	if s.Registration != nil {
-		registered = s.Registration.IsMfaRegistered
-	}
-	if !registered {
+	switch registeredNow(s, usable) {
+	case "no":
 		if s.Registration != nil && s.Registration.IsAdmin {
 			out = append(out, "This admin has no MFA: fix it first — admins are the accounts attackers want.")
 		}
 		out = append(out,
-			"Ask them to register at "+MFASetupURL+".",
-			"Users who stay signed in never meet the registration prompt: /mfa reset "+u.UPN+" revokes their sessions so they do (with approval).")
-	} else {
-		out = append(out, "Lost or replaced device, or a suspected compromise: /mfa reset "+u.UPN+" <reason> removes every method and their sessions (with approval); they register again at next sign-in.")
+			"Ask them to register at "+MFASetupURL+", then consider /mfa enforce "+name+" enforced if your tenant uses per-user MFA rather than Conditional Access.",
+			"Users who stay signed in never meet the registration prompt: /mfa reset "+name+" <reason> revokes their sessions so that they do (with approval).")
+	case "yes":
+		out = append(out, "Lost or replaced phone, or a suspected compromise: /mfa reset "+name+" <reason> removes every method and their sessions (with approval); they register again at next sign-in.")
+		if usable > 0 && strong == 0 {
+			out = append(out, "They have only phone, email or OTP methods: ask them to add Microsoft Authenticator or a passkey, which resist phishing better.")
+		}
+		if r := s.Registration; r != nil && !r.IsMfaCapable {
+			out = append(out, "Registered but not MFA capable: the methods they registered are not enabled by the authentication methods policy.")
+		}
+	default:
+		out = append(out, "Could not tell whether they have MFA; try again later, or check the user in the Entra admin center.")
 	}
 	switch s.MFAState {
 	case approvals.MFADisabled:
-		if registered {
-			out = append(out, "Per-user MFA is off; if your tenant uses per-user MFA rather than Conditional Access, /mfa enforce "+u.UPN+" enforced (with approval).")
-		}
 	case approvals.MFAEnabled, approvals.MFAEnforced:
-		out = append(out, "Per-user MFA is "+s.MFAState+"; Microsoft recommends Conditional Access instead, and per-user MFA overrides it for this user.")
+		out = append(out, "Per-user MFA is "+s.MFAState+": if you use Conditional Access or security defaults, Microsoft recommends turning it off (/mfa enforce "+name+" disabled) so the two do not conflict.")
+	}
+	if u.Guest {
+		out = append(out, "Guest account: if cross-tenant access trusts their home tenant's MFA they register there; a reset here removes only methods registered in this tenant.")
+	}
+	return out
+}
+
+// preferredLabels names the values of userPreferredMethodForSecondaryAuthentication that
+// methodsRegistered does not use.
+var preferredLabels = map[string]string{
+	"push":                 "Authenticator push",
+	"oath":                 "OTP code",
+	"voiceMobile":          "Voice call (mobile)",
+	"voiceAlternateMobile": "Voice call (alternate mobile)",
+	"voiceOffice":          "Voice call (office)",
+	"sms":                  "SMS",
+}
+
+// reportLabel names a methodsRegistered, preferred or system-preferred value of the
+// registration report.
+func reportLabel(v string) string {
+	if v == "" || strings.EqualFold(v, "none") {
+		return ""
+	}
+	if l, ok := preferredLabels[v]; ok {
+		return l
+	}
+	return summary.MethodLabel(v)
+}
+
+func reportLabels(vs []string) string {
+	var out []string
+	for _, v := range vs {
+		if l := reportLabel(v); l != "" {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+func reportLines(vs []string) []string {
+	var out []string
+	for _, v := range vs {
+		if l := reportLabel(v); l != "" {
+			out = append(out, l)
+		}
 	}
 	return out
 }
@@ -158,20 +269,4 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "none"
-	}
-	return s
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }
