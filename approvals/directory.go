@@ -48,6 +48,78 @@ type Method struct {
 	Note      string
 }
 
+// Method types, the stem of Graph's @odata.type (#microsoft.graph.<type>AuthenticationMethod).
+const (
+	MethodPassword            = "password"
+	MethodPhone               = "phone"
+	MethodAuthenticator       = "microsoftAuthenticator"
+	MethodSoftwareOath        = "softwareOath"
+	MethodHardwareOath        = "hardwareOath"
+	MethodEmail               = "email"
+	MethodFido2               = "fido2"
+	MethodWindowsHello        = "windowsHelloForBusiness"
+	MethodTemporaryAccessPass = "temporaryAccessPass"
+	MethodPlatformCredential  = "platformCredential"
+)
+
+// Phone types of phone methods.
+const (
+	PhoneMobile          = "mobile"
+	PhoneAlternateMobile = "alternateMobile"
+	PhoneOffice          = "office"
+)
+
+// Default second factors, as Graph names them (userPreferredMethodForSecondaryAuthentication,
+// the signInPreferences of a user). Graph refuses to delete the method that backs the
+// default while other methods remain, so a reset deletes it last.
+const (
+	DefaultPush                 = "push"
+	DefaultOath                 = "oath"
+	DefaultSMS                  = "sms"
+	DefaultVoiceMobile          = "voiceMobile"
+	DefaultVoiceAlternateMobile = "voiceAlternateMobile"
+	DefaultVoiceOffice          = "voiceOffice"
+	DefaultNone                 = "none"
+)
+
+// Backs reports whether m is the method that provides the default second factor pref.
+func (m Method) Backs(pref string) bool {
+	switch pref {
+	case DefaultPush:
+		return m.Type == MethodAuthenticator
+	case DefaultOath:
+		return m.Type == MethodSoftwareOath || m.Type == MethodHardwareOath
+	case DefaultSMS, DefaultVoiceMobile:
+		return m.Type == MethodPhone && m.PhoneType == PhoneMobile
+	case DefaultVoiceAlternateMobile:
+		return m.Type == MethodPhone && m.PhoneType == PhoneAlternateMobile
+	case DefaultVoiceOffice:
+		return m.Type == MethodPhone && m.PhoneType == PhoneOffice
+	}
+	return false
+}
+
+// DefaultFor is the default second factor m can provide, "" when it cannot be one (FIDO2,
+// Windows Hello, e-mail, …).
+func (m Method) DefaultFor() string {
+	switch m.Type {
+	case MethodAuthenticator:
+		return DefaultPush
+	case MethodSoftwareOath, MethodHardwareOath:
+		return DefaultOath
+	case MethodPhone:
+		switch m.PhoneType {
+		case PhoneMobile:
+			return DefaultSMS
+		case PhoneAlternateMobile:
+			return DefaultVoiceAlternateMobile
+		case PhoneOffice:
+			return DefaultVoiceOffice
+		}
+	}
+	return ""
+}
+
 // Label is a short human description of m: "phone (mobile) +1 555 ••• 0123".
 func (m Method) Label() string {
 	s := m.Type
@@ -91,11 +163,24 @@ type Directory interface {
 	// ResolveGroup finds a group by object id, mail nickname or display name; an
 	// ambiguous name is EINVALID with the candidates in the message.
 	ResolveGroup(ctx context.Context, ref string) (Group, error)
-	// Methods lists a user's authentication methods in the order they must be deleted
-	// (phones last: alternate, office, then mobile). The password is included with
-	// Deletable false.
+	// GroupsNamed lists the groups whose display name is name (case-insensitive). It never
+	// matches a mail nickname: any employee may create a group and choose its alias, so a
+	// nickname cannot name a group a security decision rests on.
+	GroupsNamed(ctx context.Context, name string) ([]Group, error)
+	// Methods lists every authentication method of a user, of every type Graph lists
+	// (hardware OATH tokens included). The password, and types mfabot cannot delete, are
+	// included with Deletable false and a Note saying why. The order is Graph's; the
+	// executor decides the order of deletion.
 	Methods(ctx context.Context, userID string) ([]Method, error)
+	// DefaultMethod returns the user's default second factor (DefaultPush, DefaultSMS, …,
+	// DefaultNone when there is none).
+	DefaultMethod(ctx context.Context, userID string) (string, error)
+	// SetDefaultMethod changes the user's default second factor, so that the method that
+	// backed it can be deleted while others stay.
+	SetDefaultMethod(ctx context.Context, userID, pref string) error
 	// DeleteMethod deletes one method; a method that is already gone counts as deleted.
+	// Graph's refusal to delete the default method while others remain is an error for
+	// which errors.Is(err, ErrDefaultMethod) holds.
 	DeleteMethod(ctx context.Context, userID string, m Method) error
 	// RevokeSessions revokes the sign-in sessions of each user and returns one error per
 	// user (nil for success), in the order given. The graph layer batches and paces.

@@ -16,6 +16,18 @@ const (
 	EUPSTREAM  = "upstream"  // Graph or a chat platform failed, throttled or refused
 )
 
+// ErrDefaultMethod is in the chain of a Directory error when Graph refused to delete a
+// method because it backs the user's default second factor while other methods remain.
+var ErrDefaultMethod = errors.New("it is the user's default sign-in method and other methods remain")
+
+// Transient reports whether err is worth repeating as it is: throttling, an outage, a
+// timeout. An error is transient when something in its chain says so through a
+// Transient() bool method; a refusal (a 4xx that is not 429) never is, so it is not retried.
+func Transient(err error) bool {
+	var t interface{ Transient() bool }
+	return err != nil && errors.As(err, &t) && t.Transient()
+}
+
 // Error is mfabot's application error. Message is written for the person in the chat;
 // Err keeps the underlying cause for logs and errors.Is.
 type Error struct {

@@ -61,20 +61,22 @@ type op struct {
 }
 
 var (
-	opReadUser      = op{what: "read user", permission: "User.Read.All", notFound: "no user %s in the directory"}
-	opListUsers     = op{what: "list users", permission: "User.Read.All"}
-	opListMethods   = op{what: "list authentication methods", permission: "UserAuthenticationMethod.ReadWrite.All", notFound: "no user %s in the directory"}
-	opDeleteMethod  = op{what: "delete authentication method", permission: "UserAuthenticationMethod.ReadWrite.All", notFound: "authentication method %s is gone"}
-	opRegistration  = op{what: "read the registration report", permission: "AuditLog.Read.All", notFound: "no registration details for %s (the report is refreshed every few hours; new users appear later)", licence: "the registration report needs Microsoft Entra ID P1 or P2 in this tenant"}
-	opReadMFA       = op{what: "read the per-user MFA state", permission: "Policy.ReadWrite.AuthenticationMethod", notFound: "no user %s in the directory"}
-	opWriteMFA      = op{what: "set the per-user MFA state", permission: "Policy.ReadWrite.AuthenticationMethod", notFound: "no user %s in the directory"}
-	opRevoke        = op{what: "revoke sign-in sessions", permission: "User.RevokeSessions.All", notFound: "no user %s in the directory"}
-	opReadGroup     = op{what: "read group", permission: "GroupMember.Read.All", notFound: "no group %s in the directory"}
-	opGroupMembers  = op{what: "list group members", permission: "GroupMember.Read.All", notFound: "no group %s in the directory"}
-	opCheckMember   = op{what: "check group membership", permission: "GroupMember.Read.All and User.Read.All", notFound: "no user or group %s in the directory"}
-	opServicePrinc  = op{what: "read the app's service principal", permission: "Application.Read.All", notFound: "no service principal %s in the directory"}
-	opBatch         = op{what: "send a batch", permission: "User.RevokeSessions.All"}
-	maxGraphMessage = 200
+	opReadUser         = op{what: "read user", permission: "User.Read.All", notFound: "no user %s in the directory"}
+	opListUsers        = op{what: "list users", permission: "User.Read.All"}
+	opListMethods      = op{what: "list authentication methods", permission: "UserAuthenticationMethod.ReadWrite.All", notFound: "no user %s in the directory"}
+	opDeleteMethod     = op{what: "delete authentication method", permission: "UserAuthenticationMethod.ReadWrite.All", notFound: "authentication method %s is gone"}
+	opRegistration     = op{what: "read the registration report", permission: "AuditLog.Read.All", notFound: "no registration details for %s (the report is refreshed every few hours; new users appear later)", licence: "the registration report needs Microsoft Entra ID P1 or P2 in this tenant"}
+	opReadMFA          = op{what: "read the per-user MFA state", permission: "Policy.ReadWrite.AuthenticationMethod", notFound: "no user %s in the directory"}
+	opWriteMFA         = op{what: "set the per-user MFA state", permission: "Policy.ReadWrite.AuthenticationMethod", notFound: "no user %s in the directory"}
+	opReadPreferences  = op{what: "read the default sign-in method", permission: "UserAuthenticationMethod.ReadWrite.All", notFound: "no user %s in the directory"}
+	opWritePreferences = op{what: "change the default sign-in method", permission: "UserAuthenticationMethod.ReadWrite.All", notFound: "no user %s in the directory"}
+	opRevoke           = op{what: "revoke sign-in sessions", permission: "User.RevokeSessions.All", notFound: "no user %s in the directory"}
+	opReadGroup        = op{what: "read group", permission: "GroupMember.Read.All", notFound: "no group %s in the directory"}
+	opGroupMembers     = op{what: "list group members", permission: "GroupMember.Read.All", notFound: "no group %s in the directory"}
+	opCheckMember      = op{what: "check group membership", permission: "GroupMember.Read.All and User.Read.All", notFound: "no user or group %s in the directory"}
+	opServicePrinc     = op{what: "read the app's service principal", permission: "Application.Read.All", notFound: "no service principal %s in the directory"}
+	opBatch            = op{what: "send a batch", permission: "User.RevokeSessions.All"}
+	maxGraphMessage    = 200
 )
 
 // failure is a failed Graph response reduced to what the mapping needs; it comes from the
@@ -106,6 +108,12 @@ type graphError struct {
 
 func (e *graphError) Error() string   { return e.cause.Error() }
 func (e *graphError) Unwrap() []error { return []error{e.kind, e.cause} }
+
+// Transient tells approvals.Transient whether repeating the call may succeed: throttling
+// and outages pass, a refusal does not.
+func (e *graphError) Transient() bool {
+	return e.kind == ErrThrottled || e.kind == ErrUnavailable
+}
 
 // mapError turns any error from a Graph call into an *approvals.Error with a chat-safe,
 // specific message; subject names the user, group or method the call was about. Errors
@@ -234,6 +242,8 @@ func classify(o op, subject string, f failure, cause error) error {
 		return wrap(ErrAccessDenied, "Graph denied access: mfabot needs the application permission %s with admin consent", o.permission)
 	case f.status == http.StatusUnauthorized:
 		return wrap(ErrCredentials, "Graph rejected mfabot's token; check AZURE_TENANT_ID, AZURE_CLIENT_ID and the credential")
+	case f.status == http.StatusBadRequest && isDefaultMethodRefusal(f.message):
+		return wrap(approvals.ErrDefaultMethod, "Graph refused to %s: it is the user's default sign-in method and other methods remain", o.what)
 	case f.status == http.StatusTooManyRequests:
 		secs := int((f.retryAfter + time.Second - 1) / time.Second)
 		if secs < 1 {
@@ -248,6 +258,12 @@ func classify(o op, subject string, f failure, cause error) error {
 		}
 		return wrap(nil, "Graph refused to %s (HTTP %d)", o.what, f.status)
 	}
+}
+
+// isDefaultMethodRefusal recognises Graph's answer to deleting the default method while
+// other methods remain ("Cannot delete default method with other methods configured.").
+func isDefaultMethodRefusal(msg string) bool {
+	return strings.Contains(strings.ToLower(msg), "default method")
 }
 
 func hasCode(code string, codes []string) bool {

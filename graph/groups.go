@@ -65,6 +65,24 @@ func (c *Client) ResolveGroup(ctx context.Context, ref string) (approvals.Group,
 	return approvals.Group{}, approvals.Errorf(approvals.EINVALID, "%d groups %s %s: %s; use the object id", len(found), how, ref, strings.Join(names, ", "))
 }
 
+// GroupsNamed lists the groups whose display name is name. Mail nicknames are never
+// matched: a security decision must not rest on an alias anyone can choose.
+func (c *Client) GroupsNamed(ctx context.Context, name string) ([]approvals.Group, error) {
+	filter := "displayName eq " + quote(name)
+	top := int32(10)
+	resp, err := c.sdk.Groups().Get(ctx, &groups.GroupsRequestBuilderGetRequestConfiguration{
+		QueryParameters: &groups.GroupsRequestBuilderGetQueryParameters{Filter: &filter, Select: groupSelect, Top: &top},
+	})
+	if err != nil {
+		return nil, mapError(opReadGroup, name, err)
+	}
+	var out []approvals.Group
+	for _, g := range resp.GetValue() {
+		out = append(out, toGroup(g))
+	}
+	return out, nil
+}
+
 // GroupMemberCount counts the group's transitive user members with $count, for the
 // preview of a revoke-group request; it does not page through the group. Graph's count of
 // directory objects is an advanced query: it needs the ConsistencyLevel: eventual header,

@@ -51,6 +51,9 @@ type Directory struct {
 	GroupsBy  []approvals.Group
 	MethodsOf map[string][]approvals.Method
 	States    map[string]string
+	// Defaults is each user's default second factor (approvals.DefaultPush, …). AddUser
+	// sets it to what the first method that can be a default provides, as Entra does.
+	Defaults map[string]string
 	// Fail, when set, is consulted before every mutating call; a non-nil error fails it.
 	Fail func(op, userID string) error
 
@@ -62,7 +65,7 @@ type Directory struct {
 // NewDirectory returns an empty directory.
 func NewDirectory() *Directory {
 	return &Directory{
-		Groups: map[string][]string{}, MethodsOf: map[string][]approvals.Method{}, States: map[string]string{},
+		Groups: map[string][]string{}, MethodsOf: map[string][]approvals.Method{}, States: map[string]string{}, Defaults: map[string]string{},
 		Deleted: map[string][]string{}, Revoked: map[string]int{}, SetState: map[string]string{},
 	}
 }
@@ -73,6 +76,13 @@ func (d *Directory) AddUser(u approvals.User, ms ...approvals.Method) {
 	defer d.mu.Unlock()
 	d.Users = append(d.Users, u)
 	d.MethodsOf[u.ID] = ms
+	d.Defaults[u.ID] = approvals.DefaultNone
+	for _, m := range ms {
+		if p := m.DefaultFor(); p != "" {
+			d.Defaults[u.ID] = p
+			break
+		}
+	}
 }
 
 // AddGroup adds a group with members.
@@ -114,6 +124,46 @@ func (d *Directory) ResolveGroup(_ context.Context, ref string) (approvals.Group
 	return approvals.Group{}, approvals.Errorf(approvals.ENOTFOUND, "no group %s in the directory", ref)
 }
 
+// GroupsNamed implements approvals.Directory: display names only, never nicknames.
+func (d *Directory) GroupsNamed(_ context.Context, name string) ([]approvals.Group, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []approvals.Group
+	for _, g := range d.GroupsBy {
+		if strings.EqualFold(g.DisplayName, name) {
+			out = append(out, g)
+		}
+	}
+	return out, nil
+}
+
+// DefaultMethod implements approvals.Directory.
+func (d *Directory) DefaultMethod(_ context.Context, userID string) (string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if p, ok := d.Defaults[userID]; ok {
+		return p, nil
+	}
+	return approvals.DefaultNone, nil
+}
+
+// SetDefaultMethod implements approvals.Directory; like Graph, it needs a method that
+// provides the new default.
+func (d *Directory) SetDefaultMethod(_ context.Context, userID, pref string) error {
+	if err := d.fail("set-default", userID); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, m := range d.MethodsOf[userID] {
+		if m.Backs(pref) {
+			d.Defaults[userID] = pref
+			return nil
+		}
+	}
+	return approvals.Errorf(approvals.EINVALID, "%s has no method that provides %s", userID, pref)
+}
+
 // Methods implements approvals.Directory.
 func (d *Directory) Methods(_ context.Context, userID string) ([]approvals.Method, error) {
 	d.mu.Lock()
@@ -137,10 +187,30 @@ func (d *Directory) DeleteMethod(_ context.Context, userID string, m approvals.M
 	defer d.mu.Unlock()
 	ms := d.MethodsOf[userID]
 	for i := range ms {
-		if ms[i].ID == m.ID {
-			d.MethodsOf[userID] = append(ms[:i:i], ms[i+1:]...)
-			break
+		if ms[i].ID != m.ID {
+			continue
 		}
+		// Graph's rule: the method behind the default second factor cannot go while
+		// other methods (the password aside) remain, unless another one backs it too.
+		if pref := d.Defaults[userID]; ms[i].Backs(pref) {
+			others, alsoBacks := 0, false
+			for j, o := range ms {
+				if j == i || o.Type == approvals.MethodPassword {
+					continue
+				}
+				others++
+				alsoBacks = alsoBacks || o.Backs(pref)
+			}
+			if others > 0 && !alsoBacks {
+				return approvals.WrapError(approvals.EUPSTREAM, approvals.ErrDefaultMethod,
+					"Graph refused to delete authentication method: it is the user's default sign-in method and other methods remain")
+			}
+			if !alsoBacks {
+				d.Defaults[userID] = approvals.DefaultNone
+			}
+		}
+		d.MethodsOf[userID] = append(ms[:i:i], ms[i+1:]...)
+		break
 	}
 	d.Deleted[userID] = append(d.Deleted[userID], m.ID)
 	return nil
