@@ -85,14 +85,17 @@ func TestCrashResume(t *testing.T) {
 	dir := crashDirectory(t, gs.URL(), token, 2000)
 	pol := approvals.Policy{Requesters: mustPrincipals(t, "slack:UANN,slack:UBEN"), Approvers: mustPrincipals(t, "slack:UANN,slack:UBEN"), ConfirmAbove: 100000}
 	svc := approvals.NewService(db, dir, pol, approvals.ServiceOptions{})
-	r, err := svc.Create(ctx, ann, approvals.NewRequest{Kind: approvals.KindRevokeGroup, Target: graphtest.GroupAllStaff})
+	// Slack-only actors: the simulated tenant has no users for the fixture's Entra links.
+	annSlack := approvals.Actor{Platform: "slack", ID: "UANN", Name: "Ann"}
+	benSlack := approvals.Actor{Platform: "slack", ID: "UBEN", Name: "Ben"}
+	r, err := svc.Create(ctx, annSlack, approvals.NewRequest{Kind: approvals.KindRevokeGroup, Target: graphtest.GroupAllStaff})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r.Preview.MemberCount < 2000 {
 		t.Fatalf("group has %d members; the test needs 2,000", r.Preview.MemberCount)
 	}
-	if _, err := svc.Approve(ctx, ben, r.ID); err != nil {
+	if _, err := svc.Approve(ctx, benSlack, r.ID); err != nil {
 		t.Fatal(err)
 	}
 

@@ -81,3 +81,13 @@ func ErrorMessage(err error) string {
 	}
 	return "internal error"
 }
+
+// OpenRequestError is in the chain of the ECONFLICT that refuses a request for a target
+// that already has one of its kind open (pending, approved or running).
+type OpenRequestError struct {
+	Open *Request
+}
+
+func (e *OpenRequestError) Error() string {
+	return fmt.Sprintf("%s %s for %s is already %s", e.Open.ID, e.Open.Kind, e.Open.Target.Name, e.Open.State)
+}

@@ -14,37 +14,53 @@ import (
 
 // ExecutorOptions tune an Executor. Zero values take the defaults.
 type ExecutorOptions struct {
-	Owner       string        // lease owner name; default random per process
-	Concurrency int           // revoke batches in flight; default 4
+	Owner string // lease owner name; default random per process
+	// MaxRequests is how many requests run at once; default 4. Bulk requests (revoke-group)
+	// never take the last slot, so a single-user request approved during a bulk run
+	// starts at once instead of waiting for it.
+	MaxRequests int
+	Concurrency int           // revoke batches in flight per bulk request; default 4
 	BatchSize   int           // users per RevokeSessions call; default 20 (a Graph $batch)
 	Lease       time.Duration // how long a claim lasts without renewal; default 30 s
 	Poll        time.Duration // how often to look for work without a wake-up; default 5 s
-	MaxAttempts int           // attempts per item on upstream errors; default 3
+	MaxAttempts int           // attempts per item on transient errors; default 3
 	Clock       Clock
-	Notifier    Notifier
-	Logger      *slog.Logger
+	// Sleep waits between attempts; default a timer. Tests pass one that returns at once.
+	Sleep    func(ctx context.Context, d time.Duration) error
+	Notifier Notifier
+	Logger   *slog.Logger
 }
 
-// Executor carries approved requests out against the directory: it claims a request,
-// expands it into items, runs them with bounded concurrency, records every outcome, and
-// reports progress. A request whose executor died is resumed by the next one once its
-// lease lapses, from its first unfinished item; finished items are never redone.
+// Executor carries approved requests out against the directory: it claims requests,
+// expands each into items, runs them, records every outcome, and reports progress.
+// Several requests run at once, each under its own lease. A request whose executor died is
+// resumed by the next one once its lease lapses, from its first unfinished item; finished
+// items are never redone.
+//
+// What runs is what was approved: protected accounts are checked again when a request is
+// expanded, and a group that has grown by more than a tenth since approval is not revoked.
 type Executor struct {
 	store  Store
 	dir    Directory
 	o      ExecutorOptions
 	policy Policy
 	wake   chan struct{}
+
+	mu       sync.Mutex
+	running  map[string]bool // request ids this executor runs now
+	bulk     int             // how many of them are bulk
+	finished chan struct{}   // a request ended: a slot is free
 }
 
 // NewExecutor returns an Executor.
-// The policy's protected accounts are resolved again when a request is expanded, so an
-// account protected after the request was made is still spared.
 func NewExecutor(store Store, dir Directory, policy Policy, o ExecutorOptions) *Executor {
 	if o.Owner == "" {
 		var b [6]byte
 		_, _ = rand.Read(b[:])
 		o.Owner = "executor-" + hex.EncodeToString(b[:])
+	}
+	if o.MaxRequests <= 0 {
+		o.MaxRequests = 4
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = 4
@@ -64,10 +80,14 @@ func NewExecutor(store Store, dir Directory, policy Policy, o ExecutorOptions) *
 	if o.Clock == nil {
 		o.Clock = SystemClock{}
 	}
+	if o.Sleep == nil {
+		o.Sleep = sleep
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Executor{store: store, dir: dir, o: o, policy: policy, wake: make(chan struct{}, 1)}
+	return &Executor{store: store, dir: dir, o: o, policy: policy, wake: make(chan struct{}, 1),
+		running: map[string]bool{}, finished: make(chan struct{}, 1)}
 }
 
 // SetNotifier sets the notifier after construction.
@@ -81,44 +101,112 @@ func (e *Executor) Wake() {
 	}
 }
 
-// Run executes requests until ctx ends. On cancellation it stops starting new items,
-// lets the ones in flight finish and leaves the request running for the next start.
+// Run executes requests until ctx ends, several at a time. On cancellation it stops
+// starting new items, lets the ones in flight finish, leaves the requests running for the
+// next start and returns when all of them have stopped.
 func (e *Executor) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for {
-		ran, err := e.RunOnce(ctx)
-		if err != nil && ctx.Err() == nil {
-			e.o.Logger.ErrorContext(ctx, "executor", "err", err)
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		if ran {
-			continue
+		for ctx.Err() == nil {
+			r, err := e.claimNext(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					e.o.Logger.ErrorContext(ctx, "executor", "err", err)
+				}
+				break
+			}
+			if r == nil {
+				break
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer e.release(r)
+				if err := e.run(ctx, r); err != nil && ctx.Err() == nil {
+					e.o.Logger.ErrorContext(ctx, "executor", "request_id", r.ID, "err", err)
+				}
+			}()
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-e.wake:
+		case <-e.finished:
 		case <-time.After(e.o.Poll):
 		}
 	}
 }
 
-// RunOnce claims one request and runs it to its end. It reports whether there was one.
-func (e *Executor) RunOnce(ctx context.Context) (bool, error) {
+// claimNext claims a request if a slot is free: single-user work first, bulk work only
+// while it leaves a slot for single-user work.
+func (e *Executor) claimNext(ctx context.Context) (*Request, error) {
+	e.mu.Lock()
+	free, bulkFree := e.o.MaxRequests-len(e.running), e.bulk < e.o.MaxRequests-1
+	e.mu.Unlock()
+	if free <= 0 {
+		return nil, nil
+	}
+	r, err := e.claim(ctx, singleKinds)
+	if r != nil || err != nil || !bulkFree || free < 1 {
+		return r, err
+	}
+	return e.claim(ctx, bulkKinds)
+}
+
+var (
+	singleKinds = []Kind{KindReset, KindRevoke, KindEnforce}
+	bulkKinds   = []Kind{KindRevokeGroup}
+)
+
+func (e *Executor) claim(ctx context.Context, kinds []Kind) (*Request, error) {
 	now := e.o.Clock.Now()
 	ev := AuditEvent{Time: now, Type: EventStarted, Detail: "executor " + e.o.Owner}
-	r, err := e.store.Claim(ctx, e.o.Owner, now, now.Add(e.o.Lease), ev)
+	r, err := e.store.Claim(ctx, e.o.Owner, now, now.Add(e.o.Lease), kinds, ev)
 	if err != nil {
-		return false, fmt.Errorf("claim request: %w", err)
+		return nil, fmt.Errorf("claim request: %w", err)
 	}
 	if r == nil {
-		return false, nil
+		return nil, nil
 	}
+	e.mu.Lock()
+	e.running[r.ID] = true
+	if r.Kind.Bulk() {
+		e.bulk++
+	}
+	e.mu.Unlock()
+	return r, nil
+}
+
+func (e *Executor) release(r *Request) {
+	e.mu.Lock()
+	delete(e.running, r.ID)
+	if r.Kind.Bulk() {
+		e.bulk--
+	}
+	e.mu.Unlock()
+	select {
+	case e.finished <- struct{}{}:
+	default:
+	}
+}
+
+// RunOnce claims one request of any kind and runs it to its end. It reports whether there
+// was one.
+func (e *Executor) RunOnce(ctx context.Context) (bool, error) {
+	r, err := e.claim(ctx, nil)
+	if err != nil || r == nil {
+		return false, err
+	}
+	defer e.release(r)
+	return true, e.run(ctx, r)
+}
+
+func (e *Executor) run(ctx context.Context, r *Request) error {
 	log := e.o.Logger.With("request_id", r.ID)
 	log.InfoContext(ctx, "executing request", "kind", r.Kind, "target", r.Target.Name)
 	e.notify(ctx, r, EventStarted)
-	return true, e.execute(ctx, r, log)
+	return e.execute(ctx, r, log)
 }
 
 func (e *Executor) notify(ctx context.Context, r *Request, event string) {
@@ -171,10 +259,7 @@ func (e *Executor) execute(ctx context.Context, r *Request, log *slog.Logger) er
 		}
 		return nil
 	}
-	if err != nil {
-		return e.finish(ctx, r, err)
-	}
-	return e.finish(ctx, r, nil)
+	return e.finish(ctx, r, err)
 }
 
 func (e *Executor) executeItems(ctx context.Context, r *Request, log *slog.Logger) error {
@@ -192,23 +277,36 @@ func (e *Executor) executeItems(ctx context.Context, r *Request, log *slog.Logge
 		}
 		log.InfoContext(ctx, "request expanded", "items", len(all))
 	}
-	if r, err = e.store.Request(ctx, r.ID); err == nil {
+	if cur, err := e.store.Request(ctx, r.ID); err == nil {
+		r = cur
 		e.notify(ctx, r, EventProgress)
 	}
-	switch r.Kind {
-	case KindRevokeGroup:
+	if r.Kind == KindRevokeGroup {
 		return e.runRevokes(ctx, r)
-	default:
-		return e.runSequential(ctx, r)
 	}
+	return e.runSequential(ctx, r)
 }
 
-// expand turns a request into items, resolving the target's current state: a method
-// registered after the request was made goes too.
+// expand turns a request into items from the target's state now. It refuses, with nothing
+// done, a target that became protected after the request was made and a group that grew
+// past what was approved.
 func (e *Executor) expand(ctx context.Context, r *Request) ([]Item, error) {
 	var items []Item
 	add := func(op ItemOp, userID, userName, arg string) {
 		items = append(items, Item{RequestID: r.ID, Seq: len(items) + 1, Op: op, UserID: userID, UserName: userName, Arg: arg, State: ItemPending})
+	}
+	prot, err := resolveProtected(ctx, e.dir, e.policy)
+	if err != nil {
+		return nil, err
+	}
+	if r.Target.Type == "user" {
+		u, err := e.dir.ResolveUser(ctx, r.Target.ID)
+		if err != nil {
+			return nil, err
+		}
+		if err := prot.check(u); err != nil {
+			return nil, WrapError(EFORBIDDEN, err, "%s; nothing was changed", ErrorMessage(err))
+		}
 	}
 	switch r.Kind {
 	case KindReset:
@@ -216,18 +314,27 @@ func (e *Executor) expand(ctx context.Context, r *Request) ([]Item, error) {
 		if err != nil {
 			return nil, fmt.Errorf("list methods of %s: %w", r.Target.Name, err)
 		}
-		for _, m := range ms {
-			if m.Deletable {
-				add(OpDeleteMethod, r.Target.ID, r.Target.Name, EncodeMethodArg(m))
-			}
+		def, err := e.dir.DefaultMethod(ctx, r.Target.ID)
+		if err != nil {
+			e.o.Logger.WarnContext(ctx, "read default method; Graph's answers will order the deletions", "request_id", r.ID, "err", err)
+			def = ""
 		}
+		plan := planReset(ms, def, r.Preview.Only)
+		if plan.setDefault != "" {
+			add(OpSetDefault, r.Target.ID, r.Target.Name, plan.setDefault)
+		}
+		for _, m := range plan.del {
+			add(OpDeleteMethod, r.Target.ID, r.Target.Name, EncodeMethodArg(m))
+		}
+		add(OpRevoke, r.Target.ID, r.Target.Name, "")
+		add(OpVerify, r.Target.ID, r.Target.Name, strings.Join(r.Preview.Only, ","))
+	case KindRevoke:
 		add(OpRevoke, r.Target.ID, r.Target.Name, "")
 	case KindEnforce:
 		add(OpSetMFAState, r.Target.ID, r.Target.Name, r.Preview.ToState)
 	case KindRevokeGroup:
-		prot, err := resolveProtected(ctx, e.dir, e.policy)
-		if err != nil {
-			return nil, err
+		if prot.groups[r.Target.ID] {
+			return nil, Errorf(EFORBIDDEN, "%s became a protected group after the request was made; nothing was revoked", r.Target.Name)
 		}
 		// Items are stored in one transaction, so a crash during expansion leaves none
 		// and the next executor expands again from scratch.
@@ -242,6 +349,10 @@ func (e *Executor) expand(ctx context.Context, r *Request) ([]Item, error) {
 		if err != nil {
 			return nil, fmt.Errorf("list members of %s: %w", r.Target.Name, err)
 		}
+		if groupChanged(r.Preview.MemberCount, len(items), e.policy.ConfirmAbove) {
+			return nil, Errorf(ECONFLICT, "the group changed: %s has %d members now, %d when it was approved; nothing was revoked, request again",
+				r.Target.Name, len(items), r.Preview.MemberCount)
+		}
 	default:
 		return nil, Errorf(EINVALID, "unknown request kind %q", r.Kind)
 	}
@@ -253,40 +364,37 @@ func EncodeMethodArg(m Method) string {
 	return m.ODataType + "|" + m.ID + "|" + m.Label()
 }
 
-// DecodeMethodArg reverses EncodeMethodArg.
-func DecodeMethodArg(arg string) Method {
+// DecodeMethodArg reverses EncodeMethodArg: the method to delete (its type derived from the
+// @odata.type) and the label it had when the request was expanded.
+func DecodeMethodArg(arg string) (Method, string) {
 	parts := strings.SplitN(arg, "|", 3)
 	for len(parts) < 3 {
 		parts = append(parts, "")
 	}
-	return Method{ODataType: parts[0], ID: parts[1], Type: parts[2], Deletable: true}
+	return Method{ODataType: parts[0], ID: parts[1], Type: MethodType(parts[0]), Deletable: true}, parts[2]
 }
 
-// runSequential runs the items of a reset or enforce one by one, in order: phones last.
+// MethodType is the type of a method (MethodPhone, …) from its @odata.type
+// ("#microsoft.graph.phoneAuthenticationMethod").
+func MethodType(odataType string) string {
+	return strings.TrimSuffix(strings.TrimPrefix(odataType, "#microsoft.graph."), "AuthenticationMethod")
+}
+
+// runSequential runs the items of a single-user request one by one, in order. A deletion
+// that Graph refuses because the method is the user's default (the order came from a
+// stale default) is set aside and tried once more after the other deletions.
 func (e *Executor) runSequential(ctx context.Context, r *Request) error {
-	for {
-		items, err := e.store.Items(ctx, r.ID, ItemPending, 0, 100)
-		if err != nil {
-			return fmt.Errorf("load pending items: %w", err)
-		}
-		if len(items) == 0 {
-			return nil
-		}
-		for _, it := range items {
+	items, err := e.store.Items(ctx, r.ID, ItemPending, 0, 0)
+	if err != nil {
+		return fmt.Errorf("load pending items: %w", err)
+	}
+	var aside []Item
+	retryAside := func() error {
+		for _, it := range aside {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			it = e.attempt(ctx, it, func(ctx context.Context) error {
-				switch it.Op {
-				case OpDeleteMethod:
-					return e.dir.DeleteMethod(ctx, it.UserID, DecodeMethodArg(it.Arg))
-				case OpRevoke:
-					return e.dir.RevokeSessions(ctx, []string{it.UserID})[0]
-				case OpSetMFAState:
-					return e.dir.SetMFAState(ctx, it.UserID, it.Arg)
-				}
-				return Errorf(EINVALID, "unknown item operation %q", it.Op)
-			})
+			it, _ = e.attempt(ctx, it, e.call(r, it))
 			if ctx.Err() != nil && it.State != ItemDone {
 				return ctx.Err()
 			}
@@ -294,27 +402,106 @@ func (e *Executor) runSequential(ctx context.Context, r *Request) error {
 				return err
 			}
 		}
+		aside = nil
+		return nil
+	}
+	for _, it := range items {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if it.Op != OpDeleteMethod && len(aside) > 0 {
+			if err := retryAside(); err != nil {
+				return err
+			}
+		}
+		it, err := e.attempt(ctx, it, e.call(r, it))
+		if ctx.Err() != nil && it.State != ItemDone {
+			return ctx.Err()
+		}
+		if it.State == ItemFailed && it.Op == OpDeleteMethod && errors.Is(err, ErrDefaultMethod) {
+			aside = append(aside, it)
+			continue
+		}
+		if err := e.record(ctx, r, []Item{it}); err != nil {
+			return err
+		}
+	}
+	return retryAside()
+}
+
+// call is the directory call of one single-user item. It may set it.Result.
+func (e *Executor) call(r *Request, it Item) func(context.Context, *Item) error {
+	return func(ctx context.Context, it *Item) error {
+		switch it.Op {
+		case OpDeleteMethod:
+			m, _ := DecodeMethodArg(it.Arg)
+			return e.dir.DeleteMethod(ctx, it.UserID, m)
+		case OpSetDefault:
+			return e.dir.SetDefaultMethod(ctx, it.UserID, it.Arg)
+		case OpRevoke:
+			return e.dir.RevokeSessions(ctx, []string{it.UserID})[0]
+		case OpSetMFAState:
+			if err := e.dir.SetMFAState(ctx, it.UserID, it.Arg); err != nil {
+				return err
+			}
+			// Entra may show another state than the one set (enabled turns enforced for a
+			// user with methods): record what it shows now.
+			if got, err := e.dir.MFAState(ctx, it.UserID); err == nil {
+				it.Result = got
+			}
+			return nil
+		case OpVerify:
+			return e.verify(ctx, r, it)
+		}
+		return Errorf(EINVALID, "unknown item operation %q", it.Op)
 	}
 }
 
-// attempt runs one call, retrying upstream errors (throttling, outages) a few times.
-func (e *Executor) attempt(ctx context.Context, it Item, call func(context.Context) error) Item {
+// verify lists the user's methods after a reset: anything the reset was to remove that is
+// still registered fails the item, named with why, so the request never ends "succeeded"
+// with methods left.
+func (e *Executor) verify(ctx context.Context, r *Request, it *Item) error {
+	ms, err := e.dir.Methods(ctx, it.UserID)
+	if err != nil {
+		return err
+	}
+	var only []string
+	if it.Arg != "" {
+		only = strings.Split(it.Arg, ",")
+	}
+	left := remaining(ms, only)
+	if len(left) == 0 {
+		it.Result = "no selected method left"
+		return nil
+	}
+	var names []string
+	for _, m := range left {
+		n := m.Label()
+		if !m.Deletable && m.Note != "" {
+			n += " (" + m.Note + ")"
+		}
+		names = append(names, n)
+	}
+	return Errorf(EUPSTREAM, "still registered: %s", strings.Join(names, "; "))
+}
+
+// attempt runs one call, retrying transient errors (throttling, outages) a few times. A
+// refusal is final at once. It returns the item with its outcome and the last error.
+func (e *Executor) attempt(ctx context.Context, it Item, call func(context.Context, *Item) error) (Item, error) {
 	for {
 		it.Attempts++
-		err := call(ctx)
+		err := call(ctx, &it)
 		if err == nil {
 			it.State, it.Error = ItemDone, ""
-			return it
+			return it, nil
 		}
 		it.State, it.Error = ItemFailed, ErrorMessage(err)
-		if ErrorCode(err) != EUPSTREAM || it.Attempts >= e.o.MaxAttempts || ctx.Err() != nil {
+		if !Transient(err) || it.Attempts >= e.o.MaxAttempts || ctx.Err() != nil {
 			e.o.Logger.WarnContext(ctx, "item failed", "request_id", it.RequestID, "seq", it.Seq, "op", it.Op, "user", it.UserName, "err", err)
-			return it
+			return it, err
 		}
-		select {
-		case <-ctx.Done():
-			return it
-		case <-time.After(time.Duration(it.Attempts) * time.Second):
+		if e.o.Sleep(ctx, time.Duration(it.Attempts)*time.Second) != nil {
+			return it, err
 		}
 	}
 }
@@ -400,7 +587,7 @@ func (e *Executor) revokeBatch(ctx context.Context, r *Request, items []Item) er
 				finished = append(finished, it)
 			case ctx.Err() != nil:
 				// Shutting down: leave it pending for the next executor.
-			case ErrorCode(err) == EUPSTREAM && it.Attempts < e.o.MaxAttempts:
+			case Transient(err) && it.Attempts < e.o.MaxAttempts:
 				retry = append(retry, it)
 			default:
 				it.State, it.Error = ItemFailed, ErrorMessage(err)
@@ -409,10 +596,7 @@ func (e *Executor) revokeBatch(ctx context.Context, r *Request, items []Item) er
 		}
 		pending = retry
 		if len(pending) > 0 {
-			select {
-			case <-ctx.Done():
-			case <-time.After(time.Duration(attempt) * time.Second):
-			}
+			_ = e.o.Sleep(ctx, time.Duration(attempt)*time.Second)
 		}
 	}
 	if len(finished) == 0 {
@@ -430,6 +614,9 @@ func (e *Executor) record(ctx context.Context, r *Request, items []Item) error {
 		if it.Error != "" {
 			detail += ": " + it.Error
 		}
+		if it.Result != "" {
+			detail += " (" + it.Result + ")"
+		}
 		evs[i] = AuditEvent{Time: now, RequestID: r.ID, Type: EventItem, Detail: detail}
 	}
 	if err := e.store.FinishItems(ctx, items, evs); err != nil {
@@ -444,8 +631,9 @@ func (e *Executor) record(ctx context.Context, r *Request, items []Item) error {
 func itemArgLabel(it Item) string {
 	switch it.Op {
 	case OpDeleteMethod:
-		return DecodeMethodArg(it.Arg).Type
-	case OpSetMFAState:
+		_, label := DecodeMethodArg(it.Arg)
+		return label
+	case OpSetMFAState, OpSetDefault:
 		return it.Arg
 	}
 	return ""
@@ -486,4 +674,16 @@ func (e *Executor) finish(ctx context.Context, r *Request, runErr error) error {
 	e.o.Logger.InfoContext(ctx, "request finished", "request_id", r.ID, "state", to, "done", cur.Done, "failed", cur.Failed)
 	e.notify(ctx, done, EventFinished)
 	return nil
+}
+
+// sleep waits for d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }

@@ -10,10 +10,15 @@ type Kind string
 
 // Request kinds.
 const (
-	KindReset       Kind = "reset"        // delete all methods but the password, then revoke sessions
+	KindReset       Kind = "reset"        // delete the user's methods (all but the password, or a selection), then revoke sessions
+	KindRevoke      Kind = "revoke"       // revoke one user's sign-in sessions
 	KindRevokeGroup Kind = "revoke-group" // revoke the sessions of every transitive member
 	KindEnforce     Kind = "enforce"      // set the per-user MFA state
 )
+
+// Bulk reports whether requests of kind k act on many users. Bulk work may not take every
+// executor slot: a single-user request approved during a bulk run starts at once.
+func (k Kind) Bulk() bool { return k == KindRevokeGroup }
 
 // State is where a request stands. The only transitions are
 //
@@ -52,6 +57,9 @@ type Actor struct {
 	ID       string // the platform's user id (Slack U…, Teams aadObjectId/29:…)
 	Name     string // display name, for showing only
 	EntraID  string // linked Entra object id, "" when unknown
+	// LinkError says why the link to Entra could not be looked up (Graph or the chat
+	// platform failed). Such an actor is refused, never taken for an unlinked one.
+	LinkError string
 }
 
 // Key is the actor's platform identity, "slack:U123".
@@ -82,13 +90,18 @@ type Target struct {
 	Name string // UPN or group display name
 }
 
-// Preview is what the approver is shown before deciding.
+// Preview is what the approver is shown before deciding: the facts as they were At. A
+// request that waited long has them gathered again before an approval counts.
 type Preview struct {
-	Methods     []Method // methods a reset will delete, in order
-	Kept        []Method // methods a reset leaves (password, unknown types)
-	MemberCount int      // members a revoke-group will revoke
-	FromState   string   // per-user MFA state before an enforce
-	ToState     string   // per-user MFA state an enforce sets
+	At          time.Time // when these facts were read from the directory
+	Only        []string  // reset: the method types selected (Method* constants); empty means all but the password
+	Methods     []Method  // reset: methods that will be deleted, in the order they will be
+	Kept        []Method  // reset: methods left registered, with why in Note (password, not selected, unknown types)
+	Default     string    // reset: the user's default second factor (DefaultPush, …)
+	MemberCount int       // revoke-group: members that will be revoked (protected accounts left out)
+	FromState   string    // enforce: per-user MFA state before
+	ToState     string    // enforce: the state asked for
+	Becomes     string    // enforce: the state Entra will show after (enabled turns enforced for a user with methods)
 }
 
 // Decision is one approval or denial.
@@ -127,8 +140,10 @@ type ItemOp string
 // Item operations.
 const (
 	OpDeleteMethod ItemOp = "delete-method"
+	OpSetDefault   ItemOp = "set-default"  // change the default second factor so the old one can go
 	OpRevoke       ItemOp = "revoke"
 	OpSetMFAState  ItemOp = "set-mfa-state"
+	OpVerify       ItemOp = "verify" // list the user's methods again: what was to go must be gone
 )
 
 // ItemState is where an execution item stands.
@@ -151,7 +166,8 @@ type Item struct {
 	Arg       string // method id and type ("<odata type> <id>") or MFA state
 	State     ItemState
 	Attempts  int
-	Error     string
+	Error     string // why it failed, in words for the chat
+	Result    string // what it left behind, when that is not obvious (the MFA state Entra shows now)
 }
 
 // MessageRef points at a card a platform posted for a request, so it can be updated.
@@ -173,6 +189,11 @@ const (
 	EventStarted   = "started"
 	EventItem      = "item" // one item's outcome
 	EventFinished  = "finished"
+	EventRefreshed = "refreshed" // the preview was gathered again before an approval
+	// EventRefused records a refusal of an actor: a self-approval, a click by someone who
+	// may not approve, a request for a protected account, an unlinked or disabled actor.
+	// Auditors look for these first.
+	EventRefused = "refused"
 )
 
 // AuditEvent is one entry of the append-only, hash-chained audit log.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 )
@@ -23,9 +24,14 @@ type NewRequest struct {
 	Kind     Kind
 	Target   string // user or group reference as typed
 	Reason   string
-	MFAState string // for KindEnforce
-	Confirm  int    // the member count typed with --confirm, for KindRevokeGroup
+	MFAState string   // for KindEnforce
+	Confirm  int      // the member count typed with --confirm, for KindRevokeGroup
+	Only     []string // for KindReset: method types to delete (SelectionTypes); empty means all but the password
 }
+
+// RefreshAfter is how old a pending request's preview may be when an approval comes: an
+// older one is gathered again first, so that nobody approves stale facts.
+const RefreshAfter = 10 * time.Minute
 
 // Service applies the policy to requests: creating, deciding, cancelling and expiring
 // them. Execution is the Executor's.
@@ -37,6 +43,7 @@ type Service struct {
 	notifier Notifier
 	log      *slog.Logger
 	wake     func()
+	checks   checks
 }
 
 // ServiceOptions are the optional collaborators of a Service.
@@ -77,44 +84,22 @@ func (s *Service) notify(ctx context.Context, r *Request, event string) {
 	}
 }
 
-// IsAdmin reports whether a may use mfabot at all: make requests and run the read-only
-// commands. Approvers count as admins.
-func (s *Service) IsAdmin(ctx context.Context, a Actor) (bool, error) {
-	ok, err := matches(ctx, s.dir, s.policy.Requesters, a)
-	if err != nil || ok {
-		return ok, err
-	}
-	return matches(ctx, s.dir, s.policy.Approvers, a)
-}
-
-// CheckAdmin returns EFORBIDDEN unless a is an admin.
+// CheckAdmin returns nil when a may use mfabot at all: make requests and run the read-only
+// commands (approvers count as admins). Otherwise EFORBIDDEN, audited, or EUPSTREAM when
+// the directory could not answer.
 func (s *Service) CheckAdmin(ctx context.Context, a Actor) error {
-	ok, err := s.IsAdmin(ctx, a)
-	if err != nil {
-		return WrapError(EUPSTREAM, err, "could not check whether you are an mfabot admin")
-	}
-	if !ok {
-		return Errorf(EFORBIDDEN, "only mfabot admins may use this command; ask an identity admin to add %s to MFABOT_REQUESTERS", a.Key())
-	}
-	return nil
+	return s.authorize(ctx, a, roleAdmin, "")
 }
 
-// CheckApprover returns EFORBIDDEN unless a may approve requests.
+// CheckApprover returns nil when a may approve and deny requests.
 func (s *Service) CheckApprover(ctx context.Context, a Actor) error {
-	ok, err := matches(ctx, s.dir, s.policy.Approvers, a)
-	if err != nil {
-		return WrapError(EUPSTREAM, err, "could not check whether you may approve")
-	}
-	if !ok {
-		return Errorf(EFORBIDDEN, "only members of %s may approve or deny requests", describe(s.policy.Approvers))
-	}
-	return nil
+	return s.authorize(ctx, a, roleApprover, "")
 }
 
 // Create checks the policy, resolves the target, builds the preview the approver will see
 // and stores a pending request.
 func (s *Service) Create(ctx context.Context, a Actor, in NewRequest) (*Request, error) {
-	if err := s.CheckAdmin(ctx, a); err != nil {
+	if err := s.authorize(ctx, a, roleAdmin, ""); err != nil {
 		return nil, err
 	}
 	now := s.clock.Now()
@@ -126,25 +111,20 @@ func (s *Service) Create(ctx context.Context, a Actor, in NewRequest) (*Request,
 		CreatedAt: now,
 		ExpiresAt: now.Add(s.policy.expiry(in.Kind)),
 	}
-	var err error
-	switch in.Kind {
-	case KindReset, KindEnforce:
-		err = s.prepareUser(ctx, r, in)
-	case KindRevokeGroup:
-		err = s.prepareGroup(ctx, r, in)
-	default:
-		err = Errorf(EINVALID, "unknown request kind %q", in.Kind)
-	}
-	if err != nil {
+	if err := s.gather(ctx, r, in.Target, in); err != nil {
+		if ErrorCode(err) == EFORBIDDEN {
+			s.refused(ctx, a, "", fmt.Sprintf("%s %s: %s", in.Kind, in.Target, ErrorMessage(err)))
+		}
 		return nil, err
 	}
-	if dup, err := s.pendingFor(ctx, r.Kind, r.Target.ID); err != nil {
+	if err := s.checkConfirm(r, in.Confirm); err != nil {
 		return nil, err
-	} else if dup != nil {
-		return nil, Errorf(ECONFLICT, "%s is already waiting for approval for %s (asked by %s)", dup.ID, dup.Target.Name, dup.Requester.Name)
 	}
 	ev := AuditEvent{Time: now, Type: EventRequested, Actor: a, Detail: requestedDetail(r)}
 	if err := s.store.CreateRequest(ctx, r, ev); err != nil {
+		if ErrorCode(err) == ECONFLICT {
+			return nil, err
+		}
 		return nil, fmt.Errorf("store request: %w", err)
 	}
 	s.log.InfoContext(ctx, "request created", "request_id", r.ID, "kind", r.Kind, "target", r.Target.Name, "requester", a.Key())
@@ -157,6 +137,9 @@ func requestedDetail(r *Request) string {
 	switch r.Kind {
 	case KindReset:
 		d += fmt.Sprintf("; %d methods to delete", len(r.Preview.Methods))
+		if len(r.Preview.Only) > 0 {
+			d += " (only " + strings.Join(r.Preview.Only, ", ") + ")"
+		}
 	case KindRevokeGroup:
 		d += fmt.Sprintf("; %d members", r.Preview.MemberCount)
 	case KindEnforce:
@@ -168,29 +151,38 @@ func requestedDetail(r *Request) string {
 	return d
 }
 
-func (s *Service) pendingFor(ctx context.Context, k Kind, targetID string) (*Request, error) {
-	rs, err := s.store.Requests(ctx, RequestFilter{States: []State{StatePending, StateApproved, StateRunning}, Limit: 1000})
-	if err != nil {
-		return nil, fmt.Errorf("list open requests: %w", err)
+// gather resolves the target named by ref and reads the facts the approver will see into
+// r.Target and r.Preview: what a reset deletes and keeps, how many members a revoke-group
+// revokes, what an enforce changes. The same facts are gathered again when an old request
+// is approved.
+func (s *Service) gather(ctx context.Context, r *Request, ref string, in NewRequest) error {
+	r.Preview = Preview{At: s.clock.Now()}
+	switch r.Kind {
+	case KindReset, KindRevoke, KindEnforce:
+		return s.gatherUser(ctx, r, ref, in)
+	case KindRevokeGroup:
+		return s.gatherGroup(ctx, r, ref, in)
 	}
-	for _, r := range rs {
-		if r.Kind == k && r.Target.ID == targetID {
-			return r, nil
-		}
-	}
-	return nil, nil
+	return Errorf(EINVALID, "unknown request kind %q", r.Kind)
 }
 
-func (s *Service) prepareUser(ctx context.Context, r *Request, in NewRequest) error {
-	if strings.TrimSpace(in.Target) == "" {
+func (s *Service) gatherUser(ctx context.Context, r *Request, ref string, in NewRequest) error {
+	if strings.TrimSpace(ref) == "" {
 		return Errorf(EINVALID, "which user? give a UPN, mail address or object id")
 	}
-	u, err := s.dir.ResolveUser(ctx, in.Target)
+	if r.Kind == KindEnforce && !s.policy.EnforceEnabled {
+		return Errorf(EFORBIDDEN, "enforce is turned off on this mfabot (policy.enforce_enabled): the per-user MFA state needs a permission that can rewrite the tenant's authentication methods policy")
+	}
+	u, err := s.dir.ResolveUser(ctx, ref)
 	if err != nil {
 		return err
 	}
 	r.Target = Target{Type: "user", ID: u.ID, Name: firstNonEmpty(u.UPN, u.ID)}
-	if err := s.checkUserNotProtected(ctx, u); err != nil {
+	prot, err := s.protectedSet(ctx)
+	if err != nil {
+		return err
+	}
+	if err := prot.check(u); err != nil {
 		return err
 	}
 	switch r.Kind {
@@ -199,13 +191,15 @@ func (s *Service) prepareUser(ctx context.Context, r *Request, in NewRequest) er
 		if err != nil {
 			return err
 		}
-		for _, m := range ms {
-			if m.Deletable {
-				r.Preview.Methods = append(r.Preview.Methods, m)
-			} else {
-				r.Preview.Kept = append(r.Preview.Kept, m)
-			}
+		def, err := s.dir.DefaultMethod(ctx, u.ID)
+		if err != nil {
+			// The order is then Graph's to correct: the executor retries the default last.
+			s.log.WarnContext(ctx, "read default method", "user", r.Target.Name, "err", err)
+			def = ""
 		}
+		plan := planReset(ms, def, in.Only)
+		r.Preview.Only = in.Only
+		r.Preview.Methods, r.Preview.Kept, r.Preview.Default = plan.del, plan.kept, def
 	case KindEnforce:
 		switch in.MFAState {
 		case MFADisabled, MFAEnabled, MFAEnforced:
@@ -219,38 +213,27 @@ func (s *Service) prepareUser(ctx context.Context, r *Request, in NewRequest) er
 		if from == in.MFAState {
 			return Errorf(EINVALID, "per-user MFA for %s is already %s", r.Target.Name, from)
 		}
-		r.Preview.FromState, r.Preview.ToState = from, in.MFAState
-	}
-	return nil
-}
-
-func (s *Service) checkUserNotProtected(ctx context.Context, u User) error {
-	for _, p := range s.policy.ProtectedUsers {
-		if strings.EqualFold(p, u.ID) || strings.EqualFold(p, u.UPN) || (u.Mail != "" && strings.EqualFold(p, u.Mail)) {
-			return Errorf(EFORBIDDEN, "%s is a protected account (emergency access); mfabot never changes it", firstNonEmpty(u.UPN, u.ID))
-		}
-	}
-	for _, ref := range s.policy.ProtectedGroups {
-		g, err := s.dir.ResolveGroup(ctx, ref)
-		if err != nil {
-			return WrapError(EUPSTREAM, err, "could not check protected group %s", ref)
-		}
-		in, err := s.dir.IsMemberOf(ctx, u.ID, g.ID)
-		if err != nil {
-			return WrapError(EUPSTREAM, err, "could not check protected group %s", g.DisplayName)
-		}
-		if in {
-			return Errorf(EFORBIDDEN, "%s is a member of the protected group %s; mfabot never changes it", firstNonEmpty(u.UPN, u.ID), g.DisplayName)
+		r.Preview.FromState, r.Preview.ToState, r.Preview.Becomes = from, in.MFAState, in.MFAState
+		if in.MFAState == MFAEnabled {
+			// Entra turns "enabled" into "enforced" for a user who has already registered a
+			// second factor: say so before the approver approves "enabled".
+			ms, err := s.dir.Methods(ctx, u.ID)
+			if err != nil {
+				return err
+			}
+			if slices.ContainsFunc(ms, func(m Method) bool { return m.DefaultFor() != "" }) {
+				r.Preview.Becomes = MFAEnforced
+			}
 		}
 	}
 	return nil
 }
 
-func (s *Service) prepareGroup(ctx context.Context, r *Request, in NewRequest) error {
-	if strings.TrimSpace(in.Target) == "" {
+func (s *Service) gatherGroup(ctx context.Context, r *Request, ref string, in NewRequest) error {
+	if strings.TrimSpace(ref) == "" {
 		return Errorf(EINVALID, "which group? give an object id, mail nickname or display name")
 	}
-	g, err := s.dir.ResolveGroup(ctx, in.Target)
+	g, err := s.dir.ResolveGroup(ctx, ref)
 	if err != nil {
 		return err
 	}
@@ -262,15 +245,7 @@ func (s *Service) prepareGroup(ctx context.Context, r *Request, in NewRequest) e
 	if protected.groups[g.ID] {
 		return Errorf(EFORBIDDEN, "%s is a protected group; mfabot never revokes it", r.Target.Name)
 	}
-	n := 0
-	err = s.dir.GroupMembers(ctx, g.ID, func(us []User) error {
-		for _, u := range us {
-			if !protected.has(u) {
-				n++
-			}
-		}
-		return nil
-	})
+	n, err := s.countMembers(ctx, g.ID, protected)
 	if err != nil {
 		return err
 	}
@@ -278,60 +253,98 @@ func (s *Service) prepareGroup(ctx context.Context, r *Request, in NewRequest) e
 		return Errorf(EINVALID, "%s has no members mfabot may revoke", r.Target.Name)
 	}
 	r.Preview.MemberCount = n
-	limit := s.policy.ConfirmAbove
-	if limit > 0 && n > limit && in.Confirm != n {
-		if in.Confirm != 0 {
-			return Errorf(EINVALID, "%s has %d members, not %d: check the group and repeat with --confirm %d", r.Target.Name, n, in.Confirm, n)
-		}
-		return Errorf(EINVALID, "%s has %d members (more than %d): to revoke them all, repeat the command with --confirm %d", r.Target.Name, n, limit, n)
-	}
 	return nil
+}
+
+// checkConfirm makes a large revoke-group carry --confirm with its exact member count.
+func (s *Service) checkConfirm(r *Request, confirm int) error {
+	n, limit := r.Preview.MemberCount, s.policy.ConfirmAbove
+	if r.Kind != KindRevokeGroup || limit <= 0 || n <= limit || confirm == n {
+		return nil
+	}
+	if confirm != 0 {
+		return Errorf(EINVALID, "%s has %d members, not %d: check the group and repeat with --confirm %d", r.Target.Name, n, confirm, n)
+	}
+	return Errorf(EINVALID, "%s has %d members (more than %d): to revoke them all, repeat the command with --confirm %d", r.Target.Name, n, limit, n)
+}
+
+// countMembers counts the members of a group mfabot may revoke.
+func (s *Service) countMembers(ctx context.Context, groupID string, prot protected) (int, error) {
+	n := 0
+	err := s.dir.GroupMembers(ctx, groupID, func(us []User) error {
+		for _, u := range us {
+			if !prot.has(u) {
+				n++
+			}
+		}
+		return nil
+	})
+	return n, err
 }
 
 // protected is the set of users and groups that can never be touched, resolved now.
 type protected struct {
-	users  map[string]bool // object ids, and lower-cased UPNs/mails as configured
-	groups map[string]bool // object ids
+	users  map[string]bool   // object ids, and lower-cased UPNs/mails as configured
+	via    map[string]string // member object id -> the protected group's display name
+	groups map[string]bool   // object ids
 }
 
 func (p protected) has(u User) bool {
-	return p.users[u.ID] || p.users[strings.ToLower(u.UPN)] || (u.Mail != "" && p.users[strings.ToLower(u.Mail)])
+	return p.users[strings.ToLower(u.ID)] || p.users[strings.ToLower(u.UPN)] || (u.Mail != "" && p.users[strings.ToLower(u.Mail)])
+}
+
+// check refuses a protected user, saying why.
+func (p protected) check(u User) error {
+	if !p.has(u) {
+		return nil
+	}
+	name := firstNonEmpty(u.UPN, u.ID)
+	if g := p.via[strings.ToLower(u.ID)]; g != "" {
+		return Errorf(EFORBIDDEN, "%s is a member of the protected group %s; mfabot never changes it", name, g)
+	}
+	return Errorf(EFORBIDDEN, "%s is a protected account (emergency access); mfabot never changes it", name)
 }
 
 func (s *Service) protectedSet(ctx context.Context) (protected, error) {
 	return resolveProtected(ctx, s.dir, s.policy)
 }
 
+// resolveProtected reads the members of the protected groups now, by their pinned ids: a
+// user who joined one after a request was made is spared when it runs.
 func resolveProtected(ctx context.Context, dir Directory, pol Policy) (protected, error) {
-	p := protected{users: map[string]bool{}, groups: map[string]bool{}}
+	p := protected{users: map[string]bool{}, via: map[string]string{}, groups: map[string]bool{}}
 	for _, u := range pol.ProtectedUsers {
 		p.users[strings.ToLower(u)] = true
-		p.users[u] = true
 	}
-	for _, ref := range pol.ProtectedGroups {
-		g, err := dir.ResolveGroup(ctx, ref)
-		if err != nil {
-			return p, WrapError(EUPSTREAM, err, "could not resolve protected group %s", ref)
+	for _, id := range pol.ProtectedGroups {
+		if !IsObjectID(id) {
+			return p, Errorf(EINTERNAL, "protected group %q was not pinned to an object id", id)
 		}
-		p.groups[g.ID] = true
-		err = dir.GroupMembers(ctx, g.ID, func(us []User) error {
+		name := pol.groupName(id)
+		p.groups[strings.ToLower(id)] = true
+		p.groups[id] = true
+		err := dir.GroupMembers(ctx, id, func(us []User) error {
 			for _, u := range us {
-				p.users[u.ID] = true
+				p.users[strings.ToLower(u.ID)] = true
+				p.via[strings.ToLower(u.ID)] = name
 			}
 			return nil
 		})
 		if err != nil {
-			return p, WrapError(EUPSTREAM, err, "could not list protected group %s", g.DisplayName)
+			return p, WrapError(EUPSTREAM, err, "could not list the protected group %s", name)
 		}
 	}
 	return p, nil
 }
 
 // Approve records a's approval. The refusals are specific: own request, not an approver,
-// expired, already decided.
+// expired, already decided, the facts changed while it waited.
 func (s *Service) Approve(ctx context.Context, a Actor, id string) (*Request, error) {
-	r, err := s.decidable(ctx, a, id)
+	r, err := s.decidable(ctx, a, id, "approve")
 	if err != nil {
+		return nil, err
+	}
+	if err := s.refresh(ctx, r); err != nil {
 		return nil, err
 	}
 	now := s.clock.Now()
@@ -348,13 +361,95 @@ func (s *Service) Approve(ctx context.Context, a Actor, id string) (*Request, er
 	return r, nil
 }
 
+// refresh gathers the facts of a request again when they are older than RefreshAfter.
+// Facts that changed in a way that matters refuse this approval (ECONFLICT), after the
+// card has been brought up to date, so the approver decides on what is true now.
+func (s *Service) refresh(ctx context.Context, r *Request) error {
+	at := r.Preview.At
+	if at.IsZero() {
+		at = r.CreatedAt
+	}
+	if s.clock.Now().Sub(at) <= RefreshAfter {
+		return nil
+	}
+	fresh := &Request{Kind: r.Kind, Target: r.Target}
+	in := NewRequest{Kind: r.Kind, Only: r.Preview.Only, MFAState: r.Preview.ToState, Confirm: r.Preview.MemberCount}
+	err := s.gather(ctx, fresh, r.Target.ID, in)
+	if err != nil && ErrorCode(err) != EINVALID {
+		return err
+	}
+	var changed string
+	if err != nil {
+		changed = ErrorMessage(err)
+	} else {
+		changed = previewChange(r, fresh.Preview, s.policy)
+	}
+	if err == nil {
+		ev := AuditEvent{Time: s.clock.Now(), RequestID: r.ID, Type: EventRefreshed, Detail: orDefault(changed, "unchanged")}
+		cur, uerr := s.store.UpdatePreview(ctx, r.ID, fresh.Preview, ev)
+		if uerr != nil {
+			return uerr
+		}
+		*r = *cur
+		if changed != "" {
+			s.notify(ctx, r, EventRefreshed)
+		}
+	}
+	if changed != "" {
+		return Errorf(ECONFLICT, "the facts changed while %s waited: %s. The card shows them now; approve again if it is still right", r.ID, changed)
+	}
+	return nil
+}
+
+// previewChange says what changed between a request's preview and fresh facts, "" when
+// nothing that matters did.
+func previewChange(r *Request, fresh Preview, pol Policy) string {
+	old := r.Preview
+	switch r.Kind {
+	case KindReset:
+		ids := func(ms []Method) []string {
+			var out []string
+			for _, m := range ms {
+				out = append(out, m.ID)
+			}
+			slices.Sort(out)
+			return out
+		}
+		if !slices.Equal(ids(old.Methods), ids(fresh.Methods)) {
+			return fmt.Sprintf("%s now has %d methods to delete, not %d", r.Target.Name, len(fresh.Methods), len(old.Methods))
+		}
+	case KindRevokeGroup:
+		if fresh.MemberCount != old.MemberCount && groupChanged(old.MemberCount, fresh.MemberCount, pol.ConfirmAbove) {
+			return fmt.Sprintf("%s has %d members now, not %d", r.Target.Name, fresh.MemberCount, old.MemberCount)
+		}
+	case KindEnforce:
+		if fresh.FromState != old.FromState || fresh.Becomes != old.Becomes {
+			return fmt.Sprintf("per-user MFA of %s is %s now, not %s", r.Target.Name, fresh.FromState, old.FromState)
+		}
+	}
+	return ""
+}
+
+// groupChanged reports whether a group that had approved members when approved and has
+// now members now has grown too much to revoke without asking again: by more than a tenth,
+// or past the size that needs --confirm.
+func groupChanged(approved, now, confirmAbove int) bool {
+	if now <= approved {
+		return false
+	}
+	if confirmAbove > 0 && approved <= confirmAbove && now > confirmAbove {
+		return true
+	}
+	return now*10 > approved*11
+}
+
 // Deny refuses a request, with a reason.
 func (s *Service) Deny(ctx context.Context, a Actor, id, reason string) (*Request, error) {
 	reason = strings.TrimSpace(reason)
 	if reason == "" {
 		return nil, Errorf(EINVALID, "say why you deny it: deny %s <reason>", id)
 	}
-	r, err := s.decidable(ctx, a, id)
+	r, err := s.decidable(ctx, a, id, "deny")
 	if err != nil {
 		return nil, err
 	}
@@ -371,8 +466,8 @@ func (s *Service) Deny(ctx context.Context, a Actor, id, reason string) (*Reques
 }
 
 // decidable loads a request and checks that a may decide it now. Authorisation is
-// checked at every decision, never remembered.
-func (s *Service) decidable(ctx context.Context, a Actor, id string) (*Request, error) {
+// checked at every decision (within CheckTTL), and every refusal of the actor is audited.
+func (s *Service) decidable(ctx context.Context, a Actor, id, verb string) (*Request, error) {
 	r, err := s.store.Request(ctx, id)
 	if err != nil {
 		return nil, err
@@ -383,36 +478,50 @@ func (s *Service) decidable(ctx context.Context, a Actor, id string) (*Request, 
 	if !s.clock.Now().Before(r.ExpiresAt) {
 		return nil, Errorf(ECONFLICT, "request %s expired at %s", r.ID, clock(r.ExpiresAt))
 	}
+	if err := s.authorize(ctx, a, roleApprover, r.ID); err != nil {
+		return nil, err
+	}
 	if a.SamePerson(r.Requester) {
+		s.refused(ctx, a, r.ID, "tried to "+verb+" their own request")
 		return nil, Errorf(EFORBIDDEN, "you cannot approve or deny your own request")
 	}
 	for _, d := range r.Approvals {
 		if a.SamePerson(d.Actor) {
+			s.refused(ctx, a, r.ID, "tried to "+verb+" a request they already approved")
 			return nil, Errorf(ECONFLICT, "you already approved %s at %s", r.ID, clock(d.At))
 		}
-	}
-	if err := s.CheckApprover(ctx, a); err != nil {
-		return nil, err
 	}
 	return r, nil
 }
 
-// Cancel withdraws a pending request; the requester and any approver may.
+// Cancel withdraws a pending request. The requester may, with or without a reason;
+// anyone else must be an approver and say why, and the requester is told.
 func (s *Service) Cancel(ctx context.Context, a Actor, id, reason string) (*Request, error) {
 	r, err := s.store.Request(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if !a.SamePerson(r.Requester) {
-		if err := s.CheckApprover(ctx, a); err != nil {
-			return nil, Errorf(EFORBIDDEN, "only the requester or an approver may cancel %s", r.ID)
+	reason = strings.TrimSpace(reason)
+	if a.SamePerson(r.Requester) {
+		if err := s.authorize(ctx, a, roleAdmin, r.ID); err != nil {
+			return nil, err
+		}
+	} else {
+		if err := s.authorize(ctx, a, roleApprover, r.ID); err != nil {
+			if ErrorCode(err) == EFORBIDDEN {
+				return nil, WrapError(EFORBIDDEN, err, "only the requester or an approver may cancel %s", r.ID)
+			}
+			return nil, err
+		}
+		if reason == "" {
+			return nil, Errorf(EINVALID, "say why you cancel someone else's request: cancel %s <reason>; the requester is told", r.ID)
 		}
 	}
 	if r.State != StatePending {
 		return nil, Errorf(ECONFLICT, "%s; only pending requests can be cancelled", Standing(r))
 	}
 	now := s.clock.Now()
-	d := Decision{Actor: a, At: now, Reason: strings.TrimSpace(reason)}
+	d := Decision{Actor: a, At: now, Reason: reason}
 	ev := AuditEvent{Time: now, RequestID: r.ID, Type: EventCancelled, Actor: a, Detail: d.Reason}
 	r, err = s.store.Transition(ctx, r.ID, Transition{From: StatePending, To: StateCancelled, Denial: &d, At: now}, ev)
 	if err != nil {
@@ -432,9 +541,10 @@ func (s *Service) Open(ctx context.Context) ([]*Request, error) {
 	return s.store.Requests(ctx, RequestFilter{States: []State{StatePending, StateApproved, StateRunning}, Limit: 50})
 }
 
-// FailedItems lists up to limit failed items of a request, for its report.
-func (s *Service) FailedItems(ctx context.Context, id string, limit int) ([]Item, error) {
-	return s.store.Items(ctx, id, ItemFailed, 0, limit)
+// Items lists up to limit items of a request in state (any state when ""; all of them
+// when limit <= 0), for its card.
+func (s *Service) Items(ctx context.Context, id string, state ItemState, limit int) ([]Item, error) {
+	return s.store.Items(ctx, id, state, 0, limit)
 }
 
 // SweepExpired marks overdue pending requests expired and notifies about each.
@@ -503,6 +613,13 @@ func Standing(r *Request) string {
 }
 
 func clock(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
 
 func firstNonEmpty(ss ...string) string {
 	for _, s := range ss {

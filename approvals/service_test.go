@@ -22,6 +22,14 @@ var (
 	start    = time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
 )
 
+// Group object ids of the fixture's directory.
+const (
+	gVIP       = "00000000-0000-4000-8000-00000000a001"
+	gApprovers = "00000000-0000-4000-8000-00000000a002"
+	gAll       = "00000000-0000-4000-8000-00000000a003"
+	gSmall     = "00000000-0000-4000-8000-00000000a004"
+)
+
 type fixture struct {
 	svc   *approvals.Service
 	db    *storage.DB
@@ -76,9 +84,11 @@ func newFixture(t testing.TB, edit func(*approvals.Policy)) *fixture {
 	)
 	dir.AddUser(approvals.User{ID: "u-break", UPN: "breakglass@contoso.onmicrosoft.com", Enabled: true})
 	dir.AddUser(approvals.User{ID: "u-vip", UPN: "ceo@contoso.com", Enabled: true})
+	dir.AddUser(approvals.User{ID: "oid-ann", UPN: "ann@contoso.com", Enabled: true})
 	dir.AddUser(approvals.User{ID: "oid-ben", UPN: "ben@contoso.com", Enabled: true})
-	dir.AddGroup(approvals.Group{ID: "g-vip", DisplayName: "Executives"}, "u-vip")
-	dir.AddGroup(approvals.Group{ID: "g-approvers", DisplayName: "MFA Approvers"}, "oid-cleo")
+	dir.AddUser(approvals.User{ID: "oid-cleo", UPN: "cleo@contoso.com", Enabled: true})
+	dir.AddGroup(approvals.Group{ID: gVIP, DisplayName: "Executives"}, "u-vip")
+	dir.AddGroup(approvals.Group{ID: gApprovers, DisplayName: "MFA Approvers"}, "oid-cleo")
 	var members []string
 	for i := range 600 {
 		id := "u-m" + strings.Repeat("0", 3-len(itoa(i))) + itoa(i)
@@ -86,8 +96,8 @@ func newFixture(t testing.TB, edit func(*approvals.Policy)) *fixture {
 		members = append(members, id)
 	}
 	members = append(members, "u-vip")
-	dir.AddGroup(approvals.Group{ID: "g-all", DisplayName: "All Staff"}, members...)
-	dir.AddGroup(approvals.Group{ID: "g-small", DisplayName: "Finance"}, members[:5]...)
+	dir.AddGroup(approvals.Group{ID: gAll, DisplayName: "All Staff"}, members...)
+	dir.AddGroup(approvals.Group{ID: gSmall, DisplayName: "Finance"}, members[:5]...)
 
 	pol := approvals.Policy{
 		Requesters:      mustPrincipals(t, "slack:UANN,slack:UBEN,teams:29:ann"),
@@ -95,9 +105,14 @@ func newFixture(t testing.TB, edit func(*approvals.Policy)) *fixture {
 		ProtectedUsers:  []string{"breakglass@contoso.onmicrosoft.com"},
 		ProtectedGroups: []string{"Executives"},
 		ConfirmAbove:    500,
+		EnforceEnabled:  true,
 	}
 	if edit != nil {
 		edit(&pol)
+	}
+	pol, err := approvals.PinPolicy(context.Background(), dir, pol)
+	if err != nil {
+		t.Fatalf("pin policy: %v", err)
 	}
 	notes := &recorder{}
 	svc := approvals.NewService(db, dir, pol, approvals.ServiceOptions{Clock: clock, Notifier: notes})

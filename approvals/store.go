@@ -41,10 +41,17 @@ type Store interface {
 	// audit event each, and returns them.
 	ExpireDue(ctx context.Context, now time.Time) ([]*Request, error)
 
-	// Claim takes one request for execution: an approved one (moved to running, with ev
-	// as its "started" event) or a running one whose lease has lapsed (a crashed
-	// executor's; no new event). It returns nil, nil when there is none.
-	Claim(ctx context.Context, owner string, now, leaseUntil time.Time, ev AuditEvent) (*Request, error)
+	// UpdatePreview replaces the preview of a pending request (facts gathered again
+	// before an approval), with ev as its audit event; ECONFLICT when it is not pending.
+	UpdatePreview(ctx context.Context, id string, p Preview, ev AuditEvent) (*Request, error)
+	// Audit appends an event that changes no request: a refusal.
+	Audit(ctx context.Context, ev AuditEvent) error
+
+	// Claim takes one request of one of kinds (any kind when kinds is empty) for
+	// execution: a running one whose lease has lapsed (a crashed executor's; no new
+	// event) or else the oldest approved one (moved to running, with ev as its "started"
+	// event). It returns nil, nil when there is none.
+	Claim(ctx context.Context, owner string, now, leaseUntil time.Time, kinds []Kind, ev AuditEvent) (*Request, error)
 	// RenewLease extends the claim; ECONFLICT when owner no longer holds it.
 	RenewLease(ctx context.Context, id, owner string, until time.Time) error
 	// AddItems stores the items of a request unless it already has items (a resumed
@@ -53,7 +60,7 @@ type Store interface {
 	// Items lists up to limit items of a request with Seq > afterSeq, in Seq order; state ""
 	// lists items in any state.
 	Items(ctx context.Context, requestID string, state ItemState, afterSeq, limit int) ([]Item, error)
-	// FinishItems records the outcome (State done or failed, Attempts, Error) of pending
+	// FinishItems records the outcome (State done or failed, Attempts, Error, Result) of pending
 	// items, each with its audit event, in one transaction. An item that is no longer
 	// pending is ECONFLICT: a finished item is never redone.
 	FinishItems(ctx context.Context, items []Item, events []AuditEvent) error

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -114,14 +115,19 @@ func render(_ context.Context, r *approvals.Request) bot.Message {
 	return m
 }
 
+// targets numbers the targets of newRequest: the store allows one open request per
+// kind and target.
+var targets atomic.Int64
+
 // newRequest stores a pending request and returns it.
 func newRequest(t *testing.T, db *storage.DB, kind approvals.Kind) *approvals.Request {
 	t.Helper()
 	now := time.Now().UTC()
+	n := targets.Add(1)
 	r := &approvals.Request{Kind: kind, State: approvals.StatePending, Requester: ann,
-		Target: approvals.Target{Type: "user", ID: "u-adele", Name: "adele.vance@contoso.com"}, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		Target: approvals.Target{Type: "user", ID: fmt.Sprintf("u-adele-%d", n), Name: "adele.vance@contoso.com"}, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 	if kind == approvals.KindRevokeGroup {
-		r.Target = approvals.Target{Type: "group", ID: "g-all", Name: "All Staff"}
+		r.Target = approvals.Target{Type: "group", ID: fmt.Sprintf("g-all-%d", n), Name: "All Staff"}
 	}
 	if err := db.CreateRequest(context.Background(), r, approvals.AuditEvent{Time: now, Type: approvals.EventRequested, Actor: ann}); err != nil {
 		t.Fatal(err)

@@ -24,21 +24,23 @@ type Cards struct {
 }
 
 // RequestCard is a request's card under the default policy; see Cards.Request.
-func RequestCard(r *approvals.Request, failed []approvals.Item, now time.Time) bot.Message {
-	return Cards{}.Request(r, failed, now)
+func RequestCard(r *approvals.Request, items []approvals.Item, now time.Time) bot.Message {
+	return Cards{}.Request(r, items, now)
 }
 
 // Request is a request's card as it stands: what is asked, of whom, by whom and why, what
 // it will change, who decided and when, progress while it runs and the result when it
-// ends, with the failed items listed (failed holds up to maxListed of them; the rest are
-// counted from r.Failed). Approve and Deny buttons appear only while it is pending.
-func (c Cards) Request(r *approvals.Request, failed []approvals.Item, now time.Time) bot.Message {
+// ends. items are the request's items as far as the caller loaded them: every item of a
+// single-user request (the card lists what was deleted), the failed ones (up to maxListed)
+// of a bulk request, whose other failures are counted from r.Failed. Approve and Deny
+// buttons appear only while it is pending.
+func (c Cards) Request(r *approvals.Request, items []approvals.Item, now time.Time) bot.Message {
 	m := bot.Message{Title: requestTitle(r), Tone: tone(r.State), RequestID: r.ID}
 
 	m.Facts = append(m.Facts, bot.Fact{Label: "Requested by", Value: actorName(r.Requester)})
 	switch r.Kind {
 	case approvals.KindRevokeGroup:
-		m.Facts = append(m.Facts, bot.Fact{Label: "Group", Value: r.Target.Name})
+		m.Facts = append(m.Facts, bot.Fact{Label: "Group", Value: r.Target.Name + " (id " + r.Target.ID + ")"})
 		members := bot.Thousands(r.Preview.MemberCount)
 		if limit := c.Policy.ConfirmAbove; limit > 0 && r.Preview.MemberCount > limit {
 			members += fmt.Sprintf(" (more than %s: the requester confirmed the count with --confirm %d)", bot.Thousands(limit), r.Preview.MemberCount)
@@ -47,8 +49,15 @@ func (c Cards) Request(r *approvals.Request, failed []approvals.Item, now time.T
 	default:
 		m.Facts = append(m.Facts, bot.Fact{Label: "User", Value: r.Target.Name})
 	}
+	if r.Kind == approvals.KindReset && len(r.Preview.Only) > 0 {
+		m.Facts = append(m.Facts, bot.Fact{Label: "Only", Value: typeNames(r.Preview.Only)})
+	}
 	if r.Kind == approvals.KindEnforce {
-		m.Facts = append(m.Facts, bot.Fact{Label: "Per-user MFA", Value: orNone(r.Preview.FromState) + " → " + r.Preview.ToState})
+		v := orNone(r.Preview.FromState) + " → " + r.Preview.ToState
+		if b := r.Preview.Becomes; b != "" && b != r.Preview.ToState {
+			v += " (Entra shows " + b + ": methods are registered)"
+		}
+		m.Facts = append(m.Facts, bot.Fact{Label: "Per-user MFA", Value: v})
 	}
 	m.Facts = append(m.Facts, bot.Fact{Label: "Reason", Value: orText(r.Reason, "(none given)")})
 	m.Facts = append(m.Facts, bot.Fact{Label: "State", Value: stateWords(r, now)})
@@ -75,28 +84,36 @@ func (c Cards) Request(r *approvals.Request, failed []approvals.Item, now time.T
 	var text []string
 	if r.State == approvals.StatePending || r.State == approvals.StateApproved {
 		text = append(text, whatItDoes(r))
+		if at := r.Preview.At; r.State == approvals.StatePending && !at.IsZero() && now.Sub(at) > approvals.RefreshAfter {
+			text = append(text, "These facts were read "+ago(now.Sub(at))+" ago; they are read again when someone approves.")
+		}
 	}
-	if s := outcome(r, now); s != "" {
+	if s := outcome(r, items, now); s != "" {
 		text = append(text, s)
 	}
 	m.Text = strings.Join(text, "\n\n")
 
 	if r.Kind == approvals.KindReset && (r.State == approvals.StatePending || r.State == approvals.StateApproved) {
-		m.Sections = append(m.Sections, list(fmt.Sprintf("Methods to delete (%d)", len(r.Preview.Methods)), methodLines(r.Preview.Methods),
+		m.Sections = append(m.Sections, list(fmt.Sprintf("Methods to delete (%d)", len(r.Preview.Methods)), methodLines(r.Preview.Methods, r.Preview.Default),
 			"none registered: only the sign-in sessions are revoked"))
 		if len(r.Preview.Kept) > 0 {
-			m.Sections = append(m.Sections, list("Kept", methodLines(r.Preview.Kept), ""))
+			m.Sections = append(m.Sections, list("Kept", methodLines(r.Preview.Kept, ""), ""))
 		}
 	}
 	if r.State == approvals.StateRunning || (r.State.Final() && r.Total > 0) {
 		m.Progress = &bot.Progress{Done: r.Done + r.Failed, Failed: r.Failed, Total: r.Total}
 	}
-	if len(failed) > 0 {
-		var lines []string
-		for _, it := range failed {
-			lines = append(lines, failedLine(it))
+	if deleted := deletedLines(items); len(deleted) > 0 && r.State != approvals.StatePending {
+		m.Sections = append(m.Sections, list(fmt.Sprintf("Deleted (%d)", len(deleted)), deleted, ""))
+	}
+	var failed []string
+	for _, it := range items {
+		if it.State == approvals.ItemFailed {
+			failed = append(failed, failedLine(it))
 		}
-		sec := list(fmt.Sprintf("Failed (%s)", bot.Thousands(max(r.Failed, len(failed)))), lines, "")
+	}
+	if len(failed) > 0 {
+		sec := list(fmt.Sprintf("Failed (%s)", bot.Thousands(max(r.Failed, len(failed)))), failed, "")
 		if extra := r.Failed - len(failed); extra > 0 {
 			sec.More += extra
 		}
@@ -115,6 +132,36 @@ func (c Cards) Request(r *approvals.Request, failed []approvals.Item, now time.T
 	return m
 }
 
+// deletedLines names the methods a reset deleted, from its done items.
+func deletedLines(items []approvals.Item) []string {
+	var out []string
+	for _, it := range items {
+		if it.Op == approvals.OpDeleteMethod && it.State == approvals.ItemDone {
+			m, label := approvals.DecodeMethodArg(it.Arg)
+			out = append(out, methodArgLabel(m, label))
+		}
+	}
+	return out
+}
+
+// methodArgLabel is the label of a method stored in an item: "Phone (mobile) +1 ••• 5555".
+func methodArgLabel(m approvals.Method, label string) string {
+	name := orText(methodTypes[m.Type], m.Type)
+	if rest, ok := strings.CutPrefix(label, m.Type); ok {
+		return name + rest
+	}
+	return orText(label, name)
+}
+
+// typeNames names method types for people: "Microsoft Authenticator, Software OTP".
+func typeNames(types []string) string {
+	var out []string
+	for _, t := range types {
+		out = append(out, orText(methodTypes[t], t))
+	}
+	return strings.Join(out, ", ")
+}
+
 func (c Cards) required() int {
 	if c.Policy.RequiredApprovals < 1 {
 		return 1
@@ -125,7 +172,12 @@ func (c Cards) required() int {
 func requestTitle(r *approvals.Request) string {
 	switch r.Kind {
 	case approvals.KindReset:
+		if len(r.Preview.Only) > 0 {
+			return "Reset some MFA methods of " + r.Target.Name
+		}
 		return "Reset MFA for " + r.Target.Name
+	case approvals.KindRevoke:
+		return "Revoke sign-in sessions of " + r.Target.Name
 	case approvals.KindRevokeGroup:
 		return "Revoke sessions of " + r.Target.Name
 	case approvals.KindEnforce:
@@ -138,14 +190,32 @@ func requestTitle(r *approvals.Request) string {
 func whatItDoes(r *approvals.Request) string {
 	switch r.Kind {
 	case approvals.KindReset:
-		return "Approving deletes every authentication method except the password (phones last), then revokes all sign-in sessions. " +
-			"The user must register again at next sign-in (" + MFASetupURL + ")."
+		s := "Approving deletes every authentication method except the password"
+		if len(r.Preview.Only) > 0 {
+			s = "Approving deletes only the methods of the selected types (" + typeNames(r.Preview.Only) + "); every other method stays"
+		}
+		s += ", the default sign-in method last, then revokes all sign-in sessions. "
+		if len(r.Preview.Only) > 0 {
+			s += "The user registers a replacement at next sign-in (" + MFASetupURL + ")."
+		} else {
+			s += "The user must register again at next sign-in (" + MFASetupURL + ")."
+		}
+		if n := stuck(r.Preview.Kept); n > 0 {
+			s += fmt.Sprintf(" %d selected method(s) cannot be removed through Microsoft Graph (listed under Kept): the request will end partly done, naming them.", n)
+		}
+		return s
+	case approvals.KindRevoke:
+		return "Approving revokes all sign-in sessions of " + r.Target.Name + ": they sign in again, with MFA, on every device and app. Their methods stay."
 	case approvals.KindRevokeGroup:
 		return fmt.Sprintf("Approving revokes the sign-in sessions of %s members (protected accounts are skipped): "+
-			"everyone signs in again, and whoever has no MFA meets the registration prompt.", bot.Thousands(r.Preview.MemberCount))
+			"everyone signs in again, and whoever has no MFA meets the registration prompt. "+
+			"If the group has grown by more than a tenth when it runs, nothing is revoked.", bot.Thousands(r.Preview.MemberCount))
 	case approvals.KindEnforce:
 		s := fmt.Sprintf("Approving sets the legacy per-user MFA state from %s to %s.", orNone(r.Preview.FromState), r.Preview.ToState)
-		if r.Preview.ToState == approvals.MFAEnforced {
+		if b := r.Preview.Becomes; b != "" && b != r.Preview.ToState {
+			s += fmt.Sprintf(" Entra will show %s at once: the user already has methods registered, and Entra enforces per-user MFA for them.", b)
+		}
+		if r.Preview.ToState == approvals.MFAEnforced || r.Preview.Becomes == approvals.MFAEnforced {
 			s += " Enforced per-user MFA also blocks legacy authentication clients without app passwords."
 		}
 		return s
@@ -153,8 +223,19 @@ func whatItDoes(r *approvals.Request) string {
 	return ""
 }
 
+// stuck counts kept methods that were selected but cannot be removed.
+func stuck(kept []approvals.Method) int {
+	n := 0
+	for _, m := range kept {
+		if m.Type != approvals.MethodPassword && m.Note != "not selected" {
+			n++
+		}
+	}
+	return n
+}
+
 // outcome says in a sentence how far the request has come or how it ended.
-func outcome(r *approvals.Request, now time.Time) string {
+func outcome(r *approvals.Request, items []approvals.Item, now time.Time) string {
 	switch r.State {
 	case approvals.StateApproved:
 		return "Approved; starting now."
@@ -170,12 +251,28 @@ func outcome(r *approvals.Request, now time.Time) string {
 	case approvals.StateSucceeded:
 		switch r.Kind {
 		case approvals.KindReset:
-			return "Done: every method but the password is deleted and all sign-in sessions are revoked. " +
+			if len(r.Preview.Only) > 0 {
+				return "Done: the selected methods are deleted and all sign-in sessions are revoked; nothing of the selected types is left. " +
+					r.Target.Name + " registers a replacement at next sign-in (" + MFASetupURL + ")."
+			}
+			return "Done: every method but the password is deleted and all sign-in sessions are revoked; nothing else is left. " +
 				r.Target.Name + " must register again at next sign-in (" + MFASetupURL + ")."
+		case approvals.KindRevoke:
+			return "Done: all sign-in sessions of " + r.Target.Name + " are revoked."
 		case approvals.KindRevokeGroup:
 			return fmt.Sprintf("Done: revoked the sign-in sessions of %s members.", bot.Thousands(r.Done))
 		case approvals.KindEnforce:
-			return "Done: per-user MFA of " + r.Target.Name + " is now " + r.Preview.ToState + "."
+			became := r.Preview.ToState
+			for _, it := range items {
+				if it.Op == approvals.OpSetMFAState && it.Result != "" {
+					became = it.Result
+				}
+			}
+			s := "Done: per-user MFA of " + r.Target.Name + " is now " + became + "."
+			if became != r.Preview.ToState {
+				s += " (Set to " + r.Preview.ToState + "; Entra turned it into " + became + " because methods are registered.)"
+			}
+			return s
 		}
 	case approvals.StatePartlyFailed:
 		s := fmt.Sprintf("Partly done: %s of %s succeeded, %s failed (listed below).", bot.Thousands(r.Done), bot.Thousands(r.Total), bot.Thousands(r.Failed))
@@ -212,7 +309,7 @@ func doing(k approvals.Kind) string {
 	switch k {
 	case approvals.KindRevokeGroup:
 		return "Revoked"
-	case approvals.KindReset:
+	case approvals.KindReset, approvals.KindRevoke:
 		return "Step"
 	}
 	return "Done"
@@ -267,11 +364,16 @@ func failedLine(it approvals.Item) string {
 	what := ""
 	switch it.Op {
 	case approvals.OpDeleteMethod:
-		what = "delete " + approvals.DecodeMethodArg(it.Arg).Type + ": "
+		m, label := approvals.DecodeMethodArg(it.Arg)
+		what = "delete " + methodArgLabel(m, label) + ": "
+	case approvals.OpSetDefault:
+		what = "change the default sign-in method to " + it.Arg + ": "
 	case approvals.OpSetMFAState:
 		what = "set per-user MFA to " + it.Arg + ": "
 	case approvals.OpRevoke:
 		what = "revoke sessions: "
+	case approvals.OpVerify:
+		what = "check that nothing is left: "
 	}
 	return fmt.Sprintf("%s — %s%s", orText(it.UserName, it.UserID), what, orText(it.Error, "failed"))
 }
@@ -304,10 +406,15 @@ func methodLabel(m approvals.Method) string {
 	return s
 }
 
-func methodLines(ms []approvals.Method) []string {
+// methodLines lists methods for a card; the one behind the default second factor def is
+// marked, since it goes last.
+func methodLines(ms []approvals.Method, def string) []string {
 	var out []string
 	for _, m := range ms {
 		l := methodLabel(m)
+		if def != "" && def != approvals.DefaultNone && m.Backs(def) {
+			l += " · default sign-in method (" + def + ")"
+		}
 		if !m.Created.IsZero() {
 			l += " · added " + m.Created.UTC().Format("2006-01-02")
 		}
@@ -411,8 +518,10 @@ var help = map[string]struct {
 }{
 	CmdStatus: {"Show a user's MFA registration, methods, default method and per-user MFA state, and what to do next.",
 		[]string{"status ann@contoso.com", "status 6e7b768e-07e2-4810-8459-485f84f8f204"}},
-	CmdReset: {"Ask to delete all of a user's methods but the password and revoke their sessions; they register again at next sign-in. A second admin approves.",
-		[]string{"reset ann@contoso.com lost her phone", `reset "ann@contoso.com" new phone, same number`}},
+	CmdReset: {"Ask to delete a user's methods and revoke their sessions; they register again at next sign-in. Without --only every method but the password goes; --only deletes just the types named (a lost phone need not cost the security key). The default sign-in method goes last. A second admin approves.",
+		[]string{"reset ann@contoso.com lost her phone", "reset ann@contoso.com --only authenticator,oath lost her phone", `reset "sean.o'brien@contoso.com" new phone, same number`}},
+	CmdRevoke: {"Ask to revoke all of a user's sign-in sessions, so they sign in again (with MFA) everywhere; their methods stay. A second admin approves.",
+		[]string{"revoke ann@contoso.com laptop stolen", "revoke 6e7b768e-07e2-4810-8459-485f84f8f204 left the project"}},
 	CmdRevokeGroup: {"Ask to revoke the sign-in sessions of every member of a group, so that they sign in again and meet the MFA registration prompt. Large groups need --confirm with the member count. A second admin approves.",
 		[]string{`revoke-group "Sales EMEA" enrollment campaign`, `revoke-group "All Staff" --confirm 12,345 enrollment deadline`}},
 	CmdEnforce: {"Ask to set a user's legacy per-user MFA state (enabled, enforced or disabled). A second admin approves.",

@@ -146,11 +146,18 @@ func (d *Dispatcher) run(ctx context.Context, log *slog.Logger, ev bot.Event, cm
 	switch cmd.Name {
 	case CmdStatus:
 		return d.status(ctx, log, cmd, now)
-	case CmdReset, CmdRevokeGroup, CmdEnforce:
+	case CmdReset, CmdRevoke, CmdRevokeGroup, CmdEnforce:
 		in := approvals.NewRequest{Reason: cmd.Reason, MFAState: cmd.State, Confirm: cmd.Confirm}
 		switch cmd.Name {
 		case CmdReset:
 			in.Kind, in.Target = approvals.KindReset, cmd.User
+			only, err := approvals.SelectionTypes(cmd.Only)
+			if err != nil {
+				return bot.Response{}, err
+			}
+			in.Only = only
+		case CmdRevoke:
+			in.Kind, in.Target = approvals.KindRevoke, cmd.User
 		case CmdRevokeGroup:
 			in.Kind, in.Target = approvals.KindRevokeGroup, cmd.Group
 		case CmdEnforce:
@@ -264,11 +271,17 @@ func preview(r *approvals.Request) string {
 		if n := len(r.Preview.Methods); n > 0 {
 			return fmt.Sprintf("It deletes %d method(s) and revokes their sessions.", n)
 		}
-		return "They have no methods to delete; it revokes their sessions."
+		return "There is no method to delete; it revokes their sessions."
+	case approvals.KindRevoke:
+		return "It revokes all their sign-in sessions."
 	case approvals.KindRevokeGroup:
 		return fmt.Sprintf("It revokes the sessions of %s members.", bot.Thousands(r.Preview.MemberCount))
 	case approvals.KindEnforce:
-		return fmt.Sprintf("It sets per-user MFA from %s to %s.", orNone(r.Preview.FromState), r.Preview.ToState)
+		s := fmt.Sprintf("It sets per-user MFA from %s to %s.", orNone(r.Preview.FromState), r.Preview.ToState)
+		if b := r.Preview.Becomes; b != "" && b != r.Preview.ToState {
+			s += fmt.Sprintf(" Entra will show %s: they already have methods registered.", b)
+		}
+		return s
 	}
 	return ""
 }
@@ -281,17 +294,24 @@ func (d *Dispatcher) approvedText(r *approvals.Request) string {
 	return "It runs now; the card in the approvals channel shows the progress."
 }
 
-// RenderCard is the card of a request as it stands now, with its failed items, under the
-// service's policy. The bot.Notifier takes it to keep every posted card current.
+// RenderCard is the card of a request as it stands now, with its items (a single-user
+// request's every item, a bulk request's failed ones), under the service's policy. The
+// bot.Notifier takes it to keep every posted card current.
 func (d *Dispatcher) RenderCard(ctx context.Context, r *approvals.Request) bot.Message {
-	var failed []approvals.Item
-	if r.Failed > 0 && d.o.Service != nil {
+	var items []approvals.Item
+	if d.o.Service != nil && r.Total > 0 {
 		var err error
-		if failed, err = d.o.Service.FailedItems(ctx, r.ID, maxListed); err != nil {
-			d.o.Logger.WarnContext(ctx, "load failed items", logRequest, r.ID, "err", err)
+		switch {
+		case !r.Kind.Bulk():
+			items, err = d.o.Service.Items(ctx, r.ID, "", 0)
+		case r.Failed > 0:
+			items, err = d.o.Service.Items(ctx, r.ID, approvals.ItemFailed, maxListed)
+		}
+		if err != nil {
+			d.o.Logger.WarnContext(ctx, "load items", logRequest, r.ID, "err", err)
 		}
 	}
-	return d.cards.Request(r, failed, d.o.Clock.Now())
+	return d.cards.Request(r, items, d.o.Clock.Now())
 }
 
 // fail turns an error into a reply for the actor alone. Internal errors are logged in

@@ -133,6 +133,7 @@ func newFixture(t *testing.T, o fixtureOptions) *fixture {
 		approvals.Method{ID: "a1", ODataType: "#microsoft.graph.microsoftAuthenticatorAuthenticationMethod", Type: "microsoftAuthenticator", Detail: "iPhone 15", Deletable: true, Created: start.AddDate(0, -3, 0)},
 		approvals.Method{ID: "p1", ODataType: "#microsoft.graph.phoneAuthenticationMethod", Type: "phone", PhoneType: "mobile", Detail: "+1 206 ••• 5555", Deletable: true},
 	)
+	dir.AddUser(approvals.User{ID: "e-ann", UPN: "ann@contoso.com", DisplayName: "Ann Admin", Enabled: true})
 	dir.AddUser(approvals.User{ID: "u-diego", UPN: "diego.siciliani@contoso.com", DisplayName: "Diego Siciliani", Enabled: true},
 		approvals.Method{ID: "pw", Type: "password", Note: "password is never removed"})
 	dir.AddUser(approvals.User{ID: "u-ext", UPN: "jane_fabrikam.com#EXT#@contoso.onmicrosoft.com", DisplayName: "Jane (Fabrikam)", Mail: "jane@fabrikam.com", Guest: true, Enabled: true},
@@ -154,7 +155,7 @@ func newFixture(t *testing.T, o fixtureOptions) *fixture {
 	}}
 	requesters, _ := approvals.ParsePrincipals("slack:UANN,slack:UBEN,entra:e-ann")
 	approvers, _ := approvals.ParsePrincipals("slack:UANN,slack:UBEN,teams:cleo-aad,entra:e-ann")
-	pol := approvals.Policy{Requesters: requesters, Approvers: approvers, RequiredApprovals: o.required, ConfirmAbove: o.confirmAbove}
+	pol := approvals.Policy{Requesters: requesters, Approvers: approvers, RequiredApprovals: o.required, ConfirmAbove: o.confirmAbove, EnforceEnabled: true}
 	logs := &logBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	svc := approvals.NewService(db, dir, pol, approvals.ServiceOptions{Clock: clock})
@@ -361,7 +362,7 @@ func TestDispatchReplies(t *testing.T) {
 		says   []string
 		golden string
 	}{
-		{name: "OK_HelpForAnyone", actor: nina, text: "help", title: "mfabot: MFA for Microsoft Entra ID, with two-person approval", says: []string{"/mfa reset <user> [reason…]", "/mfa deny <request> <reason…>"}, golden: "help"},
+		{name: "OK_HelpForAnyone", actor: nina, text: "help", title: "mfabot: MFA for Microsoft Entra ID, with two-person approval", says: []string{"/mfa reset <user> [--only", "/mfa revoke <user> [reason…]", "/mfa deny <request> <reason…>"}, golden: "help"},
 		{name: "OK_HelpTopic", actor: nina, text: "help revoke-group", title: "/mfa revoke-group <group> [--confirm N] [reason…]", says: []string{"--confirm 12,345"}, golden: "help-revoke-group"},
 		{name: "OK_Status", actor: ann, text: "status adele.vance@contoso.com", title: "MFA status of Adele Vance",
 			says: []string{"Default method: Authenticator push", "Report updated: 06:00 UTC", "/mfa reset adele.vance@contoso.com <reason>"}, golden: "status-licensed"},

@@ -119,7 +119,11 @@ func newStack(t *testing.T, users int) *stack {
 	db := storage.MustOpenDB(t)
 	admins, _ := approvals.ParsePrincipals("slack:UANN,slack:UBEN,teams:cleo-aad")
 	pol := approvals.Policy{Requesters: admins, Approvers: admins, ConfirmAbove: 50,
-		ProtectedGroups: []string{graphtest.GroupEmergencyAccess}}
+		ProtectedGroups: []string{graphtest.GroupEmergencyAccess}, EnforceEnabled: true}
+	pol, err = approvals.PinPolicy(context.Background(), gc, pol)
+	if err != nil {
+		t.Fatal(err)
+	}
 	s := &stack{tenant: tn, db: db, slack: newChat("slack"), teams: newChat("teams")}
 	s.svc = approvals.NewService(db, gc, pol, approvals.ServiceOptions{})
 	s.exec = approvals.NewExecutor(db, gc, pol, approvals.ExecutorOptions{})

@@ -17,6 +17,7 @@ import (
 const (
 	CmdStatus      = "status"
 	CmdReset       = "reset"
+	CmdRevoke      = "revoke"
 	CmdRevokeGroup = "revoke-group"
 	CmdEnforce     = "enforce"
 	CmdSummary     = "summary"
@@ -31,11 +32,12 @@ const (
 // Command is a parsed /mfa command. Parse fills only the fields its command takes.
 type Command struct {
 	Name    string
-	User    string // status, reset, enforce: a UPN or mail address as typed, or a lower-case object id
+	User    string // status, reset, revoke, enforce: a UPN or mail address as typed, or a lower-case object id
 	Group   string // revoke-group: object id, mail nickname or display name
 	Request string // show, cancel, approve, deny: canonical "R-7K2QXA"
 	State   string // enforce: enabled, enforced or disabled
 	Confirm int    // revoke-group --confirm N
+	Only    []string // reset --only: selection names (approvals.Selections), in the order typed
 	Reason  string // reset, revoke-group, enforce, cancel, deny: free text, white space folded
 	Topic   string // help <command>
 }
@@ -54,7 +56,8 @@ const (
 // usage is each command's usage line, shown with every error about it.
 var usage = map[string]string{
 	CmdStatus:      "status <user>",
-	CmdReset:       "reset <user> [reason…]",
+	CmdReset:       "reset <user> [--only authenticator,phone,oath,fido2,email,hello,platform,tap] [reason…]",
+	CmdRevoke:      "revoke <user> [reason…]",
 	CmdRevokeGroup: "revoke-group <group> [--confirm N] [reason…]",
 	CmdEnforce:     "enforce <user> enabled|enforced|disabled [reason…]",
 	CmdSummary:     "summary",
@@ -67,7 +70,7 @@ var usage = map[string]string{
 }
 
 // order is how help lists the commands.
-var order = []string{CmdStatus, CmdReset, CmdRevokeGroup, CmdEnforce, CmdSummary, CmdPending, CmdShow, CmdCancel, CmdApprove, CmdDeny, CmdHelp}
+var order = []string{CmdStatus, CmdReset, CmdRevoke, CmdRevokeGroup, CmdEnforce, CmdSummary, CmdPending, CmdShow, CmdCancel, CmdApprove, CmdDeny, CmdHelp}
 
 var aliases = map[string]string{
 	"revokegroup": CmdRevokeGroup, "revoke_group": CmdRevokeGroup, "list": CmdPending, "?": CmdHelp,
@@ -143,7 +146,7 @@ func Parse(text string) (Command, error) {
 		if err := p.end(name, name+" takes no arguments"); err != nil {
 			return c, err
 		}
-	case CmdStatus, CmdReset, CmdEnforce:
+	case CmdStatus, CmdReset, CmdRevoke, CmdEnforce:
 		w, ok, err := p.word()
 		if err != nil {
 			return c, p.quoteErr(name, err)
@@ -175,6 +178,11 @@ func Parse(text string) (Command, error) {
 			}
 			fallthrough
 		default:
+			if name == CmdReset {
+				if err := p.only(&c); err != nil {
+					return c, err
+				}
+			}
 			if c.Reason, err = p.reason(name); err != nil {
 				return c, err
 			}
@@ -257,6 +265,54 @@ func distance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(rb)]
+}
+
+// only parses reset's "--only authenticator,oath" (or "--only=…"), right after the user.
+func (p *parser) only(c *Command) error {
+	save := p.pos
+	w, ok, err := p.word()
+	if err != nil {
+		return p.quoteErr(c.Name, err)
+	}
+	lower := strings.ToLower(w.text)
+	var list string
+	switch {
+	case !ok || w.quoted:
+		p.pos = save
+		return nil
+	case lower == "--only":
+		v, ok, err := p.word()
+		if err != nil {
+			return p.quoteErr(c.Name, err)
+		}
+		if !ok {
+			return usageErr(c.Name, "--only needs the methods to delete, such as --only authenticator,oath")
+		}
+		list = v.text
+	case strings.HasPrefix(lower, "--only="):
+		list = w.text[len("--only="):]
+	default:
+		p.pos = save
+		return nil
+	}
+	seen := map[string]bool{}
+	for _, n := range strings.Split(list, ",") {
+		n = strings.ToLower(strings.TrimSpace(n))
+		if n == "" {
+			continue
+		}
+		if _, err := approvals.SelectionTypes([]string{n}); err != nil {
+			return usageErr(c.Name, "--only: %q is not a method; use %s", shorten(n, 30), strings.Join(approvals.SelectionNames(), ", "))
+		}
+		if !seen[n] {
+			seen[n] = true
+			c.Only = append(c.Only, n)
+		}
+	}
+	if len(c.Only) == 0 {
+		return usageErr(c.Name, "--only needs the methods to delete, such as --only authenticator,oath")
+	}
+	return nil
 }
 
 // revokeGroup parses "<group> [--confirm N] [reason…]"; the option may also come before
@@ -564,8 +620,16 @@ func (p *parser) end(cmd, what string) error {
 func (p *parser) reason(cmd string) (string, error) {
 	save := p.pos
 	if w, ok, err := p.word(); err == nil && ok && !w.quoted && isOption(w.text) {
-		if strings.HasPrefix(strings.ToLower(w.text), "--confirm") {
+		lower := strings.ToLower(w.text)
+		switch {
+		case strings.HasPrefix(lower, "--confirm"):
 			return "", usageErr(cmd, "--confirm is only for revoke-group")
+		case strings.HasPrefix(lower, "--only") && cmd == CmdReset:
+			return "", usageErr(cmd, "--only comes right after the user: reset <user> --only authenticator,oath [reason…]")
+		case strings.HasPrefix(lower, "--only"):
+			return "", usageErr(cmd, "--only is only for reset")
+		case cmd == CmdReset:
+			return "", usageErr(cmd, "unknown option %q; reset takes only --only", shorten(w.text, 40))
 		}
 		return "", usageErr(cmd, "unknown option %q; %s takes none", shorten(w.text, 40), cmd)
 	}
@@ -683,8 +747,13 @@ func needsQuotes(s string) bool {
 func Canonical(c Command) string {
 	parts := []string{c.Name}
 	switch c.Name {
-	case CmdStatus, CmdReset:
+	case CmdStatus, CmdRevoke:
 		parts = append(parts, escapeArg(c.User, true))
+	case CmdReset:
+		parts = append(parts, escapeArg(c.User, true))
+		if len(c.Only) > 0 {
+			parts = append(parts, "--only", strings.Join(c.Only, ","))
+		}
 	case CmdEnforce:
 		parts = append(parts, escapeArg(c.User, true), c.State)
 	case CmdRevokeGroup:

@@ -89,7 +89,7 @@ func TestParseErrors(t *testing.T) {
 	}{
 		{"ErrUnknownCommand", "rest ann@contoso.com", []string{`unknown command "rest"`, "did you mean reset?", "/mfa help"}},
 		{"ErrUnknownCommandNoHint", "frobnicate", []string{`unknown command "frobnicate"`, "Commands: status, reset"}},
-		{"ErrMissingUser", "reset", []string{"which user?", "Usage: /mfa reset <user> [reason…]"}},
+		{"ErrMissingUser", "reset", []string{"which user?", "Usage: /mfa reset <user> [--only authenticator,phone,oath,fido2,email,hello,platform,tap] [reason…]"}},
 		{"ErrEmptyUser", `status ""`, []string{"which user?"}},
 		{"ErrNotAUser", "status ann", []string{`"ann" is not a user`, "Usage: /mfa status <user>"}},
 		{"ErrNoDot", "reset ann@contoso", []string{`"ann@contoso" is not a valid UPN`, "needs a dot"}},

@@ -39,6 +39,15 @@ type Status struct {
 	MFAStateNote string
 }
 
+// DefaultMethod is the user's default second factor as the registration report says, ""
+// when unknown.
+func (s Status) DefaultMethod() string {
+	if s.Registration == nil {
+		return ""
+	}
+	return s.Registration.PreferredMethod
+}
+
 // LoadStatus gathers a user's status, reading the methods, the registration report and
 // the per-user MFA state at once. Only an unknown user, a failure to resolve them, or the
 // end of ctx is an error.
@@ -136,7 +145,7 @@ func StatusCard(s Status, now time.Time) bot.Message {
 	case s.MethodsNote != "" && s.Registration != nil:
 		m.Sections = append(m.Sections, list("Methods registered (from the report)", reportLines(s.Registration.MethodsRegistered), "none"))
 	case s.MethodsNote == "":
-		m.Sections = append(m.Sections, list(fmt.Sprintf("Methods (%d)", len(s.Methods)), methodLines(s.Methods), "none registered"))
+		m.Sections = append(m.Sections, list(fmt.Sprintf("Methods (%d)", len(s.Methods)), methodLines(s.Methods, s.DefaultMethod()), "none registered"))
 	}
 	var notes []string
 	if s.MethodsNote != "" {
@@ -198,9 +207,11 @@ func nextSteps(s Status, usable, strong int) []string {
 		}
 		out = append(out,
 			"Ask them to register at "+MFASetupURL+", then consider /mfa enforce "+name+" enforced if your tenant uses per-user MFA rather than Conditional Access.",
-			"Users who stay signed in never meet the registration prompt: /mfa reset "+name+" <reason> revokes their sessions so that they do (with approval).")
+			"Users who stay signed in never meet the registration prompt: /mfa revoke "+name+" <reason> signs them out everywhere so that they do (with approval).")
 	case "yes":
-		out = append(out, "Lost or replaced phone, or a suspected compromise: /mfa reset "+name+" <reason> removes every method and their sessions (with approval); they register again at next sign-in.")
+		out = append(out,
+			"Lost or replaced phone: /mfa reset "+name+" --only authenticator,phone,oath <reason> removes those and their sessions, keeping security keys and Windows Hello (with approval).",
+			"Suspected compromise: /mfa reset "+name+" <reason> removes every method but the password and their sessions; to sign them out only: /mfa revoke "+name+" <reason>.")
 		if usable > 0 && strong == 0 {
 			out = append(out, "They have only phone, email or OTP methods: ask them to add Microsoft Authenticator or a passkey, which resist phishing better.")
 		}

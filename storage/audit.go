@@ -75,9 +75,9 @@ func (r *auditRow) event() (approvals.AuditEvent, error) {
 	}, nil
 }
 
-// AppendAudit appends ev to the audit log on its own, for events that go with no
-// request change. Time defaults to the clock's.
-func (db *DB) AppendAudit(ctx context.Context, ev approvals.AuditEvent) error {
+// Audit appends ev to the audit log on its own, for events that go with no request
+// change (refusals). Time defaults to the clock's.
+func (db *DB) Audit(ctx context.Context, ev approvals.AuditEvent) error {
 	tx, err := db.beginWrite(ctx)
 	if err != nil {
 		return err

@@ -28,7 +28,7 @@ func appendEvents(t testing.TB, db *storage.DB, n int) []approvals.AuditEvent {
 			Actor:     cat,
 			Detail:    fmt.Sprintf("event %d: ünïcode, quotes \" and a\nnewline", i),
 		}
-		if err := db.AppendAudit(context.Background(), ev); err != nil {
+		if err := db.Audit(context.Background(), ev); err != nil {
 			t.Fatalf("AppendAudit: %v", err)
 		}
 		evs = append(evs, ev)
@@ -53,7 +53,7 @@ func shell(t testing.TB, path string) *sql.DB {
 	return raw
 }
 
-func TestAppendAudit(t *testing.T) {
+func TestAudit(t *testing.T) {
 	db := openDB(t)
 	want := appendEvents(t, db, 5)
 	got := auditEvents(t, db)
@@ -73,7 +73,7 @@ func TestAppendAudit(t *testing.T) {
 
 	t.Run("OK_TimeDefaultsToClock", func(t *testing.T) {
 		db := openDB(t)
-		if err := db.AppendAudit(context.Background(), approvals.AuditEvent{Type: "doctor"}); err != nil {
+		if err := db.Audit(context.Background(), approvals.AuditEvent{Type: "doctor"}); err != nil {
 			t.Fatal(err)
 		}
 		if got := auditEvents(t, db); len(got) != 1 || !got[0].Time.Equal(t0) {
@@ -82,7 +82,7 @@ func TestAppendAudit(t *testing.T) {
 	})
 
 	t.Run("ErrNoType", func(t *testing.T) {
-		wantErr(t, db.AppendAudit(context.Background(), approvals.AuditEvent{}), approvals.EINVALID, "")
+		wantErr(t, db.Audit(context.Background(), approvals.AuditEvent{}), approvals.EINVALID, "")
 	})
 }
 
@@ -341,7 +341,7 @@ func TestExportAudit(t *testing.T) {
 		var seen int
 		err := db.ExportAudit(ctx, time.Time{}, func(ev approvals.AuditEvent) error {
 			seen++
-			return db.AppendAudit(ctx, approvals.AuditEvent{Type: "exported", Detail: fmt.Sprint(ev.Seq)})
+			return db.Audit(ctx, approvals.AuditEvent{Type: "exported", Detail: fmt.Sprint(ev.Seq)})
 		})
 		if err != nil {
 			t.Fatal(err)

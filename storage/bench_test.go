@@ -24,7 +24,7 @@ func BenchmarkAuditAppend(b *testing.B) {
 	b.ResetTimer()
 	start := time.Now()
 	for b.Loop() {
-		if err := db.AppendAudit(ctx, ev); err != nil {
+		if err := db.Audit(ctx, ev); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -84,7 +84,7 @@ func running(t testing.TB, db *storage.DB, owner string, leaseUntil time.Time) *
 	t.Helper()
 	r := newRequest(t, db)
 	approve(t, db, r.ID, bob, t0.Add(14*time.Minute))
-	c, err := db.Claim(context.Background(), owner, t0.Add(15*time.Minute), leaseUntil, approvals.AuditEvent{Type: approvals.EventStarted})
+	c, err := db.Claim(context.Background(), owner, t0.Add(15*time.Minute), leaseUntil, nil, approvals.AuditEvent{Type: approvals.EventStarted})
 	if err != nil || c == nil || c.ID != r.ID {
 		t.Fatalf("Claim = %v, %v; want %s", c, err, r.ID)
 	}

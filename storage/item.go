@@ -77,7 +77,7 @@ func (db *DB) Items(ctx context.Context, requestID string, state approvals.ItemS
 	if limit <= 0 {
 		limit = -1 // SQLite: no limit
 	}
-	q := `SELECT request_id, seq, op, user_id, user_name, arg, state, attempts, error FROM items
+	q := `SELECT request_id, seq, op, user_id, user_name, arg, state, attempts, error, result FROM items
 		WHERE request_id = ? AND seq > ?`
 	args := []any{requestID, afterSeq}
 	if state != "" {
@@ -96,7 +96,7 @@ func (db *DB) Items(ctx context.Context, requestID string, state approvals.ItemS
 	for rows.Next() {
 		var it approvals.Item
 		var op, st string
-		if err := rows.Scan(&it.RequestID, &it.Seq, &op, &it.UserID, &it.UserName, &it.Arg, &st, &it.Attempts, &it.Error); err != nil {
+		if err := rows.Scan(&it.RequestID, &it.Seq, &op, &it.UserID, &it.UserName, &it.Arg, &st, &it.Attempts, &it.Error, &it.Result); err != nil {
 			return nil, fmt.Errorf("list items: %w", err)
 		}
 		it.Op, it.State = approvals.ItemOp(op), approvals.ItemState(st)
@@ -151,7 +151,7 @@ func (db *DB) FinishItems(ctx context.Context, items []approvals.Item, events []
 }
 
 func (db *DB) finishItems(ctx context.Context, tx *writeTx, items []approvals.Item) error {
-	stmt, err := tx.PrepareContext(ctx, `UPDATE items SET state = ?, attempts = ?, error = ?, updated_at = ?
+	stmt, err := tx.PrepareContext(ctx, `UPDATE items SET state = ?, attempts = ?, error = ?, result = ?, updated_at = ?
 		WHERE request_id = ? AND seq = ? AND state = 'pending'`)
 	if err != nil {
 		return fmt.Errorf("prepare item update: %w", err)
@@ -160,7 +160,7 @@ func (db *DB) finishItems(ctx context.Context, tx *writeTx, items []approvals.It
 	now := fmtTime(db.now())
 	for _, it := range items {
 		id := canonicalID(it.RequestID)
-		res, err := stmt.ExecContext(ctx, string(it.State), it.Attempts, it.Error, now, id, it.Seq)
+		res, err := stmt.ExecContext(ctx, string(it.State), it.Attempts, it.Error, it.Result, now, id, it.Seq)
 		if err != nil {
 			return fmt.Errorf("finish item: %w", err)
 		}

@@ -89,6 +89,9 @@ func (db *DB) insertRequest(ctx context.Context, tx *writeTx, r *approvals.Reque
 	if r.ID != "" {
 		id := canonicalID(r.ID)
 		if err := insert(id); err != nil {
+			if isOpenTargetConflict(err) {
+				return "", db.openConflict(ctx, tx, r)
+			}
 			if isConstraint(err, sqlite3.ErrConstraintPrimaryKey) || isConstraint(err, sqlite3.ErrConstraintUnique) {
 				return "", approvals.Errorf(approvals.ECONFLICT, "request %s already exists", id)
 			}
@@ -105,11 +108,35 @@ func (db *DB) insertRequest(ctx context.Context, tx *writeTx, r *approvals.Reque
 		if err == nil {
 			return id, nil
 		}
+		if isOpenTargetConflict(err) {
+			return "", db.openConflict(ctx, tx, r)
+		}
 		if !isConstraint(err, sqlite3.ErrConstraintPrimaryKey) && !isConstraint(err, sqlite3.ErrConstraintUnique) {
 			return "", fmt.Errorf("insert request: %w", err)
 		}
 	}
 	return "", fmt.Errorf("insert request: no free id after %d attempts", idAttempts)
+}
+
+// isOpenTargetConflict reports whether err is the requests_open_target index refusing a
+// second open request for the same kind and target.
+func isOpenTargetConflict(err error) bool {
+	return isConstraint(err, sqlite3.ErrConstraintUnique) && strings.Contains(err.Error(), "target_id")
+}
+
+// openConflict is ECONFLICT naming the open request of r's kind for r's target.
+func (db *DB) openConflict(ctx context.Context, tx *writeTx, r *approvals.Request) error {
+	var id string
+	err := tx.QueryRowContext(ctx, `SELECT id FROM requests WHERE kind = ? AND target_id = ?
+		AND state IN ('pending', 'approved', 'running')`, string(r.Kind), r.Target.ID).Scan(&id)
+	if err != nil {
+		return approvals.Errorf(approvals.ECONFLICT, "another %s request for %s is open", r.Kind, r.Target.Name)
+	}
+	dup, err := findRequest(ctx, tx, id)
+	if err != nil {
+		return fmt.Errorf("load open request %s: %w", id, err)
+	}
+	return &approvals.Error{Code: approvals.ECONFLICT, Message: db.openDescription(dup), Err: &approvals.OpenRequestError{Open: dup}}
 }
 
 // Request loads a request with its approvals and progress counts. The id is matched
@@ -388,7 +415,7 @@ func (db *DB) ExpireDue(ctx context.Context, now time.Time) ([]*approvals.Reques
 // without a new event; otherwise the oldest approved request moves to running with ev as
 // its "started" event. It returns nil, nil when there is nothing to do. Two executors,
 // in this process or another, never claim the same request.
-func (db *DB) Claim(ctx context.Context, owner string, now, leaseUntil time.Time, ev approvals.AuditEvent) (*approvals.Request, error) {
+func (db *DB) Claim(ctx context.Context, owner string, now, leaseUntil time.Time, kinds []approvals.Kind, ev approvals.AuditEvent) (*approvals.Request, error) {
 	if owner == "" {
 		return nil, approvals.Errorf(approvals.EINVALID, "a claim needs an owner")
 	}
@@ -398,12 +425,13 @@ func (db *DB) Claim(ctx context.Context, owner string, now, leaseUntil time.Time
 	}
 	defer tx.Rollback()
 
-	id, err := db.claimLapsed(ctx, tx, owner, now, leaseUntil)
+	kindSQL, kindArgs := kindFilter(kinds)
+	id, err := db.claimLapsed(ctx, tx, owner, now, leaseUntil, kindSQL, kindArgs)
 	if err != nil {
 		return nil, err
 	}
 	if id == "" {
-		if id, err = db.claimApproved(ctx, tx, owner, leaseUntil); err != nil {
+		if id, err = db.claimApproved(ctx, tx, owner, leaseUntil, kindSQL, kindArgs); err != nil {
 			return nil, err
 		}
 		if id == "" {
@@ -431,10 +459,10 @@ func (db *DB) Claim(ctx context.Context, owner string, now, leaseUntil time.Time
 }
 
 // claimLapsed takes over a running request whose lease ran out, returning its id or "".
-func (db *DB) claimLapsed(ctx context.Context, tx *writeTx, owner string, now, leaseUntil time.Time) (string, error) {
+func (db *DB) claimLapsed(ctx context.Context, tx *writeTx, owner string, now, leaseUntil time.Time, kindSQL string, kindArgs []any) (string, error) {
 	var id string
-	err := tx.QueryRowContext(ctx, `SELECT id FROM requests WHERE state = 'running' AND lease_until < ?
-		ORDER BY created_at, id LIMIT 1`, fmtTime(now)).Scan(&id)
+	err := tx.QueryRowContext(ctx, `SELECT id FROM requests WHERE state = 'running' AND lease_until < ?`+kindSQL+`
+		ORDER BY created_at, id LIMIT 1`, append([]any{fmtTime(now)}, kindArgs...)...).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	} else if err != nil {
@@ -453,10 +481,10 @@ func (db *DB) claimLapsed(ctx context.Context, tx *writeTx, owner string, now, l
 }
 
 // claimApproved moves the oldest approved request to running, returning its id or "".
-func (db *DB) claimApproved(ctx context.Context, tx *writeTx, owner string, leaseUntil time.Time) (string, error) {
+func (db *DB) claimApproved(ctx context.Context, tx *writeTx, owner string, leaseUntil time.Time, kindSQL string, kindArgs []any) (string, error) {
 	var id string
-	err := tx.QueryRowContext(ctx, `SELECT id FROM requests WHERE state = 'approved'
-		ORDER BY created_at, id LIMIT 1`).Scan(&id)
+	err := tx.QueryRowContext(ctx, `SELECT id FROM requests WHERE state = 'approved'`+kindSQL+`
+		ORDER BY created_at, id LIMIT 1`, kindArgs...).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	} else if err != nil {
@@ -471,6 +499,54 @@ func (db *DB) claimApproved(ctx context.Context, tx *writeTx, owner string, leas
 		return "", fmt.Errorf("start request %s: lost the race (%d rows, %v)", id, n, err)
 	}
 	return id, nil
+}
+
+// kindFilter is the SQL condition for Claim's kinds, "" for any kind.
+func kindFilter(kinds []approvals.Kind) (string, []any) {
+	if len(kinds) == 0 {
+		return "", nil
+	}
+	args := make([]any, len(kinds))
+	for i, k := range kinds {
+		args[i] = string(k)
+	}
+	return ` AND kind IN (?` + strings.Repeat(", ?", len(kinds)-1) + `)`, args
+}
+
+// UpdatePreview replaces the preview of a pending request, with ev as its audit event.
+func (db *DB) UpdatePreview(ctx context.Context, id string, p approvals.Preview, ev approvals.AuditEvent) (*approvals.Request, error) {
+	id = canonicalID(id)
+	preview, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("encode preview: %w", err)
+	}
+	tx, err := db.beginWrite(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `UPDATE requests SET preview = ?, updated_at = ? WHERE id = ? AND state = 'pending'`,
+		string(preview), fmtTime(db.now()), id)
+	if err != nil {
+		return nil, fmt.Errorf("update preview: %w", err)
+	}
+	if err := db.changedOne(ctx, tx, res, id); err != nil {
+		return nil, err
+	}
+	r, err := findRequest(ctx, tx, id)
+	if err != nil {
+		return nil, err
+	}
+	if ev.RequestID == "" {
+		ev.RequestID = r.ID
+	}
+	if err := db.appendAudit(ctx, tx, &ev); err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("commit preview: %w", err)
+	}
+	return r, nil
 }
 
 // RenewLease extends owner's lease of a running request to until. ECONFLICT when the
@@ -531,6 +607,18 @@ func (db *DB) changedOne(ctx context.Context, tx *writeTx, res sql.Result, id st
 // shown in chat, so it says in words what happened to r and when.
 func (db *DB) conflict(r *approvals.Request) error {
 	return approvals.Errorf(approvals.ECONFLICT, "%s", db.describe(r))
+}
+
+// openDescription says which open request stands in the way of a new one.
+func (db *DB) openDescription(r *approvals.Request) string {
+	who := actorName(r.Requester)
+	switch r.State {
+	case approvals.StatePending:
+		return fmt.Sprintf("%s is already waiting for approval for %s (asked by %s)", r.ID, r.Target.Name, who)
+	case approvals.StateApproved:
+		return fmt.Sprintf("%s for %s is already approved and about to run (asked by %s)", r.ID, r.Target.Name, who)
+	}
+	return fmt.Sprintf("%s for %s is already running (asked by %s)", r.ID, r.Target.Name, who)
 }
 
 func (db *DB) describe(r *approvals.Request) string {

@@ -638,7 +638,7 @@ func TestClaim(t *testing.T) {
 	t.Run("OK_NothingToDo", func(t *testing.T) {
 		db := openDB(t)
 		newRequest(t, db) // pending: not claimable
-		r, err := db.Claim(ctx, "exec-1", t0, t0.Add(time.Minute), started)
+		r, err := db.Claim(ctx, "exec-1", t0, t0.Add(time.Minute), nil, started)
 		if r != nil || err != nil {
 			t.Fatalf("Claim = %v, %v; want nil, nil", r, err)
 		}
@@ -652,7 +652,7 @@ func TestClaim(t *testing.T) {
 		approve(t, db, older.ID, bob, t0.Add(11*time.Minute))
 
 		for _, want := range []string{older.ID, newer.ID} {
-			r, err := db.Claim(ctx, "exec-1", t0.Add(12*time.Minute), t0.Add(13*time.Minute), started)
+			r, err := db.Claim(ctx, "exec-1", t0.Add(12*time.Minute), t0.Add(13*time.Minute), nil, started)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -663,7 +663,7 @@ func TestClaim(t *testing.T) {
 				t.Errorf("audit (-want +got):\n%s", diff)
 			}
 		}
-		if r, err := db.Claim(ctx, "exec-1", t0.Add(12*time.Minute), t0.Add(13*time.Minute), started); r != nil || err != nil {
+		if r, err := db.Claim(ctx, "exec-1", t0.Add(12*time.Minute), t0.Add(13*time.Minute), nil, started); r != nil || err != nil {
 			t.Fatalf("third Claim = %v, %v; want nil, nil", r, err)
 		}
 	})
@@ -671,7 +671,7 @@ func TestClaim(t *testing.T) {
 	t.Run("OK_LiveLeaseKept", func(t *testing.T) {
 		db := openDB(t)
 		running(t, db, "exec-1", t0.Add(time.Hour))
-		r, err := db.Claim(ctx, "exec-2", t0.Add(time.Hour), t0.Add(2*time.Hour), started)
+		r, err := db.Claim(ctx, "exec-2", t0.Add(time.Hour), t0.Add(2*time.Hour), nil, started)
 		if r != nil || err != nil {
 			t.Fatalf("Claim at lease end = %v, %v; want nil, nil", r, err)
 		}
@@ -681,7 +681,7 @@ func TestClaim(t *testing.T) {
 		db := openDB(t)
 		c := running(t, db, "exec-1", t0.Add(time.Hour))
 		before := len(auditEvents(t, db))
-		r, err := db.Claim(ctx, "exec-2", t0.Add(time.Hour+time.Nanosecond), t0.Add(2*time.Hour), started)
+		r, err := db.Claim(ctx, "exec-2", t0.Add(time.Hour+time.Nanosecond), t0.Add(2*time.Hour), nil, started)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -696,14 +696,14 @@ func TestClaim(t *testing.T) {
 		if err := db.RenewLease(ctx, c.ID, "exec-2", t0.Add(3*time.Hour)); err != nil {
 			t.Fatalf("RenewLease by the new owner: %v", err)
 		}
-		if r, _ := db.Claim(ctx, "exec-3", t0.Add(2*time.Hour+time.Minute), t0.Add(4*time.Hour), started); r != nil {
+		if r, _ := db.Claim(ctx, "exec-3", t0.Add(2*time.Hour+time.Minute), t0.Add(4*time.Hour), nil, started); r != nil {
 			t.Fatalf("Claim took a renewed lease")
 		}
 	})
 
 	t.Run("ErrNoOwner", func(t *testing.T) {
 		db := openDB(t)
-		_, err := db.Claim(ctx, "", t0, t0.Add(time.Minute), started)
+		_, err := db.Claim(ctx, "", t0, t0.Add(time.Minute), nil, started)
 		wantErr(t, err, approvals.EINVALID, "")
 	})
 }
@@ -728,7 +728,7 @@ func TestClaimConcurrent(t *testing.T) {
 		owner := fmt.Sprintf("exec-%d", i)
 		wg.Go(func() {
 			for {
-				r, err := db.Claim(ctx, owner, t0.Add(2*time.Minute), t0.Add(time.Hour), approvals.AuditEvent{Type: approvals.EventStarted})
+				r, err := db.Claim(ctx, owner, t0.Add(2*time.Minute), t0.Add(time.Hour), nil, approvals.AuditEvent{Type: approvals.EventStarted})
 				if err != nil {
 					t.Errorf("%s: %v", owner, err)
 					return
@@ -800,7 +800,7 @@ func TestRenewLease(t *testing.T) {
 				t.Fatal(err)
 			}
 			// The lease now runs to 11:00: a claim at 10:30 must not take it.
-			r, err := db.Claim(ctx, "exec-9", t0.Add(90*time.Minute), t0.Add(3*time.Hour), approvals.AuditEvent{Type: approvals.EventStarted})
+			r, err := db.Claim(ctx, "exec-9", t0.Add(90*time.Minute), t0.Add(3*time.Hour), nil, approvals.AuditEvent{Type: approvals.EventStarted})
 			if r != nil || err != nil {
 				t.Fatalf("Claim after renewal = %v, %v; want nil, nil", r, err)
 			}

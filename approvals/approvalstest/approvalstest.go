@@ -291,3 +291,17 @@ func (d *Directory) IsMemberOf(_ context.Context, userID, groupID string) (bool,
 }
 
 var _ approvals.Directory = (*Directory)(nil)
+
+// TransientError is an upstream failure worth retrying, as the graph package reports
+// throttling and outages (approvals.Transient holds for it).
+func TransientError(msg string) error {
+	return approvals.WrapError(approvals.EUPSTREAM, transient{}, "%s", msg)
+}
+
+type transient struct{}
+
+func (transient) Error() string   { return "transient" }
+func (transient) Transient() bool { return true }
+
+// NoSleep is an executor Sleep that returns at once, so retries cost no wall-clock time.
+func NoSleep(ctx context.Context, _ time.Duration) error { return ctx.Err() }

@@ -2,6 +2,7 @@ package slack
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -20,11 +21,22 @@ const negativeLinkTTL = time.Minute
 func (a *Adapter) actor(ctx context.Context, userID, name string) approvals.Actor {
 	act := approvals.Actor{Platform: PlatformName, ID: userID, Name: name}
 	l := a.links.link(ctx, userID)
-	act.EntraID = l.entraID
+	act.EntraID, act.LinkError = l.entraID, l.failed
 	if l.name != "" {
 		act.Name = l.name
 	}
 	return act
+}
+
+// LinkOf returns the Entra object id a Slack user is linked to, "" when they are not
+// linked; an error when the lookup failed. serve checks every slack: principal with it
+// before it starts.
+func (a *Adapter) LinkOf(ctx context.Context, userID string) (string, error) {
+	l := a.links.link(ctx, userID)
+	if l.failed != "" {
+		return "", fmt.Errorf("link %s: %s", userID, l.failed)
+	}
+	return l.entraID, nil
 }
 
 func (a *Adapter) userInfo(ctx context.Context, userID string) (*slackapi.User, error) {
@@ -53,6 +65,7 @@ type linker struct {
 
 type link struct {
 	entraID string
+	failed  string // why the lookup failed (not cached); the actor is refused
 	name    string // the Slack real name, when users.info was read
 	until   time.Time
 }
@@ -101,7 +114,7 @@ func (l *linker) lookup(ctx context.Context, userID string) (link, time.Duration
 	u, err := l.info(ctx, userID)
 	if err != nil {
 		log.Warn("slack user link: users.info", "err", err)
-		return link{}, 0
+		return link{failed: "Slack did not answer users.info"}, 0
 	}
 	res := link{name: u.RealName}
 	switch {
@@ -122,6 +135,7 @@ func (l *linker) lookup(ctx context.Context, userID string) (link, time.Duration
 		return res, negativeLinkTTL
 	case err != nil:
 		log.Warn("slack user link: resolve in Entra", "err", err)
+		res.failed = "Microsoft Graph did not answer"
 		return res, 0
 	}
 	res.entraID = eu.ID

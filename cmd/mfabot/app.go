@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -109,6 +110,17 @@ func NewApp(ctx context.Context, cfg *Config, log *slog.Logger, getenv func(stri
 	if err != nil {
 		return nil, err
 	}
+	if deps.Platforms != nil && (cfg.SlackEnabled() || cfg.TeamsEnabled()) {
+		policy.RequireLink = true
+	}
+	// Group principals and protected groups are pinned to object ids now; a group created
+	// later with a look-alike name or alias changes nothing until the next start.
+	if policy, err = approvals.PinPolicy(ctx, a.Graph, policy); err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	for _, g := range policy.Pinned {
+		log.Info("pinned group", "use", g.Use, "ref", g.Ref, "id", g.ID, "name", g.Name)
+	}
 	a.Service = approvals.NewService(a.DB, a.Graph, policy, approvals.ServiceOptions{Clock: clock, Logger: log.With("component", "approvals")})
 	a.Executor = approvals.NewExecutor(a.DB, a.Graph, policy, approvals.ExecutorOptions{
 		Concurrency: cfg.ExecConcurrency, Lease: cfg.ExecLease, Clock: clock, Logger: log.With("component", "executor"),
@@ -182,16 +194,9 @@ func NewApp(ctx context.Context, cfg *Config, log *slog.Logger, getenv func(stri
 	return a, nil
 }
 
-// renderCard is the card of a request as it stands, with its failed items.
+// renderCard is the card of a request as it stands.
 func (a *App) renderCard(ctx context.Context, r *approvals.Request) bot.Message {
-	var failed []approvals.Item
-	if r.Failed > 0 {
-		var err error
-		if failed, err = a.Service.FailedItems(ctx, r.ID, 25); err != nil {
-			a.log.WarnContext(ctx, "load failed items", "request_id", r.ID, "err", err)
-		}
-	}
-	return commands.RequestCard(r, failed, a.clock.Now())
+	return a.Dispatcher.RenderCard(ctx, r)
 }
 
 // summaryPoster lets /mfa summary post through the same job as the daily post.
@@ -241,6 +246,9 @@ func (a *App) Run(ctx context.Context, ln net.Listener, withSummary bool) error 
 	if a.Slack != nil {
 		if err := a.Slack.Connect(ctx); err != nil {
 			return fmt.Errorf("slack: %w", err)
+		}
+		if err := a.checkSlackLinks(ctx); err != nil {
+			return err
 		}
 		if a.cfg.SlackAppToken != "" {
 			wg.Add(1)
@@ -302,6 +310,39 @@ func (a *App) Run(ctx context.Context, ln net.Listener, withSummary bool) error 
 		_ = a.Teams.Close(shutdown)
 	}
 	return runErr
+}
+
+// checkSlackLinks refuses to start when the policy needs links and a slack: principal is
+// not linked to an Entra user (explicitly or by its profile e-mail), or its link cannot be
+// looked up: such a person could never act, or could act as two people.
+func (a *App) checkSlackLinks(ctx context.Context) error {
+	p := a.Service.Policy()
+	if !p.RequireLink {
+		return nil
+	}
+	var problems []string
+	seen := map[string]bool{}
+	for _, ps := range [][]approvals.Principal{p.Requesters, p.Approvers} {
+		for _, pr := range ps {
+			if pr.Kind != "slack" || seen[pr.Value] {
+				continue
+			}
+			seen[pr.Value] = true
+			oid, err := a.Slack.LinkOf(ctx, pr.Value)
+			switch {
+			case err != nil:
+				problems = append(problems, fmt.Sprintf("slack:%s: %v", pr.Value, err))
+			case oid == "":
+				problems = append(problems, fmt.Sprintf("slack:%s is not linked to an Entra user", pr.Value))
+			default:
+				a.log.Info("slack principal linked", "slack_user", pr.Value, "entra_id", oid)
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("policy: with more than one chat platform or an entra principal, every slack: principal must be linked to Entra (slack.users or slack.link_by_email): %s", strings.Join(problems, "; "))
+	}
+	return nil
 }
 
 // Close releases the database.

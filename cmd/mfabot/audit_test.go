@@ -27,7 +27,7 @@ func auditDB(t *testing.T) string {
 	for i, detail := range []string{"reset user ann@contoso.com", "=HYPERLINK(\"http://evil\")", "approved", "finished"} {
 		ev := approvals.AuditEvent{Time: at.Add(time.Duration(i) * 24 * time.Hour), Type: approvals.EventRequested, Detail: detail,
 			Actor: approvals.Actor{Platform: "slack", ID: "UANN", Name: "Ann"}}
-		if err := db.AppendAudit(context.Background(), ev); err != nil {
+		if err := db.Audit(context.Background(), ev); err != nil {
 			t.Fatal(err)
 		}
 	}

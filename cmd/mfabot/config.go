@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -65,6 +66,7 @@ type Config struct {
 	ProtectedUsers    string
 	ProtectedGroups   string
 	ConfirmAbove      int
+	EnforceEnabled    bool
 
 	SummaryEnabled      bool
 	SummaryAt           string
@@ -131,6 +133,7 @@ func (c *Config) settings() []setting {
 		{"policy.protected_users", "MFABOT_PROTECTED_USERS", false, "", "users never touched (emergency access): UPNs or object ids, comma-separated", &c.ProtectedUsers},
 		{"policy.protected_groups", "MFABOT_PROTECTED_GROUPS", false, "", "groups never revoked, whose members are never touched: ids or names, comma-separated", &c.ProtectedGroups},
 		{"policy.confirm_above", "MFABOT_CONFIRM_ABOVE", false, "500", "revoke-group above this many members needs --confirm <count>", &c.ConfirmAbove},
+		{"policy.enforce_enabled", "MFABOT_ENFORCE_ENABLED", false, "false", "allow enforce (per-user MFA state); needs the permission Policy.ReadWrite.AuthenticationMethod, which can also rewrite the tenant's authentication methods policy", &c.EnforceEnabled},
 
 		{"summary.enabled", "MFABOT_SUMMARY_ENABLED", false, "true", "post the enrollment summary every day", &c.SummaryEnabled},
 		{"summary.at", "MFABOT_SUMMARY_AT", false, "09:00", "time of day of the summary (HH:MM)", &c.SummaryAt},
@@ -373,8 +376,15 @@ func (c *Config) Validate() error {
 			bad("teams.channel", "MFABOT_TEAMS_CHANNEL", "required: the approvals conversation id")
 		}
 	}
-	if _, err := c.Policy(); err != nil {
+	if p, err := c.Policy(); err != nil {
 		errs = append(errs, err)
+	} else if un := c.unlinkedSlackPrincipals(p); len(un) > 0 {
+		bad("slack.users", "MFABOT_SLACK_USERS", "%s not linked to an Entra user: with more than one chat platform or an entra:/entra-group: principal, every slack: principal must be linked (here, or with slack.link_by_email)", strings.Join(un, ", "))
+	}
+	for u, oid := range c.SlackUsers {
+		if !approvals.IsObjectID(oid) {
+			bad("slack.users", "MFABOT_SLACK_USERS", "%s=%q: the link must be an Entra object id (a GUID)", u, oid)
+		}
 	}
 	if _, err := time.LoadLocation(c.SummaryTimezone); err != nil {
 		bad("summary.timezone", "MFABOT_SUMMARY_TIMEZONE", "unknown time zone %q", c.SummaryTimezone)
@@ -412,6 +422,10 @@ func (c *Config) Policy() (approvals.Policy, error) {
 		ProtectedUsers:    splitList(c.ProtectedUsers),
 		ProtectedGroups:   splitList(c.ProtectedGroups),
 		ConfirmAbove:      c.ConfirmAbove,
+		EnforceEnabled:    c.EnforceEnabled,
+		// More than one platform, or Entra principals: a person may hold several chat
+		// accounts, so only accounts linked to Entra may request or decide.
+		RequireLink: (c.SlackEnabled() && c.TeamsEnabled()) || hasEntraPrincipal(req) || hasEntraPrincipal(appr),
 	}
 	for k, d := range map[approvals.Kind]time.Duration{
 		approvals.KindReset:       c.ExpiryReset,
@@ -427,6 +441,32 @@ func (c *Config) Policy() (approvals.Policy, error) {
 		return p, err
 	}
 	return p, nil
+}
+
+func hasEntraPrincipal(ps []approvals.Principal) bool {
+	for _, p := range ps {
+		if p.Kind == "entra" || p.Kind == "entra-group" {
+			return true
+		}
+	}
+	return false
+}
+
+// unlinkedSlackPrincipals lists the slack: principals that have no explicit link while the
+// policy needs links and e-mail linking is off: they could never act.
+func (c *Config) unlinkedSlackPrincipals(p approvals.Policy) []string {
+	if !p.RequireLink || !c.SlackEnabled() || c.SlackLinkByEmail {
+		return nil
+	}
+	var out []string
+	for _, ps := range [][]approvals.Principal{p.Requesters, p.Approvers} {
+		for _, pr := range ps {
+			if pr.Kind == "slack" && c.SlackUsers[pr.Value] == "" && !slices.Contains(out, pr.Value) {
+				out = append(out, pr.Value)
+			}
+		}
+	}
+	return out
 }
 
 func splitList(s string) []string {

@@ -128,6 +128,7 @@ func startDemo(ctx context.Context, o demoOptions) (_ *demo, err error) {
 	cfg.Approvers = "console:ann,console:ben"
 	cfg.ProtectedUsers = "breakglass@contoso.onmicrosoft.com"
 	cfg.ProtectedGroups = "Emergency Access"
+	cfg.EnforceEnabled = true
 	cfg.SweepEvery = 10 * time.Second
 	// Graph allows 20 writes/s; the simulated tenant is not throttled, so the demo goes five
 	// times faster: revoking "All Staff" still shows its progress, for half a minute.

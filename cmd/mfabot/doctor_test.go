@@ -346,6 +346,8 @@ func TestDoctorSecretsNeverPrinted(t *testing.T) {
 			vars["MFABOT_TEAMS_TENANT_ID"] = vars["AZURE_TENANT_ID"]
 			vars["MFABOT_TEAMS_CHANNEL"] = "19:approvals@thread.tacv2"
 			vars["MFABOT_TEAMS_OPENID_URL"] = teamstest.NewAuthority(t).OpenIDURL()
+			// Two platforms: every slack: principal must be linked to an Entra user.
+			vars["MFABOT_SLACK_USERS"] = "U1=0a0a0a0a-1111-2222-3333-444444444444,U2=0b0b0b0b-1111-2222-3333-444444444444"
 			if tt.wrong {
 				for k, v := range wrong {
 					vars[k] = v
@@ -387,7 +389,7 @@ func TestDoctorDatabase(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, detail := range []string{"reset ann@contoso.com", "approved", "finished"} {
-			if err := db.AppendAudit(ctx, approvals.AuditEvent{Time: time.Now(), Type: approvals.EventRequested, Detail: detail,
+			if err := db.Audit(ctx, approvals.AuditEvent{Time: time.Now(), Type: approvals.EventRequested, Detail: detail,
 				Actor: approvals.Actor{Platform: "slack", ID: "U1", Name: "Ann"}}); err != nil {
 				t.Fatal(err)
 			}
@@ -431,7 +433,7 @@ func TestDoctorDatabase(t *testing.T) {
 		after func(t *testing.T, path string)
 	}{
 		{name: "OKIntactAuditLog", db: makeDB, code: 0, want: []want{
-			{chkDatabase, checkOK, "schema version 1 is current"}, {chkAudit, checkOK, "intact: 3 entries, hash chain verified"},
+			{chkDatabase, checkOK, "schema version 2 is current"}, {chkAudit, checkOK, "intact: 3 entries, hash chain verified"},
 		}},
 		{name: "OKMissingFileLeftAlone", code: 0, want: []want{{chkDatabase, checkOK, "does not exist yet"}},
 			after: func(t *testing.T, path string) {
@@ -446,12 +448,12 @@ func TestDoctorDatabase(t *testing.T) {
 		{name: "ErrNewerSchema", db: func(t *testing.T, path string) {
 			makeDB(t, path)
 			exec(t, path, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, '0099_future.sql', '2030-01-01T00:00:00Z')")
-		}, code: 1, want: []want{{chkDatabase, checkFail, "schema version 99, newer than this mfabot knows (1)"}}},
+		}, code: 1, want: []want{{chkDatabase, checkFail, "schema version 99, newer than this mfabot knows (2)"}}},
 		{name: "OKOlderSchemaNotMigrated", db: func(t *testing.T, path string) {
 			makeDB(t, path)
 			exec(t, path, "DELETE FROM schema_migrations")
 		}, code: 0, want: []want{
-			{chkDatabase, checkOK, "schema version 0; this mfabot migrates it to 1 when it starts"}, {chkAudit, checkWarn, "not verified"},
+			{chkDatabase, checkOK, "schema version 0; this mfabot migrates it to 2 when it starts"}, {chkAudit, checkWarn, "not verified"},
 		}, after: func(t *testing.T, path string) {
 			if v := version(t, path); v != 0 {
 				t.Errorf("doctor migrated the file to version %d", v)

@@ -131,7 +131,7 @@ func TestSlackEndToEnd(t *testing.T) {
 	resp, _ := http.Get(app.URL + "/metrics")
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{"mfabot_executor_items_total{result=\"done\"} 4", "mfabot_graph_responses_total", "mfabot_approval_latency_seconds_count 1",
+	for _, want := range []string{"mfabot_executor_items_total{result=\"done\"} 5", "mfabot_graph_responses_total", "mfabot_approval_latency_seconds_count 1",
 		"mfabot_platform_api_calls_total{op=\"post\",platform=\"slack\"}", `mfabot_http_requests_total{code="401",route="/slack/"}`} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %s", want)

@@ -53,7 +53,18 @@ func startApp(t *testing.T, extra map[string]string) *testApp {
 // authority's credential).
 func startAppWith(t *testing.T, extra map[string]string, deps appDeps) *testApp {
 	t.Helper()
-	gs := graphtest.Start(t, graphtest.Generate(graphtest.GenOptions{Seed: 11, Users: 400}), graphtest.Options{})
+	tenant := graphtest.Generate(graphtest.GenOptions{Seed: 11, Users: 400})
+	// The admins who act in these tests are enabled users of the tenant: mfabot checks
+	// the Entra account of every linked actor.
+	for _, u := range []graphtest.User{
+		{ID: annAADObject, UserPrincipalName: "ann.admin@" + tenant.Domain(), DisplayName: "Ann Admin", AccountEnabled: true},
+		{ID: benAADObject, UserPrincipalName: "ben.admin@" + tenant.Domain(), DisplayName: "Ben Admin", AccountEnabled: true},
+	} {
+		if _, err := tenant.AddUser(u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gs := graphtest.Start(t, tenant, graphtest.Options{})
 	vars := map[string]string{
 		"MFABOT_DB":              filepath.Join(t.TempDir(), "mfabot.db"),
 		"MFABOT_GRAPH_URL":       gs.URL(),
