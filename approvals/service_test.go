@@ -39,14 +39,40 @@ type fixture struct {
 }
 
 type recorder struct {
-	mu     sync.Mutex
-	events []string
+	mu      sync.Mutex
+	events  []string
+	changed chan struct{} // has a value after an event nobody waited for yet
 }
 
 func (r *recorder) Notify(_ context.Context, req *approvals.Request, event string) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.events = append(r.events, req.ID+" "+event)
+	if r.changed == nil {
+		r.changed = make(chan struct{}, 1)
+	}
+	ch := r.changed
+	r.mu.Unlock()
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+func (r *recorder) total() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.events)
+}
+
+// wait blocks until an event arrives (or has arrived since the last wait).
+func (r *recorder) wait() {
+	r.mu.Lock()
+	if r.changed == nil {
+		r.changed = make(chan struct{}, 1)
+	}
+	ch := r.changed
+	r.mu.Unlock()
+	<-ch
 }
 
 func (r *recorder) count(event string) int {

@@ -56,6 +56,11 @@ type Directory struct {
 	Defaults map[string]string
 	// Fail, when set, is consulted before every mutating call; a non-nil error fails it.
 	Fail func(op, userID string) error
+	// MemberErr, when set, fails every membership check.
+	MemberErr error
+	// SetStateHook, when set, says which per-user MFA state the directory shows after
+	// SetMFAState(state): Entra shows "enforced" for a user with methods set to "enabled".
+	SetStateHook func(userID, state string) string
 
 	Deleted  map[string][]string // user id -> deleted method ids
 	Revoked  map[string]int      // user id -> revoke calls
@@ -91,6 +96,44 @@ func (d *Directory) AddGroup(g approvals.Group, memberIDs ...string) {
 	defer d.mu.Unlock()
 	d.GroupsBy = append(d.GroupsBy, g)
 	d.Groups[g.ID] = memberIDs
+}
+
+// AddMember adds a user to a group.
+func (d *Directory) AddMember(groupID, userID string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.Groups[groupID] = append(d.Groups[groupID], userID)
+}
+
+// RemoveMember takes a user out of a group.
+func (d *Directory) RemoveMember(groupID, userID string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ids := d.Groups[groupID]
+	for i, id := range ids {
+		if id == userID {
+			d.Groups[groupID] = append(ids[:i:i], ids[i+1:]...)
+			return
+		}
+	}
+}
+
+// SetEnabled enables or disables a user's account.
+func (d *Directory) SetEnabled(userID string, enabled bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i := range d.Users {
+		if strings.EqualFold(d.Users[i].ID, userID) {
+			d.Users[i].Enabled = enabled
+		}
+	}
+}
+
+// AddMethod registers one more method for a user.
+func (d *Directory) AddMethod(userID string, m approvals.Method) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.MethodsOf[userID] = append(d.MethodsOf[userID], m)
 }
 
 // RevokeCount returns how often a user's sessions were revoked.
@@ -238,8 +281,11 @@ func (d *Directory) SetMFAState(_ context.Context, userID, state string) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.States[userID] = state
 	d.SetState[userID] = state
+	if d.SetStateHook != nil {
+		state = d.SetStateHook(userID, state)
+	}
+	d.States[userID] = state
 	return nil
 }
 
@@ -282,6 +328,9 @@ func (d *Directory) GroupMembers(ctx context.Context, groupID string, fn func([]
 func (d *Directory) IsMemberOf(_ context.Context, userID, groupID string) (bool, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.MemberErr != nil {
+		return false, d.MemberErr
+	}
 	for _, id := range d.Groups[groupID] {
 		if id == userID {
 			return true, nil
