@@ -140,7 +140,7 @@ type ItemOp string
 // Item operations.
 const (
 	OpDeleteMethod ItemOp = "delete-method"
-	OpSetDefault   ItemOp = "set-default"  // change the default second factor so the old one can go
+	OpSetDefault   ItemOp = "set-default" // change the default second factor so the old one can go
 	OpRevoke       ItemOp = "revoke"
 	OpSetMFAState  ItemOp = "set-mfa-state"
 	OpVerify       ItemOp = "verify" // list the user's methods again: what was to go must be gone

@@ -32,14 +32,14 @@ const (
 // Command is a parsed /mfa command. Parse fills only the fields its command takes.
 type Command struct {
 	Name    string
-	User    string // status, reset, revoke, enforce: a UPN or mail address as typed, or a lower-case object id
-	Group   string // revoke-group: object id, mail nickname or display name
-	Request string // show, cancel, approve, deny: canonical "R-7K2QXA"
-	State   string // enforce: enabled, enforced or disabled
-	Confirm int    // revoke-group --confirm N
+	User    string   // status, reset, revoke, enforce: a UPN or mail address as typed, or a lower-case object id
+	Group   string   // revoke-group: object id, mail nickname or display name
+	Request string   // show, cancel, approve, deny: canonical "R-7K2QXA"
+	State   string   // enforce: enabled, enforced or disabled
+	Confirm int      // revoke-group --confirm N
 	Only    []string // reset --only: selection names (approvals.Selections), in the order typed
-	Reason  string // reset, revoke-group, enforce, cancel, deny: free text, white space folded
-	Topic   string // help <command>
+	Reason  string   // reset, revoke-group, enforce, cancel, deny: free text, white space folded
+	Topic   string   // help <command>
 }
 
 // Limits on what Parse accepts, so that a card never carries a novel.
