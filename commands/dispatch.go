@@ -241,7 +241,7 @@ func (d *Dispatcher) status(ctx context.Context, log *slog.Logger, cmd Command, 
 	if d.o.Status == nil {
 		return bot.Response{}, approvals.Errorf(approvals.EINVALID, "status is not configured on this mfabot")
 	}
-	s, err := LoadStatus(ctx, d.o.Status, cmd.User)
+	s, err := LoadStatus(ctx, d.o.Status, cmd.User, d.cards.Policy.EnforceEnabled)
 	if err != nil {
 		return bot.Response{}, err
 	}

@@ -51,7 +51,10 @@ func (s Status) DefaultMethod() string {
 // LoadStatus gathers a user's status, reading the methods, the registration report and
 // the per-user MFA state at once. Only an unknown user, a failure to resolve them, or the
 // end of ctx is an error.
-func LoadStatus(ctx context.Context, src StatusSource, ref string) (Status, error) {
+//
+// The per-user MFA state is read only when withMFAState is set: it needs a permission that
+// mfabot holds only when enforce is turned on.
+func LoadStatus(ctx context.Context, src StatusSource, ref string, withMFAState bool) (Status, error) {
 	u, err := src.ResolveUser(ctx, ref)
 	if err != nil {
 		return Status{}, err
@@ -73,7 +76,9 @@ func LoadStatus(ctx context.Context, src StatusSource, ref string) (Status, erro
 	}()
 	go func() {
 		defer wg.Done()
-		s.MFAState, s.MFAStateErr = src.MFAState(ctx, u.ID)
+		if withMFAState {
+			s.MFAState, s.MFAStateErr = src.MFAState(ctx, u.ID)
+		}
 	}()
 	wg.Wait()
 	if err := ctx.Err(); err != nil {

@@ -16,6 +16,8 @@ type Permission struct {
 	Name     string // "UserAuthenticationMethod.ReadWrite.All"
 	Needed   string // the commands that need it
 	Optional bool   // mfabot works without it, with less
+	// Feature names the configuration switch that needs it ("enforce"); "" means always.
+	Feature string
 }
 
 // RequiredPermissions are the least-privileged application permissions for everything
@@ -23,11 +25,13 @@ type Permission struct {
 // least-privileged application permission).
 var RequiredPermissions = []Permission{
 	{Name: "User.Read.All", Needed: "resolving users for status, reset and enforce; counting users for the summary"},
-	{Name: "UserAuthenticationMethod.ReadWrite.All", Needed: "status (list methods) and reset (delete methods)"},
-	{Name: "User.RevokeSessions.All", Needed: "reset and revoke-group (revokeSignInSessions)"},
+	{Name: "UserAuthenticationMethod.ReadWrite.All", Needed: "status (list methods), reset (delete methods, read and move the default sign-in method)"},
+	{Name: "User.RevokeSessions.All", Needed: "reset, revoke and revoke-group (revokeSignInSessions)"},
 	{Name: "GroupMember.Read.All", Needed: "revoke-group (transitive members), entra-group: approvers and protected groups"},
 	{Name: "AuditLog.Read.All", Needed: "status and the daily summary (the registration report; also needs Entra ID P1/P2)"},
-	{Name: "Policy.ReadWrite.AuthenticationMethod", Needed: "enforce and status (per-user MFA state, beta authentication/requirements)"},
+	// It can also rewrite the tenant's authentication methods policy: grant it only with
+	// enforce turned on (policy.enforce_enabled).
+	{Name: "Policy.ReadWrite.AuthenticationMethod", Needed: "enforce and the per-user MFA state in status (beta authentication/requirements)", Feature: "enforce"},
 	{Name: "Application.Read.All", Needed: "mfabot doctor only (reading which permissions are granted)", Optional: true},
 }
 

@@ -46,6 +46,7 @@ const (
 	chkAudit        = "audit"
 	chkGraphToken   = "graph.token"
 	chkGraphPerms   = "graph.permissions"
+	chkPolicyGroups = "policy.groups"
 	chkGraphLicence = "graph.licence"
 	chkSlackToken   = "slack.token"
 	chkSlackScopes  = "slack.scopes"
@@ -439,6 +440,32 @@ func (d *doctorRun) graph(ctx context.Context) {
 	}
 	d.permissions(ctx, g, tok.Token)
 	d.licence(ctx, g)
+	d.pinned(ctx, g)
+}
+
+// pinned resolves the policy's groups as serve does at start and prints the object ids
+// they are pinned to: an ambiguous or unknown name stops serve from starting.
+func (d *doctorRun) pinned(ctx context.Context, g *graph.Client) {
+	pol, err := d.cfg.Policy()
+	if err != nil {
+		return // reported by the configuration check
+	}
+	pctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	pinned, err := approvals.PinPolicy(pctx, g, pol)
+	if err != nil {
+		d.add(chkPolicyGroups, checkFail, errText(err),
+			"name the group by its object id (Entra admin center → Groups → the group → Object ID); display names must be unique, and mail nicknames are never accepted")
+		return
+	}
+	if len(pinned.Pinned) == 0 {
+		return
+	}
+	var lines []string
+	for _, p := range pinned.Pinned {
+		lines = append(lines, fmt.Sprintf("%s %q = %s (%s)", p.Use, p.Ref, p.ID, p.Name))
+	}
+	d.add(chkPolicyGroups, checkOK, "groups pinned to object ids: "+strings.Join(lines, "; "), "")
 }
 
 // credentialKind names the credential NewCredential picks for o (same precedence).
@@ -481,6 +508,9 @@ func (d *doctorRun) permissions(ctx context.Context, g *graph.Client, token stri
 	needed := map[string]bool{}
 	missing := 0
 	for _, p := range graph.RequiredPermissions {
+		if p.Feature == "enforce" && !d.cfg.EnforceEnabled {
+			continue // not needed, and a grant of it is reported as more than needed
+		}
 		needed[p.Name] = true
 		if have[p.Name] || p.Optional {
 			continue

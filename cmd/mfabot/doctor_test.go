@@ -122,6 +122,9 @@ func (c doctorCase) start(t *testing.T) (map[string]string, doctorDeps) {
 		"AZURE_AUTHORITY_HOST": gs.AuthorityURL(), "MFABOT_SLACK_BOT_TOKEN": slacktest.BotToken,
 		"MFABOT_SLACK_SIGNING_SECRET": signingSecret, "MFABOT_SLACK_API_URL": slackFront(t, fake, channels),
 		"MFABOT_SLACK_CHANNEL": slacktest.Channel, "MFABOT_REQUESTERS": "slack:U1", "MFABOT_APPROVERS": "slack:U2",
+		// graphtest grants the enforce permission by default: a correct installation with
+		// it turns enforce on.
+		"MFABOT_ENFORCE_ENABLED": "true",
 	}
 	for k, v := range c.vars {
 		if v == "" {
@@ -218,13 +221,31 @@ func TestDoctor(t *testing.T) {
 		}},
 		{name: "ErrMissingPermission", c: doctorCase{tenant: func(tn *graphtest.Tenant) {
 			tn.SetGranted(withoutPerm(graphtest.DefaultGranted(), "User.RevokeSessions.All"))
-		}}, code: 1, want: []want{{chkGraphPerms, checkFail, "User.RevokeSessions.All is missing: needed for reset and revoke-group"}}},
+		}}, code: 1, want: []want{{chkGraphPerms, checkFail, "User.RevokeSessions.All is missing: needed for reset, revoke and revoke-group"}}},
 		{name: "WarnExtraPermission", c: doctorCase{tenant: func(tn *graphtest.Tenant) {
 			tn.SetGranted(append(graphtest.DefaultGranted(), "Directory.ReadWrite.All", "Group.Read.All"))
 		}}, code: 0, want: []want{
 			{chkGraphPerms, checkWarn, "Directory.ReadWrite.All is granted but mfabot does not need it"},
 			{chkGraphPerms, checkWarn, "Group.Read.All is granted"},
 		}},
+		// Policy.ReadWrite.AuthenticationMethod can rewrite the tenant's authentication
+		// methods policy: needed only with enforce on.
+		{name: "WarnEnforcePermissionWithEnforceOff", c: doctorCase{vars: map[string]string{"MFABOT_ENFORCE_ENABLED": ""}}, code: 0,
+			want: []want{{chkGraphPerms, checkWarn, "Policy.ReadWrite.AuthenticationMethod is granted but mfabot does not need it"}}},
+		{name: "OKEnforceOffWithoutPermission", c: doctorCase{vars: map[string]string{"MFABOT_ENFORCE_ENABLED": ""}, tenant: func(tn *graphtest.Tenant) {
+			tn.SetGranted(withoutPerm(graphtest.DefaultGranted(), "Policy.ReadWrite.AuthenticationMethod"))
+		}}, code: 0, want: []want{{chkGraphPerms, checkOK, "every permission mfabot needs is granted"}}},
+		{name: "ErrEnforceOnWithoutPermission", c: doctorCase{tenant: func(tn *graphtest.Tenant) {
+			tn.SetGranted(withoutPerm(graphtest.DefaultGranted(), "Policy.ReadWrite.AuthenticationMethod"))
+		}}, code: 1, want: []want{{chkGraphPerms, checkFail, "Policy.ReadWrite.AuthenticationMethod is missing: needed for enforce"}}},
+		// Groups are pinned to object ids, as serve does at start.
+		{name: "OKPinnedGroups", c: doctorCase{vars: map[string]string{"MFABOT_PROTECTED_GROUPS": graphtest.GroupEmergencyAccess}}, code: 0,
+			want: []want{{chkPolicyGroups, checkOK, `protected "` + graphtest.GroupEmergencyAccess + `" = `}}},
+		{name: "ErrAmbiguousGroupName", c: doctorCase{vars: map[string]string{"MFABOT_PROTECTED_GROUPS": graphtest.GroupEmergencyAccess}, tenant: func(tn *graphtest.Tenant) {
+			if _, err := tn.AddGroup(graphtest.Group{DisplayName: graphtest.GroupEmergencyAccess, MailNickname: "look-alike"}); err != nil {
+				panic(err)
+			}
+		}}, code: 1, want: []want{{chkPolicyGroups, checkFail, "2 groups have the display name"}}},
 		{name: "OKPermissionsFromTokenWithoutApplicationReadAll", c: doctorCase{tenant: func(tn *graphtest.Tenant) {
 			tn.SetGranted(withoutPerm(graphtest.DefaultGranted(), "Application.Read.All"))
 		}}, code: 0, want: []want{{chkGraphPerms, checkOK, "read from the access token's roles"}}},
