@@ -53,6 +53,13 @@ func startApp(t *testing.T, extra map[string]string) *testApp {
 // authority's credential).
 func startAppWith(t *testing.T, extra map[string]string, deps appDeps) *testApp {
 	t.Helper()
+	return startAppOn(t, extra, deps, nil)
+}
+
+// startAppOn is startAppWith with edit applied to the simulated tenant before the app
+// starts (and pins its groups).
+func startAppOn(t *testing.T, extra map[string]string, deps appDeps, edit func(*graphtest.Tenant)) *testApp {
+	t.Helper()
 	tenant := graphtest.Generate(graphtest.GenOptions{Seed: 11, Users: 400})
 	// The admins who act in these tests are enabled users of the tenant: mfabot checks
 	// the Entra account of every linked actor.
@@ -63,6 +70,9 @@ func startAppWith(t *testing.T, extra map[string]string, deps appDeps) *testApp 
 		if _, err := tenant.AddUser(u); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if edit != nil {
+		edit(tenant)
 	}
 	gs := graphtest.Start(t, tenant, graphtest.Options{})
 	vars := map[string]string{
