@@ -3,6 +3,7 @@ package approvals
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Error codes. A code says what went wrong in terms an adapter can translate (an HTTP
@@ -90,4 +91,22 @@ type OpenRequestError struct {
 
 func (e *OpenRequestError) Error() string {
 	return fmt.Sprintf("%s %s for %s is already %s", e.Open.ID, e.Open.Kind, e.Open.Target.Name, e.Open.State)
+}
+
+// StateError is in the chain of the ECONFLICT that refuses to act on a request that has
+// left the state the action needs, or has expired: Request is the request as it stands, so
+// that the chat side can say what became of it, by whom and when.
+type StateError struct {
+	Request *Request
+}
+
+func (e *StateError) Error() string {
+	return fmt.Sprintf("request %s is %s", e.Request.ID, e.Request.State)
+}
+
+// Conflict is the ECONFLICT error for acting on r as it stands. Its message is a plain
+// fallback; commands words it from the StateError in its chain.
+func Conflict(r *Request) error {
+	state := strings.ReplaceAll(string(r.State), "_", " ")
+	return &Error{Code: ECONFLICT, Message: fmt.Sprintf("request %s is %s", r.ID, state), Err: &StateError{Request: r}}
 }

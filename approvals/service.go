@@ -472,11 +472,8 @@ func (s *Service) decidable(ctx context.Context, a Actor, id, verb string) (*Req
 	if err != nil {
 		return nil, err
 	}
-	if r.State != StatePending {
-		return nil, Errorf(ECONFLICT, "%s", Standing(r))
-	}
-	if !s.clock.Now().Before(r.ExpiresAt) {
-		return nil, Errorf(ECONFLICT, "request %s expired at %s", r.ID, clock(r.ExpiresAt))
+	if r.State != StatePending || !s.clock.Now().Before(r.ExpiresAt) {
+		return nil, Conflict(r)
 	}
 	if err := s.authorize(ctx, a, roleApprover, r.ID); err != nil {
 		return nil, err
@@ -488,7 +485,7 @@ func (s *Service) decidable(ctx context.Context, a Actor, id, verb string) (*Req
 	for _, d := range r.Approvals {
 		if a.SamePerson(d.Actor) {
 			s.refused(ctx, a, r.ID, "tried to "+verb+" a request they already approved")
-			return nil, Errorf(ECONFLICT, "you already approved %s at %s", r.ID, clock(d.At))
+			return nil, Errorf(ECONFLICT, "you already approved %s at %s", r.ID, d.At.UTC().Format("2006-01-02 15:04 UTC"))
 		}
 	}
 	return r, nil
@@ -518,7 +515,7 @@ func (s *Service) Cancel(ctx context.Context, a Actor, id, reason string) (*Requ
 		}
 	}
 	if r.State != StatePending {
-		return nil, Errorf(ECONFLICT, "%s; only pending requests can be cancelled", Standing(r))
+		return nil, Conflict(r)
 	}
 	now := s.clock.Now()
 	d := Decision{Actor: a, At: now, Reason: reason}
@@ -575,44 +572,6 @@ func (s *Service) RunSweeper(ctx context.Context, every time.Duration) {
 		}
 	}
 }
-
-// Standing says in one sentence where a request stands: "R-7K2QXA was approved by Ann at
-// 09:14 UTC".
-func Standing(r *Request) string {
-	switch r.State {
-	case StatePending:
-		return fmt.Sprintf("%s is waiting for approval until %s", r.ID, clock(r.ExpiresAt))
-	case StateApproved, StateRunning, StateSucceeded, StatePartlyFailed, StateFailed:
-		by := ""
-		if n := len(r.Approvals); n > 0 {
-			last := r.Approvals[n-1]
-			by = fmt.Sprintf(" by %s at %s", last.Actor.Name, clock(last.At))
-		}
-		switch r.State {
-		case StateApproved:
-			return fmt.Sprintf("%s was already approved%s", r.ID, by)
-		case StateRunning:
-			return fmt.Sprintf("%s was already approved%s and is running", r.ID, by)
-		default:
-			return fmt.Sprintf("%s was already approved%s and has %s", r.ID, by, strings.ReplaceAll(string(r.State), "_", " "))
-		}
-	case StateDenied:
-		if r.Denial != nil {
-			return fmt.Sprintf("%s was denied by %s at %s", r.ID, r.Denial.Actor.Name, clock(r.Denial.At))
-		}
-		return r.ID + " was denied"
-	case StateCancelled:
-		if r.Denial != nil {
-			return fmt.Sprintf("%s was cancelled by %s at %s", r.ID, r.Denial.Actor.Name, clock(r.Denial.At))
-		}
-		return r.ID + " was cancelled"
-	case StateExpired:
-		return fmt.Sprintf("request %s expired at %s", r.ID, clock(r.ExpiresAt))
-	}
-	return fmt.Sprintf("%s is %s", r.ID, r.State)
-}
-
-func clock(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
 
 func orDefault(s, def string) string {
 	if s == "" {

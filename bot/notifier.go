@@ -29,9 +29,6 @@ type NotifierOptions struct {
 	// revoke within the platforms' rate limits (Slack's chat.update allows about one
 	// call a second per channel). Default 1 s; a negative value means no wait.
 	ProgressEvery time.Duration
-	// SetupURL is where a user whose methods were reset registers again; default
-	// https://aka.ms/mfasetup.
-	SetupURL string
 }
 
 // Notifier keeps every posted card of a request current and tells the people concerned.
@@ -52,7 +49,7 @@ type NotifierOptions struct {
 type Notifier struct {
 	store     RefStore
 	platforms []Platform
-	render    func(ctx context.Context, r *approvals.Request) Message
+	words     Words
 	o         NotifierOptions
 	log       *slog.Logger
 
@@ -80,9 +77,18 @@ type note struct {
 	event string
 }
 
-// NewNotifier returns a Notifier posting to platforms. render builds a request's card as
+// Words is everything the Notifier says: a request's card as it stands, and the notices
+// to the requester and to the affected user (ok false: nobody is told). The words are
+// composed in one place, commands.Dispatcher, which implements it.
+type Words interface {
+	Card(ctx context.Context, r *approvals.Request) Message
+	RequesterNotice(r *approvals.Request, event string, card Message) (Message, bool)
+	UserNotice(r *approvals.Request, event string) (Message, bool)
+}
+
+// NewNotifier returns a Notifier posting to platforms what words says.
 // it stands (commands.Dispatcher.RenderCard).
-func NewNotifier(store RefStore, platforms []Platform, render func(ctx context.Context, r *approvals.Request) Message, o NotifierOptions) *Notifier {
+func NewNotifier(store RefStore, platforms []Platform, words Words, o NotifierOptions) *Notifier {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -92,13 +98,10 @@ func NewNotifier(store RefStore, platforms []Platform, render func(ctx context.C
 	if o.ProgressEvery == 0 {
 		o.ProgressEvery = time.Second
 	}
-	if o.SetupURL == "" {
-		o.SetupURL = "https://aka.ms/mfasetup"
-	}
 	base, cancel := context.WithCancel(context.Background())
 	idle := make(chan struct{})
 	close(idle)
-	return &Notifier{store: store, platforms: platforms, render: render, o: o, log: o.Logger,
+	return &Notifier{store: store, platforms: platforms, words: words, o: o, log: o.Logger,
 		base: base, cancel: cancel, queues: map[string]*queue{}, idle: idle, progressAt: map[string]time.Time{}}
 }
 
@@ -185,7 +188,7 @@ func (n *Notifier) deliver(ctx context.Context, r *approvals.Request, event stri
 		log.WarnContext(ctx, "notifier stopped; event not delivered")
 		return
 	}
-	card := n.render(ctx, r)
+	card := n.words.Card(ctx, r)
 	if event == approvals.EventRequested {
 		n.post(ctx, r, card, log)
 		return
@@ -266,7 +269,7 @@ func (n *Notifier) platform(name string) Platform {
 // tell lets the requester know what became of their request and, after a reset, tells
 // the affected user to register again.
 func (n *Notifier) tell(ctx context.Context, r *approvals.Request, event string, card Message, log *slog.Logger) {
-	if msg, ok := RequesterNotice(r, event, card); ok {
+	if msg, ok := n.words.RequesterNotice(r, event, card); ok {
 		if p := n.platform(r.Requester.Platform); p != nil {
 			who := r.Requester
 			err := n.call(ctx, func(ctx context.Context) error { return p.Tell(ctx, Recipient{Actor: &who}, msg) })
@@ -280,7 +283,7 @@ func (n *Notifier) tell(ctx context.Context, r *approvals.Request, event string,
 			log.DebugContext(ctx, "requester's platform not configured", "platform", r.Requester.Platform)
 		}
 	}
-	if msg, ok := UserNotice(r, event, n.o.SetupURL); ok {
+	if msg, ok := n.words.UserNotice(r, event); ok {
 		var wg sync.WaitGroup
 		for _, p := range n.platforms {
 			wg.Add(1)
@@ -297,61 +300,6 @@ func (n *Notifier) tell(ctx context.Context, r *approvals.Request, event string,
 		}
 		wg.Wait()
 	}
-}
-
-// RequesterNotice is what the requester is told after event, and whether they are told
-// at all: when the request is approved (all approvals in), denied, cancelled by someone
-// else, expires, or finishes. The notice is the request's card under a title addressed
-// to them, so the facts (the denial's reason, the failed users) are the card's.
-func RequesterNotice(r *approvals.Request, event string, card Message) (Message, bool) {
-	var title string
-	switch {
-	case event == approvals.EventApproved && r.State == approvals.StateApproved:
-		title = "Your request " + r.ID + " was approved"
-		if n := len(r.Approvals); n > 0 {
-			title += " by " + r.Approvals[n-1].Actor.Name
-		}
-	case event == approvals.EventDenied:
-		title = "Your request " + r.ID + " was denied"
-		if r.Denial != nil {
-			title += " by " + r.Denial.Actor.Name
-		}
-	case event == approvals.EventCancelled && r.Denial != nil && !r.Denial.Actor.SamePerson(r.Requester):
-		title = "Your request " + r.ID + " was cancelled by " + r.Denial.Actor.Name
-	case event == approvals.EventExpired:
-		title = "Your request " + r.ID + " expired without approval"
-	case event == approvals.EventFinished:
-		switch r.State {
-		case approvals.StateSucceeded:
-			title = "Your request " + r.ID + " succeeded"
-		case approvals.StatePartlyFailed:
-			title = "Your request " + r.ID + " partly failed"
-		default:
-			title = "Your request " + r.ID + " failed"
-		}
-	default:
-		return Message{}, false
-	}
-	m := card
-	m.Title = title + ": " + card.Title
-	// A notice is not the live card: no buttons, and no RequestID, which would let a
-	// platform refresh it into the card and lose what it tells.
-	m.Buttons, m.RequestID = nil, ""
-	return m, true
-}
-
-// UserNotice is what the user whose methods were reset is told, once the reset has
-// succeeded: Entra itself sends no such notice.
-func UserNotice(r *approvals.Request, event, setupURL string) (Message, bool) {
-	if event != approvals.EventFinished || r.Kind != approvals.KindReset || r.State != approvals.StateSucceeded || r.Target.Type != "user" {
-		return Message{}, false
-	}
-	return Message{
-		Title: "Your sign-in methods were reset",
-		Text: "Your IT admins removed your multifactor authentication methods (request " + r.ID + "). " +
-			"At your next sign-in you will be asked to set them up again; you can also do it now at " + setupURL + ".\n\n" +
-			"If you did not expect this, contact your IT service desk.",
-	}, true
 }
 
 // Flush waits until every queued event has been delivered, or ctx ends.

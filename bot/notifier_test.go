@@ -14,6 +14,7 @@ import (
 
 	"github.com/mfabot/mfabot/approvals"
 	"github.com/mfabot/mfabot/bot"
+	"github.com/mfabot/mfabot/commands"
 	"github.com/mfabot/mfabot/storage"
 )
 
@@ -103,6 +104,18 @@ var (
 	ben = approvals.Actor{Platform: "teams", ID: "ben-aad", Name: "Ben"}
 )
 
+// testWords says what commands says, but with a card of the test's own.
+type testWords struct {
+	*commands.Dispatcher
+	card func(context.Context, *approvals.Request) bot.Message
+}
+
+func (w testWords) Card(ctx context.Context, r *approvals.Request) bot.Message { return w.card(ctx, r) }
+
+func words(card func(context.Context, *approvals.Request) bot.Message) bot.Words {
+	return testWords{Dispatcher: commands.NewDispatcher(commands.Options{}), card: card}
+}
+
 // render is a card that shows the state and progress, so tests can see what was sent.
 func render(_ context.Context, r *approvals.Request) bot.Message {
 	m := bot.Message{Title: string(r.State), RequestID: r.ID, Progress: &bot.Progress{Done: r.Done, Failed: r.Failed, Total: r.Total}}
@@ -155,7 +168,7 @@ func TestNotifierPostsAndUpdatesEveryCard(t *testing.T) {
 	ctx := context.Background()
 	slack, teams, console := newPlatform("slack"), newPlatform("teams"), newPlatform("console")
 	console.post = func(context.Context, bot.Message) error { return errors.New("console down") }
-	n := bot.NewNotifier(db, []bot.Platform{console, slack, teams}, render, bot.NotifierOptions{})
+	n := bot.NewNotifier(db, []bot.Platform{console, slack, teams}, words(render), bot.NotifierOptions{})
 	r := newRequest(t, db, approvals.KindReset)
 
 	n.Notify(ctx, r, approvals.EventRequested)
@@ -200,7 +213,7 @@ func TestNotifierCoalescesProgress(t *testing.T) {
 	db := storage.MustOpenDB(t)
 	ctx := context.Background()
 	slack := newPlatform("slack")
-	n := bot.NewNotifier(db, []bot.Platform{slack}, render, bot.NotifierOptions{ProgressEvery: -1})
+	n := bot.NewNotifier(db, []bot.Platform{slack}, words(render), bot.NotifierOptions{ProgressEvery: -1})
 	r := newRequest(t, db, approvals.KindRevokeGroup)
 	n.Notify(ctx, r, approvals.EventRequested)
 	flush(t, n)
@@ -243,7 +256,7 @@ func TestNotifierProgressEvery(t *testing.T) {
 	ctx := context.Background()
 	slack := newPlatform("slack")
 	const every = 150 * time.Millisecond
-	n := bot.NewNotifier(db, []bot.Platform{slack}, render, bot.NotifierOptions{ProgressEvery: every})
+	n := bot.NewNotifier(db, []bot.Platform{slack}, words(render), bot.NotifierOptions{ProgressEvery: every})
 	r := newRequest(t, db, approvals.KindRevokeGroup)
 	n.Notify(ctx, r, approvals.EventRequested)
 	running := with(r, func(r *approvals.Request) { r.State, r.Total = approvals.StateRunning, 100 })
@@ -277,7 +290,7 @@ func TestNotifierNeverBlocksTheCaller(t *testing.T) {
 		}
 		return nil
 	}
-	n := bot.NewNotifier(db, []bot.Platform{slack}, render, bot.NotifierOptions{})
+	n := bot.NewNotifier(db, []bot.Platform{slack}, words(render), bot.NotifierOptions{})
 	var rs []*approvals.Request
 	for range 20 {
 		rs = append(rs, newRequest(t, db, approvals.KindReset))
@@ -358,7 +371,7 @@ func TestNotifierTells(t *testing.T) {
 				return nil
 			}
 			var logs bytes.Buffer
-			n := bot.NewNotifier(db, []bot.Platform{slack, teams}, render, bot.NotifierOptions{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			n := bot.NewNotifier(db, []bot.Platform{slack, teams}, words(render), bot.NotifierOptions{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			kind := tt.kind
 			if kind == "" {
 				kind = approvals.KindReset
@@ -414,7 +427,7 @@ func TestNotifierTimeout(t *testing.T) {
 	db := storage.MustOpenDB(t)
 	ctx := context.Background()
 	slack, teams := newPlatform("slack"), newPlatform("teams")
-	n := bot.NewNotifier(db, []bot.Platform{slack, teams}, render, bot.NotifierOptions{Timeout: 50 * time.Millisecond})
+	n := bot.NewNotifier(db, []bot.Platform{slack, teams}, words(render), bot.NotifierOptions{Timeout: 50 * time.Millisecond})
 	r := newRequest(t, db, approvals.KindReset)
 	n.Notify(ctx, r, approvals.EventRequested)
 	flush(t, n)
@@ -445,7 +458,7 @@ func TestNotifierClose(t *testing.T) {
 		close(cancelled)
 		return ctx.Err()
 	}
-	n := bot.NewNotifier(db, []bot.Platform{slack}, render, bot.NotifierOptions{})
+	n := bot.NewNotifier(db, []bot.Platform{slack}, words(render), bot.NotifierOptions{})
 	r := newRequest(t, db, approvals.KindReset)
 	n.Notify(context.Background(), r, approvals.EventRequested)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
@@ -477,7 +490,7 @@ func TestNotifierSurvivesPanics(t *testing.T) {
 		}
 		return render(ctx, r)
 	}
-	n := bot.NewNotifier(db, []bot.Platform{slack}, boom, bot.NotifierOptions{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	n := bot.NewNotifier(db, []bot.Platform{slack}, words(boom), bot.NotifierOptions{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	r := newRequest(t, db, approvals.KindReset)
 	n.Notify(context.Background(), r, approvals.EventRequested)
 	n.Notify(context.Background(), with(r, func(r *approvals.Request) { r.State = approvals.StateApproved }), approvals.EventApproved)
@@ -495,7 +508,7 @@ func TestNotifierSurvivesPanics(t *testing.T) {
 func TestNotifierConcurrent(t *testing.T) {
 	db := storage.MustOpenDB(t)
 	slack, teams := newPlatform("slack"), newPlatform("teams")
-	n := bot.NewNotifier(db, []bot.Platform{slack, teams}, render, bot.NotifierOptions{ProgressEvery: -1})
+	n := bot.NewNotifier(db, []bot.Platform{slack, teams}, words(render), bot.NotifierOptions{ProgressEvery: -1})
 	var rs []*approvals.Request
 	for range 30 {
 		rs = append(rs, newRequest(t, db, approvals.KindRevokeGroup))

@@ -94,7 +94,7 @@ func (d *Dispatcher) Handle(ctx context.Context, ev bot.Event) (resp bot.Respons
 	cmd, err := Parse(ev.Text)
 	if err != nil {
 		log.InfoContext(ctx, "command", logOutcome, "usage", "text", shorten(ev.Text, 200), "err", approvals.ErrorMessage(err))
-		return d.fail(ctx, log, err)
+		return d.fail(ctx, log, err, "")
 	}
 	log = log.With(logCommand, cmd.Name)
 	if cmd.Request != "" {
@@ -117,7 +117,7 @@ func (d *Dispatcher) Handle(ctx context.Context, ev bot.Event) (resp bot.Respons
 		if code != approvals.EINTERNAL {
 			log.Log(ctx, level, "command", logOutcome, code, logDuration, elapsed, "err", err)
 		}
-		refusal := d.fail(ctx, log, err)
+		refusal := d.fail(ctx, log, err, cmd.Name)
 		refusal.Card = resp.Card
 		return refusal
 	}
@@ -192,12 +192,12 @@ func (d *Dispatcher) run(ctx context.Context, log *slog.Logger, ev bot.Event, cm
 			// stale card they pressed is brought up to date.
 			resp := bot.Response{}
 			if cur, lerr := svc.Request(ctx, cmd.Request); lerr == nil {
-				card := d.RenderCard(ctx, cur)
+				card := d.Card(ctx, cur)
 				resp.Card = &card
 			}
 			return resp, err
 		}
-		card := d.RenderCard(ctx, r)
+		card := d.Card(ctx, r)
 		var m bot.Message
 		switch cmd.Name {
 		case CmdApprove:
@@ -213,7 +213,7 @@ func (d *Dispatcher) run(ctx context.Context, log *slog.Logger, ev bot.Event, cm
 		if err != nil {
 			return bot.Response{}, err
 		}
-		card := d.RenderCard(ctx, r)
+		card := d.Card(ctx, r)
 		return bot.Response{Reply: &card, Card: &card}, nil
 	case CmdPending:
 		rs, err := svc.Open(ctx)
@@ -294,10 +294,10 @@ func (d *Dispatcher) approvedText(r *approvals.Request) string {
 	return "It runs now; the card in the approvals channel shows the progress."
 }
 
-// RenderCard is the card of a request as it stands now, with its items (a single-user
+// Card is the card of a request as it stands now, with its items (a single-user
 // request's every item, a bulk request's failed ones), under the service's policy. The
 // bot.Notifier takes it to keep every posted card current.
-func (d *Dispatcher) RenderCard(ctx context.Context, r *approvals.Request) bot.Message {
+func (d *Dispatcher) Card(ctx context.Context, r *approvals.Request) bot.Message {
 	var items []approvals.Item
 	if d.o.Service != nil && r.Total > 0 {
 		var err error
@@ -316,9 +316,9 @@ func (d *Dispatcher) RenderCard(ctx context.Context, r *approvals.Request) bot.M
 
 // fail turns an error into a reply for the actor alone. Internal errors are logged in
 // full under a reference; the chat sees only the reference.
-func (d *Dispatcher) fail(ctx context.Context, log *slog.Logger, err error) bot.Response {
+func (d *Dispatcher) fail(ctx context.Context, log *slog.Logger, err error, cmd string) bot.Response {
 	code := approvals.ErrorCode(err)
-	m := bot.Message{Tone: bot.ToneBad, Text: approvals.ErrorMessage(err)}
+	m := bot.Message{Tone: bot.ToneBad, Text: errorText(err, cmd, d.o.Clock.Now())}
 	switch code {
 	case approvals.EINVALID:
 		m.Title = "That did not work"

@@ -6,8 +6,8 @@
 // resulting bot.Message; they contain no command logic.
 //
 // Adapters consume the Dispatcher through their own one-method interface,
-// Handle(ctx, bot.Event) bot.Response; bot.Notifier takes Dispatcher.RenderCard to keep
-// posted cards current, so bot never imports this package.
+// Handle(ctx, bot.Event) bot.Response; bot.Notifier takes the Dispatcher as its bot.Words to keep
+// posted cards current and to tell people what became of a request, so bot never imports this package.
 //
 // It imports approvals, bot and commands/summary (for the names of methods), never an
 // adapter, graph or storage: the directory is reached through StatusSource and the

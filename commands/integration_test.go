@@ -128,7 +128,7 @@ func newStack(t *testing.T, users int) *stack {
 	s.svc = approvals.NewService(db, gc, pol, approvals.ServiceOptions{})
 	s.exec = approvals.NewExecutor(db, gc, pol, approvals.ExecutorOptions{})
 	s.d = commands.NewDispatcher(commands.Options{Service: s.svc, Status: gc})
-	s.notifier = bot.NewNotifier(db, []bot.Platform{s.slack, s.teams}, s.d.RenderCard, bot.NotifierOptions{ProgressEvery: -1})
+	s.notifier = bot.NewNotifier(db, []bot.Platform{s.slack, s.teams}, s.d, bot.NotifierOptions{ProgressEvery: -1})
 	s.svc.SetNotifier(s.notifier)
 	s.exec.SetNotifier(s.notifier)
 	t.Cleanup(func() { _ = s.notifier.Close(context.Background()) })

@@ -162,7 +162,8 @@ func TestTwoInstances(t *testing.T) {
 		db := dbs[w%2]
 		wg.Go(func() {
 			for i := range perWorker {
-				r := &approvals.Request{Kind: approvals.KindRevokeGroup, Requester: ann, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+				r := &approvals.Request{Kind: approvals.KindRevokeGroup, Requester: ann, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour),
+					Target: approvals.Target{Type: "group", ID: fmt.Sprintf("g-%d-%d", w, i)}}
 				if err := db.CreateRequest(ctx, r, approvals.AuditEvent{Type: approvals.EventRequested}); err != nil {
 					t.Errorf("worker %d: CreateRequest: %v", w, err)
 					return

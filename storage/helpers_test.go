@@ -2,8 +2,10 @@ package storage_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,12 +44,16 @@ func tempPath(t testing.TB) string { return filepath.Join(t.TempDir(), "mfabot.d
 
 // newRequest creates a pending reset of ann's, created at t0 and expiring an hour later;
 // mods adjust it first.
+// targets numbers the targets of newRequest.
+var targets atomic.Int64
+
 func newRequest(t testing.TB, db *storage.DB, mods ...func(*approvals.Request)) *approvals.Request {
 	t.Helper()
 	r := &approvals.Request{
 		Kind:      approvals.KindReset,
 		Requester: ann,
-		Target:    approvals.Target{Type: "user", ID: "9a3b1c2d", Name: "dave@contoso.com"},
+		// One open request per kind and target: each request gets a target of its own.
+		Target: approvals.Target{Type: "user", ID: fmt.Sprintf("9a3b1c2d-%d", targets.Add(1)), Name: "dave@contoso.com"},
 		Preview: approvals.Preview{
 			Methods: []approvals.Method{{ID: "m1", ODataType: "#microsoft.graph.phoneAuthenticationMethod",
 				Type: "phone", Detail: "+1 555 ••• 0123", PhoneType: "mobile", Deletable: true,

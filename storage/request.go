@@ -136,7 +136,8 @@ func (db *DB) openConflict(ctx context.Context, tx *writeTx, r *approvals.Reques
 	if err != nil {
 		return fmt.Errorf("load open request %s: %w", id, err)
 	}
-	return &approvals.Error{Code: approvals.ECONFLICT, Message: db.openDescription(dup), Err: &approvals.OpenRequestError{Open: dup}}
+	return &approvals.Error{Code: approvals.ECONFLICT, Message: fmt.Sprintf("%s for %s is already open", dup.ID, dup.Target.Name),
+		Err: &approvals.OpenRequestError{Open: dup}}
 }
 
 // Request loads a request with its approvals and progress counts. The id is matched
@@ -225,11 +226,8 @@ func (db *DB) Approve(ctx context.Context, id string, d approvals.Decision, requ
 		return nil, err
 	}
 	id = r.ID
-	if r.State != approvals.StatePending {
-		return nil, db.conflict(r)
-	}
-	if !r.ExpiresAt.After(d.At) {
-		return nil, approvals.Errorf(approvals.ECONFLICT, "request %s expired at %s", r.ID, db.when(r.ExpiresAt))
+	if r.State != approvals.StatePending || !r.ExpiresAt.After(d.At) {
+		return nil, approvals.Conflict(r)
 	}
 	if err := insertDecision(ctx, tx, id, d); err != nil {
 		return nil, err
@@ -572,7 +570,7 @@ func (db *DB) RenewLease(ctx context.Context, id, owner string, until time.Time)
 			return err
 		}
 		if r.State != approvals.StateRunning {
-			return db.conflict(r)
+			return approvals.Conflict(r)
 		}
 		var holder string
 		if err := tx.QueryRowContext(ctx, `SELECT lease_owner FROM requests WHERE id = ?`, id).Scan(&holder); err != nil {
@@ -600,99 +598,7 @@ func (db *DB) changedOne(ctx context.Context, tx *writeTx, res sql.Result, id st
 	if err != nil {
 		return err
 	}
-	return db.conflict(r)
-}
-
-// conflict is the ECONFLICT error for acting on r in a state it has left; its message is
-// shown in chat, so it says in words what happened to r and when.
-func (db *DB) conflict(r *approvals.Request) error {
-	return approvals.Errorf(approvals.ECONFLICT, "%s", db.describe(r))
-}
-
-// openDescription says which open request stands in the way of a new one.
-func (db *DB) openDescription(r *approvals.Request) string {
-	who := actorName(r.Requester)
-	switch r.State {
-	case approvals.StatePending:
-		return fmt.Sprintf("%s is already waiting for approval for %s (asked by %s)", r.ID, r.Target.Name, who)
-	case approvals.StateApproved:
-		return fmt.Sprintf("%s for %s is already approved and about to run (asked by %s)", r.ID, r.Target.Name, who)
-	}
-	return fmt.Sprintf("%s for %s is already running (asked by %s)", r.ID, r.Target.Name, who)
-}
-
-func (db *DB) describe(r *approvals.Request) string {
-	id := r.ID
-	switch r.State {
-	case approvals.StatePending:
-		return fmt.Sprintf("request %s is still waiting for approval", id)
-	case approvals.StateApproved:
-		return fmt.Sprintf("request %s is already approved%s", id, db.approvedBy(r, " (by %s)"))
-	case approvals.StateRunning:
-		return fmt.Sprintf("request %s is already running%s", id, db.approvedBy(r, " (approved by %s)"))
-	case approvals.StateSucceeded:
-		return fmt.Sprintf("request %s has already been carried out (finished at %s)", id, db.when(r.ClosedAt))
-	case approvals.StatePartlyFailed:
-		return fmt.Sprintf("request %s has already run and partly failed (finished at %s)", id, db.when(r.ClosedAt))
-	case approvals.StateFailed:
-		return fmt.Sprintf("request %s has already run and failed (at %s)", id, db.when(r.ClosedAt))
-	case approvals.StateExpired:
-		return fmt.Sprintf("request %s expired at %s without approval", id, db.when(r.ExpiresAt))
-	case approvals.StateDenied, approvals.StateCancelled:
-		verb := "denied"
-		if r.State == approvals.StateCancelled {
-			verb = "cancelled"
-		}
-		if r.Denial == nil {
-			return fmt.Sprintf("request %s was %s at %s", id, verb, db.when(r.ClosedAt))
-		}
-		s := fmt.Sprintf("request %s was %s by %s at %s", id, verb, actorName(r.Denial.Actor), db.when(r.Denial.At))
-		if r.Denial.Reason != "" {
-			s += fmt.Sprintf(" (%q)", r.Denial.Reason)
-		}
-		return s
-	}
-	return fmt.Sprintf("request %s is %s", id, r.State)
-}
-
-// approvedBy renders the approvers into format ("Ann at 09:14 UTC and Bob at 09:20 UTC"),
-// or "" when there are none.
-func (db *DB) approvedBy(r *approvals.Request, format string) string {
-	if len(r.Approvals) == 0 {
-		return ""
-	}
-	var parts []string
-	for _, d := range r.Approvals {
-		parts = append(parts, actorName(d.Actor)+" at "+db.when(d.At))
-	}
-	return fmt.Sprintf(format, strings.Join(parts, " and "))
-}
-
-func actorName(a approvals.Actor) string {
-	switch {
-	case a.Name != "":
-		return a.Name
-	case a.ID != "":
-		return a.ID
-	}
-	return "the system"
-}
-
-// when renders t for a chat message: the time of day when t is today, with the date
-// otherwise.
-func (db *DB) when(t time.Time) string {
-	if t.IsZero() {
-		return "an unknown time"
-	}
-	t = t.UTC()
-	now := db.now()
-	switch {
-	case t.Year() == now.Year() && t.YearDay() == now.YearDay():
-		return t.Format("15:04 UTC")
-	case t.Year() == now.Year():
-		return t.Format("2 Jan 15:04 UTC")
-	}
-	return t.Format("2 Jan 2006 15:04 UTC")
+	return approvals.Conflict(r)
 }
 
 const requestColumns = `id, kind, state, requester_platform, requester_id, requester_name, requester_entra_id,

@@ -69,12 +69,13 @@ func TestEntraLinkByEmail(t *testing.T) {
 			approvals.Actor{Platform: "slack", ID: "UBOB", Name: "Bob Builder", EntraID: "oid-bob"}, []string{"Bob@contoso.com"}, 1},
 		{"OKUserMapWinsOverEmail", slacktest.User{}, false, nil,
 			approvals.Actor{Platform: "slack", ID: "UANN", Name: "ann", EntraID: "oid-ann"}, nil, 0},
-		{"UnlinkedWhenEntraFails", bob, false, approvals.Errorf(approvals.EUPSTREAM, "graph unavailable"),
-			approvals.Actor{Platform: "slack", ID: "UBOB", Name: "Bob Builder"}, []string{"Bob@contoso.com"}, 1},
+		// A failed lookup is never an unlinked actor: it carries why, and the core refuses it.
+		{"LinkErrorWhenEntraFails", bob, false, approvals.Errorf(approvals.EUPSTREAM, "graph unavailable"),
+			approvals.Actor{Platform: "slack", ID: "UBOB", Name: "Bob Builder", LinkError: "Microsoft Graph did not answer"}, []string{"Bob@contoso.com"}, 1},
 		{"UnlinkedWhenNotInEntra", bob, false, approvals.Errorf(approvals.ENOTFOUND, "no such user"),
 			approvals.Actor{Platform: "slack", ID: "UBOB", Name: "Bob Builder"}, []string{"Bob@contoso.com"}, 1},
-		{"UnlinkedWhenUsersInfoFails", ghost, false, nil,
-			approvals.Actor{Platform: "slack", ID: "UGHOST", Name: "ghost"}, nil, 1},
+		{"LinkErrorWhenUsersInfoFails", ghost, false, nil,
+			approvals.Actor{Platform: "slack", ID: "UGHOST", Name: "ghost", LinkError: "Slack did not answer users.info"}, nil, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -180,7 +180,7 @@ func NewApp(ctx context.Context, cfg *Config, log *slog.Logger, getenv func(stri
 		counted = append(counted, a.Metrics.platform(p))
 	}
 
-	a.Notifier = bot.NewNotifier(a.DB, counted, a.renderCard, bot.NotifierOptions{Logger: log.With("component", "notifier")})
+	a.Notifier = bot.NewNotifier(a.DB, counted, a.Dispatcher, bot.NotifierOptions{Logger: log.With("component", "notifier")})
 	observed := a.Metrics.notifier(a.Notifier)
 	a.Service.SetNotifier(observed)
 	a.Executor.SetNotifier(observed)
@@ -196,7 +196,7 @@ func NewApp(ctx context.Context, cfg *Config, log *slog.Logger, getenv func(stri
 
 // renderCard is the card of a request as it stands.
 func (a *App) renderCard(ctx context.Context, r *approvals.Request) bot.Message {
-	return a.Dispatcher.RenderCard(ctx, r)
+	return a.Dispatcher.Card(ctx, r)
 }
 
 // summaryPoster lets /mfa summary post through the same job as the daily post.
