@@ -114,10 +114,14 @@ type Client struct {
 	cred     azcore.TokenCredential
 	scope    string
 	log      *slog.Logger
-	writes   *pacer  // bulk writes: revocations, method deletions, MFA state changes
+	writes   *pacer  // every write: revocations, method deletions, default and MFA state changes
 	reports  *window // the registration report
 	conc     int
 	stats    *counters
+	// clk is the clock every wait (pacing, retries) uses and attemptTimeout the limit of
+	// one attempt; tests replace both (export_test.go).
+	clk            clock
+	attemptTimeout time.Duration
 }
 
 var _ approvals.Directory = (*Client)(nil)
@@ -156,6 +160,9 @@ func New(cfg Config) (*Client, error) {
 		reports:  newWindow(cfg.ReportLimit, cfg.ReportWindow, nil),
 		conc:     cfg.Concurrency,
 		stats:    newCounters(),
+
+		clk:            wallClock{},
+		attemptTimeout: attemptTimeout,
 	}
 	adapter, err := msgraphsdk.NewGraphRequestAdapterWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(
 		auth, nil, nil, c.httpClient(cfg.HTTPClient))
@@ -182,7 +189,7 @@ func (c *Client) httpClient(user *http.Client) *http.Client {
 	mw := []khttp.Middleware{
 		core.NewGraphTelemetryHandler(&opts),
 		khttp.NewUrlReplaceHandler(true, core.ReplacementPairs),
-		&retryHandler{stats: c.stats, log: c.log, maxRetries: maxRetries},
+		&retryHandler{c: c, maxRetries: maxRetries},
 		khttp.NewRedirectHandler(),
 		khttp.NewCompressionHandler(),
 		khttp.NewParametersNameDecodingHandler(),

@@ -13,9 +13,19 @@ import (
 )
 
 // start serves a generated tenant and returns the real client talking to it with a token
-// from the fake authority.
+// from the fake authority. Client and server share a skipClock: whatever the client waits
+// for (Retry-After, backoff, the pace) passes in fake time at once.
 func start(t testing.TB, users int, o graphtest.Options) (*graph.Client, *graphtest.Server) {
 	t.Helper()
+	return startClock(t, users, o, newSkipClock())
+}
+
+// startClock is start with the clock client and server share.
+func startClock(t testing.TB, users int, o graphtest.Options, clk graph.TestClock) (*graph.Client, *graphtest.Server) {
+	t.Helper()
+	if o.Now == nil {
+		o.Now = clk.Now
+	}
 	srv := graphtest.Start(t, graphtest.Generate(graphtest.GenOptions{Seed: 7, Users: users}), o)
 	cred, err := graph.NewCredential(graph.CredentialOptions{
 		TenantID: srv.Tenant().ID(), ClientID: srv.ClientID(), ClientSecret: srv.ClientSecret(),
@@ -29,6 +39,7 @@ func start(t testing.TB, users int, o graphtest.Options) (*graph.Client, *grapht
 	if err != nil {
 		t.Fatal(err)
 	}
+	graph.SetClock(c, clk)
 	return c, srv
 }
 
@@ -211,6 +222,9 @@ func TestBatchItemsThrottledAreRetried(t *testing.T) {
 	}
 	if n := srv.Count(graphtest.OpRevoke, ""); n != 80 {
 		t.Fatalf("revoked %d, want 80", n)
+	}
+	if srv.Stats().Throttled == 0 || c.Stats().Throttled == 0 {
+		t.Fatalf("Graph never throttled (server %d, client %d 429s): the test proves nothing", srv.Stats().Throttled, c.Stats().Throttled)
 	}
 }
 

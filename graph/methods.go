@@ -174,7 +174,7 @@ func (c *Client) DeleteMethod(ctx context.Context, userID string, m approvals.Me
 	if !ok {
 		return approvals.Errorf(approvals.EINVALID, "unknown authentication method type %q: not deleted", m.ODataType)
 	}
-	ctx = withPacing(ctx, c.writes, 1)
+	ctx = withPriority(ctx, c.writes)
 	err := del(ctx, c.sdk.Users().ByUserId(userID).Authentication(), m.ID)
 	if err != nil {
 		err = mapError(opDeleteMethod, shortType(m.ODataType)+" "+m.ID, err)

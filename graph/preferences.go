@@ -50,7 +50,7 @@ func orDefaultNone(p string) string {
 // SetDefaultMethod sets the user's default second factor.
 func (c *Client) SetDefaultMethod(ctx context.Context, userID, pref string) error {
 	body := fmt.Appendf(nil, `{"userPreferredMethodForSecondaryAuthentication":%q}`, pref)
-	_, err := c.raw(withPacing(ctx, c.writes, 1), abstractions.PATCH, signInPreferencesPath(userID), body)
+	_, err := c.raw(withPriority(ctx, c.writes), abstractions.PATCH, signInPreferencesPath(userID), body)
 	if err != nil {
 		return mapError(opWritePreferences, userID, err)
 	}

@@ -33,10 +33,16 @@ const (
 	DefaultClientSecret = "graphtest-client-secret"
 )
 
-// Faults make the server misbehave, as Graph sometimes does.
+// Faults make the server misbehave, as Graph sometimes does. The shares add up: a request
+// draws one number and is answered by the first fault whose share it falls in.
 type Faults struct {
 	ServerErrors float64 // share of requests answered 500, 503 (with Retry-After) or 504
+	Unavailable  float64 // share of requests answered 503 serviceNotAvailable (with Retry-After)
 	Timeouts     float64 // share of requests that hang until the client gives up
+	// InBatches applies ServerErrors and Unavailable to each request inside a JSON batch
+	// as well, as Graph answers batch items on their own; the batch itself is then still
+	// subject to them as a whole. Timeouts never apply to batch items.
+	InBatches bool
 }
 
 // Options configure a Server.
@@ -48,6 +54,10 @@ type Options struct {
 	ClientID, ClientSecret string // the app registration; defaults DefaultClientID/Secret
 	TenantID               string // must match the tenant's id when set
 	Addr                   string // Graph listener, default 127.0.0.1:0
+	// Now is the clock of the throttling windows and of ThrottleFor (default time.Now). A
+	// test gives the server and its client one fake clock, so that a Retry-After is waited
+	// out in fake time and nobody sleeps on the wall clock.
+	Now func() time.Time
 }
 
 // Call is one mutating call the server carried out (or refused), including those inside
@@ -93,10 +103,11 @@ type Server struct {
 	done      chan struct{} // closed by Close, ending injected timeouts
 	closeOnce sync.Once
 
-	mu    sync.Mutex
-	calls []Call
-	stats Stats
-	rng   *mrand.Rand
+	mu             sync.Mutex
+	calls          []Call
+	stats          Stats
+	rng            *mrand.Rand
+	throttledUntil time.Time // ThrottleFor: every request answers 429 until then
 }
 
 // NewServer starts a server for t. Close it when done.
@@ -113,6 +124,9 @@ func NewServer(t *Tenant, o Options) (*Server, error) {
 	o.TenantID = t.ID()
 	if o.Addr == "" {
 		o.Addr = "127.0.0.1:0"
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
@@ -201,6 +215,17 @@ func (s *Server) issue(audience string) (string, error) {
 func (s *Server) audiences() []string {
 	_, port, _ := net.SplitHostPort(s.ln.Addr().String())
 	return []string{s.url, "http://localhost:" + port, GraphResource, GraphResource + "/", GraphAppID}
+}
+
+// ThrottleFor answers every Graph request, and every request inside a JSON batch, 429 for
+// the next d (on the server's clock, Options.Now), as Graph does when the tenant's shared
+// limits are spent by other apps or the service is busy: writes as over the tenant's write
+// limit, reads as over its resource units, each with a Retry-After that ends with the
+// window. The JSON batch itself still answers 200, its items 429.
+func (s *Server) ThrottleFor(d time.Duration) {
+	s.mu.Lock()
+	s.throttledUntil = s.o.Now().Add(d)
+	s.mu.Unlock()
 }
 
 // SetLatency, SetFaults and SetLimits change the server's behaviour while it runs.
@@ -425,11 +450,7 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	if faults.ServerErrors > 0 && roll >= faults.Timeouts && roll < faults.Timeouts+faults.ServerErrors {
-		s.mu.Lock()
-		s.stats.Injected5xx++
-		s.mu.Unlock()
-		rep := injectedFault(int(roll * 1e6))
+	if rep, ok := s.fault(faults, roll-faults.Timeouts); ok {
 		stamp(&rep, clientID)
 		writeReply(w, rep)
 		return
@@ -466,7 +487,7 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
 	req := request{version: version, method: r.Method, path: rest, query: r.URL.Query(), header: r.Header, body: body, url: r.URL}
 	var rep reply
 	if rest == "$batch" && r.Method == http.MethodPost {
-		rep = s.batch(req)
+		rep = s.batch(req, faults)
 	} else {
 		rep = s.one(req)
 	}
@@ -474,17 +495,38 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
 	writeReply(w, rep)
 }
 
+// fault answers the request with an injected 5xx if roll (uniform, shifted past the
+// timeouts' share) falls in the share of ServerErrors or of Unavailable.
+func (s *Server) fault(f Faults, roll float64) (reply, bool) {
+	if roll < 0 || roll >= f.ServerErrors+f.Unavailable {
+		return reply{}, false
+	}
+	s.mu.Lock()
+	s.stats.Injected5xx++
+	th := s.throttle
+	s.mu.Unlock()
+	if roll < f.ServerErrors {
+		return s.injectedFault(int(roll*1e6), th.scale), true
+	}
+	return s.unavailable(th.scale), true
+}
+
 // injectedFault is a 500, 503 (with Retry-After, as Graph sends it) or 504 chosen by n.
-func injectedFault(n int) reply {
+func (s *Server) injectedFault(n int, scale float64) reply {
 	switch n % 3 {
 	case 0:
 		return graphError(500, "generalException", "An unexpected error occurred.")
 	case 1:
-		rep := graphError(503, "serviceNotAvailable", "The service is temporarily unavailable. Please try again later.")
-		rep.header = http.Header{"Retry-After": {"1"}}
-		return rep
+		return s.unavailable(scale)
 	}
 	return graphError(504, "UnknownError", "The gateway timed out.")
+}
+
+// unavailable is Graph's 503 with a Retry-After of one second, scaled like the limits.
+func (s *Server) unavailable(scale float64) reply {
+	rep := graphError(503, "serviceNotAvailable", "The service is temporarily unavailable. Please try again later.")
+	rep.header = http.Header{"Retry-After": {retryAfterValue(time.Duration(float64(time.Second)/scale), scale)}}
+	return rep
 }
 
 func cutVersion(p string) (version, rest string, ok bool) {
@@ -511,7 +553,7 @@ const maxBatch = 20
 
 // batch runs a JSON batch: each request is checked, throttled and answered on its own,
 // and the batch itself answers 200.
-func (s *Server) batch(outer request) reply {
+func (s *Server) batch(outer request, faults Faults) reply {
 	var in struct {
 		Requests []struct {
 			ID      string            `json:"id"`
@@ -538,8 +580,16 @@ func (s *Server) batch(outer request) reply {
 			h.Set(k, v)
 		}
 		var rep reply
+		var injected bool
+		if faults.InBatches {
+			s.mu.Lock()
+			roll := s.rng.Float64()
+			s.mu.Unlock()
+			rep, injected = s.fault(faults, roll)
+		}
 		u, err := url.Parse(q.URL)
 		switch {
+		case injected:
 		case q.ID == "" || seen[q.ID]:
 			rep = graphError(400, "BadRequest", "Each request in a batch must have a unique id.")
 		case err != nil || u.IsAbs() || q.Method == "":
@@ -623,9 +673,13 @@ func (s *Server) one(r request) reply {
 		return graphError(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
 	}
 	s.mu.Lock()
-	th := s.throttle
+	th, until := s.throttle, s.throttledUntil
 	s.mu.Unlock()
-	v := th.admit(time.Now(), cost(rt.cost, r.query), rt.write, rt.report)
+	now := s.o.Now()
+	if until.After(now) {
+		return s.injectedThrottle(th, until.Sub(now), cost(rt.cost, r.query), rt.write)
+	}
+	v := th.admit(now, cost(rt.cost, r.query), rt.write, rt.report)
 	h := http.Header{}
 	th.setHeaders(h, v, s.o.ClientID, s.t.ID())
 	if v.wait > 0 {
@@ -645,6 +699,25 @@ func (s *Server) one(r request) reply {
 			rep.header[k] = vs
 		}
 	}
+	return rep
+}
+
+// injectedThrottle is the 429 of a ThrottleFor window with wait left: a write is over
+// the tenant's write limit, a read over the resource units, as when other apps have spent
+// the tenant's share.
+func (s *Server) injectedThrottle(th *throttler, wait time.Duration, ru int, write bool) reply {
+	v := verdict{wait: wait, ru: ru, reason: ThrottledResourceUnits, scope: "Tenant_Application/ReadWrite"}
+	if write {
+		v.reason, v.scope = ThrottledTenantWrites, "Tenant/Write"
+	}
+	h := http.Header{}
+	th.setHeaders(h, v, s.o.ClientID, s.t.ID())
+	s.mu.Lock()
+	s.stats.Throttled++
+	s.stats.ThrottledBy[v.reason]++
+	s.mu.Unlock()
+	rep := graphError(429, "TooManyRequests", "Too many requests.")
+	rep.header = h
 	return rep
 }
 
