@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -232,5 +233,123 @@ func TestPriorityWriteGoesAheadOfBulk(t *testing.T) {
 		if srv.Count(graphtest.OpRevoke, id) != 1 {
 			t.Fatalf("%s not revoked", id)
 		}
+	}
+}
+
+// TestRetriesThroughTheClient: what the middleware repeats, counted at the simulator.
+// Refusals (4xx other than 429) go once and are final; 429 and 503 are repeated; every
+// error is transient exactly when repeating it later may succeed.
+func TestRetriesThroughTheClient(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name      string
+		setup     func(*graphtest.Server)
+		call      func(*graph.Client, *graphtest.Tenant) error
+		requests  int64 // HTTP requests Graph saw; 0: more than one
+		kind      error // nil: success
+		transient bool
+	}{
+		{"OKThrottledThenServed", func(s *graphtest.Server) { s.ThrottleFor(time.Second) },
+			resolve(graphtest.AdeleUPN), 0, nil, false},
+		{"ErrForbiddenOnce", func(s *graphtest.Server) { s.Tenant().SetGranted([]string{"AuditLog.Read.All"}) },
+			resolve(graphtest.AdeleUPN), 1, graph.ErrAccessDenied, false},
+		{"ErrNotFoundOnce", nil,
+			func(c *graph.Client, _ *graphtest.Tenant) error {
+				_, err := c.ResolveUser(ctx, "00000000-0000-4000-8000-000000000000")
+				return err
+			}, 1, graph.ErrNotFound, false},
+		{"ErrDefaultMethodOnce", nil,
+			func(c *graph.Client, tn *graphtest.Tenant) error {
+				alex, _ := tn.User(graphtest.AlexUPN)
+				return c.DeleteMethod(ctx, alex.ID, approvals.Method{ID: graphtest.MobilePhoneID,
+					ODataType: "#microsoft.graph.phoneAuthenticationMethod", Type: approvals.MethodPhone, PhoneType: approvals.PhoneMobile})
+			}, 1, approvals.ErrDefaultMethod, false},
+		{"ErrUnavailableRepeated", func(s *graphtest.Server) { s.SetFaults(graphtest.Faults{Unavailable: 1}) },
+			resolve(graphtest.AdeleUPN), 5, graph.ErrUnavailable, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, srv := start(t, 10, graphtest.Options{})
+			adele, _ := srv.Tenant().User(graphtest.AdeleUPN)
+			if _, err := c.ResolveUser(ctx, adele.ID); err != nil { // the token, fetched once
+				t.Fatal(err)
+			}
+			if tt.setup != nil {
+				tt.setup(srv)
+			}
+			before := srv.Stats().Requests
+			err := tt.call(c, srv.Tenant())
+			n := srv.Stats().Requests - before
+			switch {
+			case tt.kind == nil && err != nil:
+				t.Fatalf("err %v", err)
+			case tt.kind != nil && !errors.Is(err, tt.kind):
+				t.Fatalf("err %v, want %v", err, tt.kind)
+			case approvals.Transient(err) != tt.transient:
+				t.Fatalf("Transient(%v) = %v", err, approvals.Transient(err))
+			case tt.requests == 0 && n < 2, tt.requests != 0 && n != tt.requests:
+				t.Fatalf("Graph saw %d requests, want %d (0: a repeat)", n, tt.requests)
+			}
+		})
+	}
+}
+
+func resolve(upn string) func(*graph.Client, *graphtest.Tenant) error {
+	return func(c *graph.Client, tn *graphtest.Tenant) error {
+		u, _ := tn.User(upn)
+		_, err := c.ResolveUser(context.Background(), u.ID)
+		return err
+	}
+}
+
+// TestTransportErrorsAreTransient: a request that times out, or a Graph that cannot be
+// reached, ends in a transient ErrUnavailable; reads are repeated, writes that may have
+// reached Graph are not.
+func TestTransportErrorsAreTransient(t *testing.T) {
+	ctx := context.Background()
+	c, srv := start(t, 10, graphtest.Options{})
+	adele, _ := srv.Tenant().User(graphtest.AdeleUPN)
+	if _, err := c.ResolveUser(ctx, adele.ID); err != nil {
+		t.Fatal(err)
+	}
+	graph.SetAttemptTimeout(c, 50*time.Millisecond)
+	srv.SetFaults(graphtest.Faults{Timeouts: 1}) // Graph never answers
+
+	before := c.Stats().TransportErrors
+	_, err := c.ResolveUser(ctx, adele.ID)
+	if !errors.Is(err, graph.ErrUnavailable) || !approvals.Transient(err) || !strings.Contains(approvals.ErrorMessage(err), "did not answer in time") {
+		t.Fatalf("read that timed out: %v", err)
+	}
+	if n := c.Stats().TransportErrors - before; n != 5 {
+		t.Fatalf("read attempted %d times, want 5", n)
+	}
+	before = c.Stats().TransportErrors
+	err = c.SetMFAState(ctx, adele.ID, approvals.MFAEnforced)
+	if !errors.Is(err, graph.ErrUnavailable) || !approvals.Transient(err) {
+		t.Fatalf("write that timed out: %v", err)
+	}
+	if n := c.Stats().TransportErrors - before; n != 1 {
+		t.Fatalf("write that may have reached Graph attempted %d times, want 1", n)
+	}
+
+	// Nothing listens where Graph should be.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cred, err := srv.Credential()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone, err := graph.New(graph.Config{Credential: cred, BaseURL: "http://" + addr, HTTPClient: srv.HTTPClient()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	graph.SetClock(gone, newSkipClock())
+	_, err = gone.ResolveUser(ctx, adele.ID)
+	if !errors.Is(err, graph.ErrUnavailable) || !approvals.Transient(err) || !strings.Contains(approvals.ErrorMessage(err), "unreachable") {
+		t.Fatalf("unreachable Graph: %v", err)
 	}
 }

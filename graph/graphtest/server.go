@@ -16,6 +16,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,6 +55,9 @@ type Options struct {
 	ClientID, ClientSecret string // the app registration; defaults DefaultClientID/Secret
 	TenantID               string // must match the tenant's id when set
 	Addr                   string // Graph listener, default 127.0.0.1:0
+	// NationalCloud answers like a national cloud's Graph: the APIs Microsoft documents as
+	// global-only (beta hardwareOathMethods) do not exist there.
+	NationalCloud bool
 	// Now is the clock of the throttling windows and of ThrottleFor (default time.Now). A
 	// test gives the server and its client one fake clock, so that a Retry-After is waited
 	// out in fake time and nobody sleeps on the wall clock.
@@ -63,7 +67,7 @@ type Options struct {
 // Call is one mutating call the server carried out (or refused), including those inside
 // JSON batches.
 type Call struct {
-	Op     string // OpRevoke, OpDeleteMethod, OpSetRequirements
+	Op     string // OpRevoke, OpDeleteMethod, OpSetRequirements, OpSetSignInPreferences
 	UserID string // object id of the user
 	Target string // deleteMethod: "<type>/<method id>" (type as MethodType); setRequirements: the state asked for
 	Status int    // the HTTP status answered (204, 200, or the error's)
@@ -75,6 +79,9 @@ const (
 	OpRevoke          = "revokeSignInSessions"
 	OpDeleteMethod    = "deleteMethod"
 	OpSetRequirements = "setRequirements"
+	// OpSetSignInPreferences is a PATCH of signInPreferences; Target is the default asked
+	// for ("" when the PATCH left it alone).
+	OpSetSignInPreferences = "setSignInPreferences"
 )
 
 // Stats count what the server answered.
@@ -796,6 +803,23 @@ func (s *Server) route(r request) (rt route, rep reply, ok bool) {
 			}
 			return reply{status: 200, body: map[string]any{"@odata.context": ctx("users('" + usr.ID + "')/authentication/methods"), "value": orEmpty(items)}}
 		}}, reply{}, true
+	case segs[0] == "users" && n >= 4 && segs[2] == "authentication" && segs[3] == MethodHardwareOath.Segment() && (version != "beta" || s.o.NationalCloud):
+		// Hardware OATH tokens are managed in beta only, in the global service only.
+		return bad()
+	case segs[0] == "users" && n == 4 && segs[2] == "authentication" && segs[3] == MethodHardwareOath.Segment() && method == "GET":
+		return route{perms: permMethodsR, cost: 1, handle: func() reply { return s.listHardwareOath(segs[1], ctx) }}, reply{}, true
+	case segs[0] == "users" && n == 5 && segs[2] == "authentication" && segs[3] == MethodHardwareOath.Segment() && method == "GET":
+		return route{perms: permMethodsR, cost: 1, handle: func() reply { return s.getHardwareOath(segs[1], segs[4], ctx) }}, reply{}, true
+	case segs[0] == "users" && n == 4 && segs[2] == "authentication" && segs[3] == "signInPreferences" && version == "beta":
+		// The default second factor is served in beta only; v1.0 falls through to
+		// "Resource not found for the segment".
+		switch method {
+		case "GET":
+			return route{perms: permMethodsR, cost: 1, handle: func() reply { return s.getSignInPreferences(segs[1], ctx) }}, reply{}, true
+		case "PATCH":
+			return route{perms: permMethodsW, cost: 1, write: true, handle: func() reply { return s.setSignInPreferences(segs[1], body) }}, reply{}, true
+		}
+		return bad()
 	case segs[0] == "users" && n == 5 && segs[2] == "authentication" && segs[3] == MethodPassword.Segment() && method == "DELETE":
 		// Graph has no delete for the password method; the message is modeled.
 		return route{}, graphError(405, "Request_BadRequest", "The password authentication method cannot be deleted."), false
@@ -1134,6 +1158,93 @@ func (s *Server) setRequirements(userRef string, body []byte) reply {
 	return reply{status: 204}
 }
 
+// listHardwareOath is the beta collection of a user's hardware OATH tokens, each with its
+// device, in the shape of Microsoft's example.
+func (s *Server) listHardwareOath(userRef string, ctx func(string) string) reply {
+	usr, ok := s.t.User(userRef)
+	if !ok {
+		return notFound("user", userRef)
+	}
+	items := []any{}
+	for _, m := range s.t.Methods(usr.ID) {
+		if m.Type == MethodHardwareOath {
+			items = append(items, hardwareOathJSON(m, usr))
+		}
+	}
+	return reply{status: 200, body: map[string]any{"@odata.context": ctx("users('" + usr.ID + "')/authentication/hardwareOathMethods"), "value": items}}
+}
+
+// getHardwareOath is one hardware OATH token of a user. (Microsoft's example wraps the
+// object in "value"; the text says the object is the body, which is what Graph's entity
+// reads return and what this serves.)
+func (s *Server) getHardwareOath(userRef, methodID string, ctx func(string) string) reply {
+	usr, ok := s.t.User(userRef)
+	if !ok {
+		return notFound("user", userRef)
+	}
+	for _, m := range s.t.Methods(usr.ID) {
+		if m.Type == MethodHardwareOath && strings.EqualFold(m.ID, methodID) {
+			out := hardwareOathJSON(m, usr)
+			out["@odata.context"] = ctx("users('" + usr.ID + "')/authentication/hardwareOathMethods/$entity")
+			return reply{status: 200, body: out}
+		}
+	}
+	return graphError(404, "itemNotFound", "The requested authentication method was not found.")
+}
+
+func (s *Server) getSignInPreferences(userRef string, ctx func(string) string) reply {
+	sys, pref, ok := s.t.signInPreferences(userRef)
+	if !ok {
+		return notFound("user", userRef)
+	}
+	var preferred any = pref
+	if pref == DefaultNone || pref == "" {
+		preferred = nil // "none" is not among the documented values; Graph leaves it empty
+	}
+	return reply{status: 200, body: map[string]any{
+		"@odata.context": ctx("users('" + userRef + "')/authentication/signInPreferences/$entity"),
+		"isSystemPreferredAuthenticationMethodEnabled":  sys,
+		"userPreferredMethodForSecondaryAuthentication": preferred,
+	}}
+}
+
+// signInDefaults are the documented values of userPreferredMethodForSecondaryAuthentication
+// a client may set.
+var signInDefaults = []string{DefaultPush, DefaultOath, DefaultVoiceMobile, DefaultVoiceAlternateMobile, DefaultVoiceOffice, DefaultSMS}
+
+// setSignInPreferences is the PATCH of a user's sign-in preferences. The error messages
+// are modeled; Microsoft documents the rule (the default must be a method the user has
+// registered) but not Graph's words for breaking it.
+func (s *Server) setSignInPreferences(userRef string, body []byte) reply {
+	var in struct {
+		Preferred       *string `json:"userPreferredMethodForSecondaryAuthentication"`
+		SystemPreferred *bool   `json:"isSystemPreferredAuthenticationMethodEnabled"`
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		return graphError(400, "BadRequest", "Invalid request body: properties of signInPreferences are isSystemPreferredAuthenticationMethodEnabled and userPreferredMethodForSecondaryAuthentication.")
+	}
+	target := ""
+	if in.Preferred != nil {
+		target = *in.Preferred
+		if !slices.Contains(signInDefaults, target) {
+			s.record(Call{Op: OpSetSignInPreferences, UserID: userRef, Target: target, Status: 400})
+			return graphError(400, "badRequest", fmt.Sprintf("Invalid value '%s' for userPreferredMethodForSecondaryAuthentication.", target))
+		}
+	}
+	userID, err := s.t.setSignInPreferences(userRef, in.Preferred, in.SystemPreferred)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return notFound("user", userRef)
+	case err != nil:
+		s.record(Call{Op: OpSetSignInPreferences, UserID: userID, Target: target, Status: 400})
+		return graphError(400, "badRequest", fmt.Sprintf("The user has no registered authentication method that can be the default '%s'. Register the method before making it the default.", target))
+	}
+	s.record(Call{Op: OpSetSignInPreferences, UserID: userID, Target: target, Status: 204})
+	return reply{status: 204}
+}
+
 func (s *Server) checkMemberGroups(userRef string, body []byte, odctx string) reply {
 	var in struct {
 		GroupIDs []string `json:"groupIds"`
@@ -1263,6 +1374,9 @@ func methodJSON(m Method) map[string]any {
 		out["displayName"], out["createdDateTime"], out["keyStrength"] = m.DisplayName, ts(m.Created), "normal"
 	case MethodSoftwareOath:
 		out["secretKey"] = nil
+	case MethodHardwareOath:
+		// v1.0 lists the token without its device, which only the beta schema has.
+		out["createdDateTime"] = ts(m.Created)
 	case MethodEmail:
 		out["emailAddress"] = m.EmailAddress
 	case MethodTemporaryAccessPass:
@@ -1272,6 +1386,23 @@ func methodJSON(m Method) map[string]any {
 		out["displayName"], out["createdDateTime"], out["platform"], out["keyStrength"] = m.DisplayName, ts(m.Created), "macOS", "normal"
 	}
 	return out
+}
+
+// hardwareOathJSON is a hardware OATH token as beta hardwareOathMethods serves it: the
+// method with its device (hardwareOathTokenAuthenticationMethodDevice), whose id is the
+// method's, assigned to the user.
+func hardwareOathJSON(m Method, u User) map[string]any {
+	return map[string]any{
+		"@odata.type":     m.Type.ODataType(),
+		"id":              m.ID,
+		"createdDateTime": ts(m.Created),
+		"device": map[string]any{
+			"id": m.ID, "displayName": nilIfEmpty(m.DisplayName), "serialNumber": m.SerialNumber,
+			"manufacturer": m.Manufacturer, "model": m.Model, "secretKey": nil,
+			"timeIntervalInSeconds": 30, "status": "activated", "hashFunction": "hmacsha1",
+			"assignedTo": map[string]any{"id": u.ID, "displayName": u.DisplayName},
+		},
+	}
 }
 
 func registrationJSON(r Registration) map[string]any {
