@@ -25,7 +25,7 @@ import (
 // including userRegistrationDetails, to 5 requests per 10 seconds per app per tenant.
 const (
 	defaultBaseURL      = "https://graph.microsoft.com"
-	DefaultWriteRate    = 20.0
+	DefaultWriteRate    = 20.0 // writes per second
 	DefaultReportLimit  = 5
 	DefaultReportWindow = 10 * time.Second
 	DefaultConcurrency  = 4
@@ -36,8 +36,14 @@ type Config struct {
 	TenantID, ClientID string
 	// Credential signs requests; NewCredential builds one, any azidentity credential works.
 	Credential azcore.TokenCredential
+	// Cloud is the Microsoft cloud of the tenant (default the public cloud): its GraphURL
+	// is the default BaseURL. The credential must come from the same cloud's authority
+	// (CredentialOptions.Cloud).
+	Cloud Cloud
 	// BaseURL is Graph's root without a version (MFABOT_GRAPH_URL); /v1.0 and /beta are
-	// appended. Default https://graph.microsoft.com. Plain http is allowed for localhost only.
+	// appended. Default Cloud.GraphURL. Set, it wins over Cloud (a proxy, a fake); the
+	// token is then asked for BaseURL's own resource, BaseURL + "/.default". Plain http is
+	// allowed for localhost only.
 	BaseURL string
 	// HTTPClient's transport carries the requests (tests pass the simulator's client); its
 	// Timeout is ignored: every attempt gets its own, and waits for the pacer do not count.
@@ -54,8 +60,11 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
+	if c.Cloud.GraphURL == "" {
+		c.Cloud = CloudPublic
+	}
 	if c.BaseURL == "" {
-		c.BaseURL = defaultBaseURL
+		c.BaseURL = c.Cloud.GraphURL
 	}
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
 	if c.Logger == nil {
@@ -126,10 +135,6 @@ type Client struct {
 
 var _ approvals.Directory = (*Client)(nil)
 
-// Graph's public and national-cloud hosts, the SDK's own default allow-list.
-var graphHosts = []string{"graph.microsoft.com", "graph.microsoft.us", "dod-graph.microsoft.us",
-	"graph.microsoft.de", "microsoftgraph.chinacloudapi.cn", "canary.graph.microsoft.com"}
-
 // New builds a Client on msgraph-sdk-go with mfabot's middleware pipeline.
 func New(cfg Config) (*Client, error) {
 	cfg = cfg.withDefaults()
@@ -140,12 +145,11 @@ func New(cfg Config) (*Client, error) {
 	// The token's audience is the Graph resource: for the public and national clouds that
 	// is the base URL itself, and a custom base (a proxy, a fake) is its own resource.
 	scope := cfg.BaseURL + "/.default"
-	// kiota's auth provider silently sends no token to a host not on its allow-list, which
-	// it compares by host name without the port: add the configured host.
-	hosts := append([]string{}, graphHosts...)
-	if h := strings.ToLower(u.Hostname()); !contains(hosts, h) {
-		hosts = append(hosts, h)
-	}
+	// kiota's auth provider sends no token to a host not on its allow-list (compared by
+	// host name without the port). The SDK's default list holds every cloud's Graph; this
+	// one holds only the configured Graph, so that the token never leaves its cloud, not
+	// even for a nextLink that points elsewhere.
+	hosts := []string{strings.ToLower(u.Hostname())}
 	auth, err := msauth.NewAzureIdentityAuthenticationProviderWithScopesAndValidHosts(cfg.Credential, []string{scope}, hosts)
 	if err != nil {
 		return nil, fmt.Errorf("graph: auth provider: %w", err)
@@ -233,13 +237,4 @@ func (c *Client) raw(ctx context.Context, method abstractions.HttpMethod, path s
 	}
 	b, _ := out.([]byte)
 	return b, nil
-}
-
-func contains(xs []string, x string) bool {
-	for _, s := range xs {
-		if s == x {
-			return true
-		}
-	}
-	return false
 }
