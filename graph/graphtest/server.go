@@ -35,7 +35,8 @@ const (
 )
 
 // Faults make the server misbehave, as Graph sometimes does. The shares add up: a request
-// draws one number and is answered by the first fault whose share it falls in.
+// draws one number and is answered by the first fault whose share it falls in. A faulted
+// request never reaches the throttling windows: it counts against no limit.
 type Faults struct {
 	ServerErrors float64 // share of requests answered 500, 503 (with Retry-After) or 504
 	Unavailable  float64 // share of requests answered 503 serviceNotAvailable (with Retry-After)
