@@ -49,8 +49,9 @@ type Config struct {
 	// Timeout is ignored: every attempt gets its own, and waits for the pacer do not count.
 	HTTPClient *http.Client
 	Logger     *slog.Logger
-	// WriteRate is the ceiling of bulk writes per second (default 20, Graph's 3,000 per
-	// 2.5 minutes per app per tenant); the pacer slows below it when Graph throttles.
+	// WriteRate is the ceiling of writes per second, bulk and single-user together
+	// (default 20, Graph's 3,000 per 2.5 minutes per app per tenant); the pacer keeps 97 %
+	// of it and slows below that when Graph answers 429.
 	WriteRate float64
 	// ReportLimit requests per ReportWindow to the registration report (default 5 per 10 s).
 	ReportLimit  int

@@ -14,9 +14,9 @@ import (
 	khttp "github.com/microsoft/kiota-http-go"
 )
 
-// Retry tuning. kiota's own RetryHandler retries 429/503/504 out of sight (so nothing could
-// slow the other requests down) and cannot rewind a body once the compression handler has
-// replaced it; this one replaces it in the pipeline.
+// Retry tuning. kiota's own RetryHandler retries 429/503/504 out of sight (so a 429 could
+// not slow the other requests down) and cannot rewind a body once the compression handler
+// has replaced it; this one replaces it in the pipeline.
 const (
 	maxRetries     = 4
 	maxRetryWait   = 2 * time.Minute // total time one request may spend waiting to retry
