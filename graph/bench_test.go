@@ -4,6 +4,7 @@ import (
 	"context"
 	"runtime"
 	"runtime/metrics"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -203,5 +204,55 @@ func BenchmarkRevokeAdaptive(b *testing.B) {
 		b.ReportMetric(float64(srv.Stats().Throttled), "429s")
 		b.ReportMetric(float64(c.Stats().Retries), "retries")
 		b.ReportMetric(c.Stats().WriteRate/benchScale, "pace-at-end-writes/s-unscaled")
+	}
+}
+
+// BenchmarkRevokeFaults revokes a 2,000-member set under the documented limits while Graph
+// misbehaves as it really does: one answer in ten (plain responses and batch items) is a
+// 503 with Retry-After, and a third of the way in the tenant answers nothing but 429 for
+// 3 s. It reports the rate as a fraction of the best possible one (the write limit, with
+// nothing written during the 429 window: members / (members/limit + window)), the users
+// that ended with an error, and what Graph answered.
+func BenchmarkRevokeFaults(b *testing.B) {
+	const members = 2000
+	latency := 200 * time.Millisecond / benchScale
+	limit := 20.0 * benchScale
+	window := 3 * time.Second / benchScale
+	for range b.N {
+		c, srv := benchClient(b, members, graphtest.Options{Latency: latency, Limits: graphtest.DocumentedLimits(), Scale: benchScale},
+			graph.Config{WriteRate: limit, Concurrency: 4})
+		srv.SetFaults(graphtest.Faults{Unavailable: 0.1, InBatches: true})
+		ids := make([]string, 0, members)
+		for _, u := range srv.Tenant().Users()[:members] {
+			ids = append(ids, u.ID)
+		}
+		ideal := time.Duration(float64(members) / limit * float64(time.Second))
+		throttle := time.AfterFunc(ideal/3, func() { srv.ThrottleFor(window) })
+		start := time.Now()
+		errs := c.RevokeSessions(context.Background(), ids)
+		elapsed := time.Since(start)
+		throttle.Stop()
+		failed := 0
+		for i, err := range errs {
+			revoked := srv.Count(graphtest.OpRevoke, ids[i]) > 0
+			switch {
+			case err == nil && !revoked:
+				b.Fatalf("user %d reported revoked, Graph has no record", i)
+			case err != nil && !strings.Contains(err.Error(), "HTTP "):
+				b.Fatalf("user %d failed without Graph's reason: %v", i, err)
+			case err != nil:
+				failed++
+			}
+		}
+		st := srv.Stats()
+		if st.ThrottledBy[graphtest.ThrottledTenantWrites] == 0 || st.Injected5xx == 0 {
+			b.Fatalf("the faults never happened: %+v", st)
+		}
+		best := float64(members) / (ideal + window).Seconds()
+		b.ReportMetric(float64(members)/elapsed.Seconds()/best, "fraction-of-best")
+		b.ReportMetric(float64(failed), "failed")
+		b.ReportMetric(float64(st.Throttled), "429s")
+		b.ReportMetric(float64(st.Injected5xx), "503s")
+		b.ReportMetric(elapsed.Seconds()*benchScale, "s-unscaled")
 	}
 }

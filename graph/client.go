@@ -25,7 +25,7 @@ import (
 // including userRegistrationDetails, to 5 requests per 10 seconds per app per tenant.
 const (
 	defaultBaseURL      = "https://graph.microsoft.com"
-	DefaultWriteRate    = 20.0
+	DefaultWriteRate    = 20.0 // writes per second
 	DefaultReportLimit  = 5
 	DefaultReportWindow = 10 * time.Second
 	DefaultConcurrency  = 4
@@ -36,15 +36,22 @@ type Config struct {
 	TenantID, ClientID string
 	// Credential signs requests; NewCredential builds one, any azidentity credential works.
 	Credential azcore.TokenCredential
+	// Cloud is the Microsoft cloud of the tenant (default the public cloud): its GraphURL
+	// is the default BaseURL. The credential must come from the same cloud's authority
+	// (CredentialOptions.Cloud).
+	Cloud Cloud
 	// BaseURL is Graph's root without a version (MFABOT_GRAPH_URL); /v1.0 and /beta are
-	// appended. Default https://graph.microsoft.com. Plain http is allowed for localhost only.
+	// appended. Default Cloud.GraphURL. Set, it wins over Cloud (a proxy, a fake); the
+	// token is then asked for BaseURL's own resource, BaseURL + "/.default". Plain http is
+	// allowed for localhost only.
 	BaseURL string
 	// HTTPClient's transport carries the requests (tests pass the simulator's client); its
 	// Timeout is ignored: every attempt gets its own, and waits for the pacer do not count.
 	HTTPClient *http.Client
 	Logger     *slog.Logger
-	// WriteRate is the ceiling of bulk writes per second (default 20, Graph's 3,000 per
-	// 2.5 minutes per app per tenant); the pacer slows below it when Graph throttles.
+	// WriteRate is the ceiling of writes per second, bulk and single-user together
+	// (default 20, Graph's 3,000 per 2.5 minutes per app per tenant); the pacer keeps 97 %
+	// of it and slows below that when Graph answers 429.
 	WriteRate float64
 	// ReportLimit requests per ReportWindow to the registration report (default 5 per 10 s).
 	ReportLimit  int
@@ -54,8 +61,11 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
+	if c.Cloud.GraphURL == "" {
+		c.Cloud = CloudPublic
+	}
 	if c.BaseURL == "" {
-		c.BaseURL = defaultBaseURL
+		c.BaseURL = c.Cloud.GraphURL
 	}
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
 	if c.Logger == nil {
@@ -114,17 +124,17 @@ type Client struct {
 	cred     azcore.TokenCredential
 	scope    string
 	log      *slog.Logger
-	writes   *pacer  // bulk writes: revocations, method deletions, MFA state changes
+	writes   *pacer  // every write: revocations, method deletions, default and MFA state changes
 	reports  *window // the registration report
 	conc     int
 	stats    *counters
+	// clk is the clock every wait (pacing, retries) uses and attemptTimeout the limit of
+	// one attempt; tests replace both (export_test.go).
+	clk            clock
+	attemptTimeout time.Duration
 }
 
 var _ approvals.Directory = (*Client)(nil)
-
-// Graph's public and national-cloud hosts, the SDK's own default allow-list.
-var graphHosts = []string{"graph.microsoft.com", "graph.microsoft.us", "dod-graph.microsoft.us",
-	"graph.microsoft.de", "microsoftgraph.chinacloudapi.cn", "canary.graph.microsoft.com"}
 
 // New builds a Client on msgraph-sdk-go with mfabot's middleware pipeline.
 func New(cfg Config) (*Client, error) {
@@ -136,12 +146,11 @@ func New(cfg Config) (*Client, error) {
 	// The token's audience is the Graph resource: for the public and national clouds that
 	// is the base URL itself, and a custom base (a proxy, a fake) is its own resource.
 	scope := cfg.BaseURL + "/.default"
-	// kiota's auth provider silently sends no token to a host not on its allow-list, which
-	// it compares by host name without the port: add the configured host.
-	hosts := append([]string{}, graphHosts...)
-	if h := strings.ToLower(u.Hostname()); !contains(hosts, h) {
-		hosts = append(hosts, h)
-	}
+	// kiota's auth provider sends no token to a host not on its allow-list (compared by
+	// host name without the port). The SDK's default list holds every cloud's Graph; this
+	// one holds only the configured Graph, so that the token never leaves its cloud, not
+	// even for a nextLink that points elsewhere.
+	hosts := []string{strings.ToLower(u.Hostname())}
 	auth, err := msauth.NewAzureIdentityAuthenticationProviderWithScopesAndValidHosts(cfg.Credential, []string{scope}, hosts)
 	if err != nil {
 		return nil, fmt.Errorf("graph: auth provider: %w", err)
@@ -156,6 +165,9 @@ func New(cfg Config) (*Client, error) {
 		reports:  newWindow(cfg.ReportLimit, cfg.ReportWindow, nil),
 		conc:     cfg.Concurrency,
 		stats:    newCounters(),
+
+		clk:            wallClock{},
+		attemptTimeout: attemptTimeout,
 	}
 	adapter, err := msgraphsdk.NewGraphRequestAdapterWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(
 		auth, nil, nil, c.httpClient(cfg.HTTPClient))
@@ -182,7 +194,7 @@ func (c *Client) httpClient(user *http.Client) *http.Client {
 	mw := []khttp.Middleware{
 		core.NewGraphTelemetryHandler(&opts),
 		khttp.NewUrlReplaceHandler(true, core.ReplacementPairs),
-		&retryHandler{stats: c.stats, log: c.log, maxRetries: maxRetries},
+		&retryHandler{c: c, maxRetries: maxRetries},
 		khttp.NewRedirectHandler(),
 		khttp.NewCompressionHandler(),
 		khttp.NewParametersNameDecodingHandler(),
@@ -226,13 +238,4 @@ func (c *Client) raw(ctx context.Context, method abstractions.HttpMethod, path s
 	}
 	b, _ := out.([]byte)
 	return b, nil
-}
-
-func contains(xs []string, x string) bool {
-	for _, s := range xs {
-		if s == x {
-			return true
-		}
-	}
-	return false
 }

@@ -32,10 +32,13 @@ type CredentialOptions struct {
 	// user-assigned one.
 	ManagedIdentity bool
 
-	// AuthorityHost is the Entra ID authority (AZURE_AUTHORITY_HOST) for national and
-	// private clouds and local fakes; empty means the public cloud. An authority that is not
-	// a known Microsoft cloud turns off instance discovery, which would otherwise ask the
-	// public cloud about it.
+	// Cloud is the Microsoft cloud of the tenant (default the public cloud): its
+	// AuthorityHost issues the token.
+	Cloud Cloud
+	// AuthorityHost is the Entra ID authority (AZURE_AUTHORITY_HOST) for private clouds and
+	// local fakes; set, it wins over Cloud.AuthorityHost. An authority that is not a known
+	// Microsoft cloud turns off instance discovery, which would otherwise ask the public
+	// cloud about it.
 	AuthorityHost string
 
 	// HTTPClient sends the token requests; nil means azcore's default.
@@ -73,7 +76,8 @@ var knownAuthorities = map[string]string{
 
 // DefaultBaseURL is the Graph endpoint that belongs to an Entra ID authority host: the
 // national cloud's Graph for a national cloud's authority, the public one otherwise.
-// (US Government DoD tenants use https://dod-graph.microsoft.us and must say so.)
+// (US Government DoD tenants use https://dod-graph.microsoft.us and must say so: name
+// the cloud instead, see LookupCloud.)
 func DefaultBaseURL(authorityHost string) string {
 	if g, ok := knownAuthorities[authorityHostname(authorityHost)]; ok {
 		return g
@@ -102,6 +106,9 @@ func NewCredential(o CredentialOptions) (azcore.TokenCredential, error) {
 		co.Transport = o.HTTPClient
 	}
 	disableDiscovery := false
+	if o.AuthorityHost == "" {
+		o.AuthorityHost = o.Cloud.AuthorityHost
+	}
 	if o.AuthorityHost != "" {
 		host := o.AuthorityHost
 		if !strings.Contains(host, "://") {

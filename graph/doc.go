@@ -1,17 +1,24 @@
 // Package graph is mfabot's adapter to Microsoft Graph: every Entra ID operation the bot
-// performs (users, authentication methods, the registration report, per-user MFA, sign-in
-// session revocation, groups, and the app's own permissions for doctor), built on the
-// msgraph-sdk-go v1.0 client and azidentity credentials.
+// performs (users, authentication methods hardware OATH tokens included, the default
+// second factor, the registration report, per-user MFA, sign-in session revocation,
+// groups, and the app's own permissions for doctor), built on the msgraph-sdk-go v1.0
+// client and azidentity credentials, in the public cloud or a national one (Cloud).
 //
 // It owns what talking to Graph at scale needs: paging that streams page by page, JSON
-// batching, pacing under Graph's documented per-app per-tenant limits with an adaptive
-// pacer that slows down when Graph throttles earlier and speeds up again, its own retry
-// middleware in place of kiota's (so that every 429 also feeds the pacer), and the mapping
-// of HTTP status and Graph error codes to approvals.Error, done once, here.
+// batching, and pacing under Graph's documented per-app per-tenant limits. One adaptive
+// pacer carries every write: it halves its pace when Graph answers 429 (and holds every
+// writer for the Retry-After), climbs back while Graph is quiet, and lets single-user
+// writes (a reset's deletions, a default change, one user's revocation) go ahead of bulk
+// revocations while counting them against the same budget. A 503 or 504 is a busy
+// server, not a spent budget: it holds only the request or batch item that got it. The
+// retry middleware replaces kiota's so that every answer reaches the pacer, and the
+// mapping of HTTP status and Graph error codes to approvals.Error (with a kind for
+// errors.Is, and Transient for what is worth repeating) is done once, here. Every wait
+// is on a clock tests can replace.
 //
-// Client implements approvals.Directory. The per-user MFA state lives only in Graph's beta
-// API; it is reached through the v1.0 SDK's request adapter with a raw beta URL, because
-// msgraph-beta-sdk-go is not a dependency.
+// Client implements approvals.Directory. What lives only in Graph's beta API (per-user
+// MFA, sign-in preferences, hardware OATH tokens) is reached through the v1.0 SDK's
+// request adapter with raw beta URLs, because msgraph-beta-sdk-go is not a dependency.
 //
 // graph imports approvals (for the types it returns) and nothing else of mfabot's.
 package graph

@@ -100,17 +100,31 @@ func (f failure) Error() string {
 	return b.String()
 }
 
-// graphError carries a failure's kind (one of the Err* sentinels) next to its cause.
+// graphError carries a failure's kind (one of the Err* sentinels, approvals.ErrDefaultMethod,
+// or nil for a refusal of no particular kind) next to its cause, and for a Graph answer
+// the answer itself, which its text shows in full (status, code and message) for logs.
 type graphError struct {
 	kind  error
 	cause error
+	f     *failure
 }
 
-func (e *graphError) Error() string   { return e.cause.Error() }
-func (e *graphError) Unwrap() []error { return []error{e.kind, e.cause} }
+func (e *graphError) Error() string {
+	if e.f != nil {
+		return e.f.Error()
+	}
+	return e.cause.Error()
+}
 
-// Transient tells approvals.Transient whether repeating the call may succeed: throttling
-// and outages pass, a refusal does not.
+func (e *graphError) Unwrap() []error {
+	if e.kind == nil {
+		return []error{e.cause}
+	}
+	return []error{e.kind, e.cause}
+}
+
+// Transient tells approvals.Transient whether repeating the call may succeed: throttling,
+// outages, timeouts and lost connections pass; a refusal (any other 4xx) does not.
 func (e *graphError) Transient() bool {
 	return e.kind == ErrThrottled || e.kind == ErrUnavailable
 }
@@ -130,7 +144,7 @@ func mapError(o op, subject string, err error) error {
 		return fmt.Errorf("%s: %w", o.what, err)
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return approvals.WrapError(approvals.EUPSTREAM, &graphError{ErrUnavailable, err},
+		return approvals.WrapError(approvals.EUPSTREAM, &graphError{kind: ErrUnavailable, cause: err},
 			"Microsoft Graph did not answer in time")
 	}
 	if f, ok := failureOf(err); ok {
@@ -138,12 +152,12 @@ func mapError(o op, subject string, err error) error {
 	}
 	var authErr *azidentity.AuthenticationFailedError
 	if errors.As(err, &authErr) || isCredentialUnavailable(err) {
-		return approvals.WrapError(approvals.EUPSTREAM, &graphError{ErrCredentials, err},
+		return approvals.WrapError(approvals.EUPSTREAM, &graphError{kind: ErrCredentials, cause: err},
 			"mfabot could not get a token from Microsoft Entra ID; check AZURE_TENANT_ID, AZURE_CLIENT_ID and the credential")
 	}
 	var netErr net.Error
 	if errors.As(err, &netErr) {
-		return approvals.WrapError(approvals.EUPSTREAM, &graphError{ErrUnavailable, err},
+		return approvals.WrapError(approvals.EUPSTREAM, &graphError{kind: ErrUnavailable, cause: err},
 			"Microsoft Graph is unreachable; try again later")
 	}
 	return approvals.WrapError(approvals.EINTERNAL, err, "%s", o.what)
@@ -213,15 +227,11 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 
 func classify(o op, subject string, f failure, cause error) error {
 	wrap := func(kind error, format string, args ...any) error {
-		var inner error = cause
-		if kind != nil {
-			inner = &graphError{kind: kind, cause: cause}
-		}
 		code := approvals.EUPSTREAM
 		if kind == ErrNotFound {
 			code = approvals.ENOTFOUND
 		}
-		return approvals.WrapError(code, inner, format, args...)
+		return approvals.WrapError(code, &graphError{kind: kind, cause: cause, f: &f}, format, args...)
 	}
 	switch {
 	case f.code == codeNonPremium:
@@ -260,10 +270,14 @@ func classify(o op, subject string, f failure, cause error) error {
 	}
 }
 
-// isDefaultMethodRefusal recognises Graph's answer to deleting the default method while
-// other methods remain ("Cannot delete default method with other methods configured.").
+// isDefaultMethodRefusal recognises Graph's 400 to deleting the method behind the user's
+// default second factor while other methods remain: "Cannot delete default method with
+// other methods configured. Please change default method before deletion." Only that
+// sentence counts, in any case and spacing: other 400s that mention a default method
+// (an invalid value for it, say) are refusals of another kind.
 func isDefaultMethodRefusal(msg string) bool {
-	return strings.Contains(strings.ToLower(msg), "default method")
+	norm := strings.ToLower(strings.Join(strings.Fields(msg), " "))
+	return strings.Contains(norm, "cannot delete default method")
 }
 
 func hasCode(code string, codes []string) bool {

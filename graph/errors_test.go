@@ -151,3 +151,94 @@ type staticCred struct{}
 func (staticCred) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
 	return azcore.AccessToken{Token: "test", ExpiresOn: time.Now().Add(time.Hour)}, nil
 }
+
+// TestTransient: throttling, outages, timeouts and lost connections are worth repeating;
+// every refusal (a 4xx other than 429, the default-method rule included) is not, nor is
+// the caller's own cancellation.
+func TestTransient(t *testing.T) {
+	tests := []struct {
+		name      string
+		err       error
+		transient bool
+	}{
+		{"Throttled429", failure{status: 429, code: "TooManyRequests"}, true},
+		{"Unavailable503", failure{status: 503, code: "serviceNotAvailable"}, true},
+		{"GatewayTimeout504", failure{status: 504, code: "UnknownError"}, true},
+		{"Internal500", failure{status: 500, code: "generalException"}, true},
+		{"BadGateway502", failure{status: 502}, true},
+		{"Deadline", fmt.Errorf("get: %w", context.DeadlineExceeded), true},
+		{"NetTimeout", &net.OpError{Op: "read", Err: timeoutErr{}}, true},
+		{"ConnectionRefused", &net.OpError{Op: "dial", Err: errors.New("connection refused")}, true},
+		{"BadRequest400", failure{status: 400, code: "badRequest", message: "Invalid value."}, false},
+		{"DefaultMethod400", failure{status: 400, code: "badRequest", message: "Cannot delete default method with other methods configured. Please change default method before deletion."}, false},
+		{"Unauthorized401", failure{status: 401, code: "InvalidAuthenticationToken"}, false},
+		{"Forbidden403", failure{status: 403, code: "Authorization_RequestDenied"}, false},
+		{"NotFound404", failure{status: 404, code: "Request_ResourceNotFound"}, false},
+		{"MethodNotAllowed405", failure{status: 405, code: "Request_BadRequest"}, false},
+		{"RequestTimeout408", failure{status: 408}, false},
+		{"Conflict409", failure{status: 409, code: "Conflict"}, false},
+		{"PreconditionFailed412", failure{status: 412}, false},
+		{"Licence403", failure{status: 403, code: codeNonPremium}, false},
+		{"Canceled", context.Canceled, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := mapError(opDeleteMethod, "u", tt.err)
+			if got := approvals.Transient(err); got != tt.transient {
+				t.Fatalf("Transient(%v) = %v, want %v", err, got, tt.transient)
+			}
+		})
+	}
+}
+
+type timeoutErr struct{}
+
+func (timeoutErr) Error() string   { return "i/o timeout" }
+func (timeoutErr) Timeout() bool   { return true }
+func (timeoutErr) Temporary() bool { return true }
+
+// TestRetriableStatuses: the middleware repeats 429, 503 and 504 for any request, 500
+// and 502 for requests safe to repeat, and never a 4xx other than 429.
+func TestRetriableStatuses(t *testing.T) {
+	for status := 400; status < 600; status++ {
+		for _, method := range []string{"GET", "DELETE", "POST", "PATCH"} {
+			want := status == 429 || status == 503 || status == 504 ||
+				((status == 500 || status == 502) && (method == "GET" || method == "DELETE"))
+			if got := retriableFor(method, status); got != want {
+				t.Errorf("retriableFor(%s, %d) = %v, want %v", method, status, got, want)
+			}
+		}
+	}
+}
+
+// TestDefaultMethodRefusal: Graph's sentence for deleting the default method, in any case
+// or spacing, inside a 400 and nothing else, is approvals.ErrDefaultMethod.
+func TestDefaultMethodRefusal(t *testing.T) {
+	const graphSays = "Cannot delete default method with other methods configured. Please change default method before deletion."
+	tests := []struct {
+		name   string
+		f      failure
+		isRule bool
+	}{
+		{"OKGraphsWords", failure{status: 400, code: "badRequest", message: graphSays}, true},
+		{"OKCaseAndSpacing", failure{status: 400, code: "BadRequest", message: "cannot  delete\nDEFAULT method with other methods configured."}, true},
+		{"ErrOtherDefaultMessage", failure{status: 400, code: "badRequest", message: "Invalid default method value 'sms2'."}, false},
+		{"ErrMentionsDefaultMethod", failure{status: 400, code: "badRequest", message: "The default method could not be read."}, false},
+		{"ErrNot400", failure{status: 409, code: "conflict", message: graphSays}, false},
+		{"ErrNoMessage", failure{status: 400, code: "badRequest"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := mapError(opDeleteMethod, "phone", tt.f)
+			if got := errors.Is(err, approvals.ErrDefaultMethod); got != tt.isRule {
+				t.Fatalf("errors.Is(%v, ErrDefaultMethod) = %v, want %v", err, got, tt.isRule)
+			}
+			if approvals.Transient(err) {
+				t.Fatalf("%v is transient", err)
+			}
+			if tt.isRule && !strings.Contains(approvals.ErrorMessage(err), "default sign-in method") {
+				t.Fatalf("message %q", approvals.ErrorMessage(err))
+			}
+		})
+	}
+}

@@ -17,9 +17,12 @@ func signInPreferencesPath(userID string) string {
 }
 
 // DefaultMethod returns the user's default second factor from the live sign-in
-// preferences. Where they cannot be read it falls back to the registration report's
-// userPreferredMethodForSecondaryAuthentication, which lags by a few hours; a stale
-// answer only costs the executor one retry at the end.
+// preferences (DefaultNone when Graph names none). Where they cannot be read (refused,
+// say for want of a permission, or unavailable) it falls back to the registration
+// report's userPreferredMethodForSecondaryAuthentication, which lags by a few hours; a
+// stale answer only costs the executor one retry at the end. A user who does not exist
+// is ENOTFOUND at once. When both fail, the preferences' error is returned: it names
+// the permission mfabot asks for.
 func (c *Client) DefaultMethod(ctx context.Context, userID string) (string, error) {
 	out, err := c.raw(ctx, abstractions.GET, signInPreferencesPath(userID), nil)
 	if err == nil {
@@ -29,14 +32,18 @@ func (c *Client) DefaultMethod(ctx context.Context, userID string) (string, erro
 		if jerr := json.Unmarshal(out, &body); jerr == nil {
 			return orDefaultNone(body.Preferred), nil
 		}
+		err = approvals.Errorf(approvals.EUPSTREAM, "Graph answered the sign-in preferences in an unexpected shape")
+	}
+	err = mapError(opReadPreferences, userID, err)
+	if approvals.ErrorCode(err) == approvals.ENOTFOUND {
+		return "", err
 	}
 	reg, rerr := c.Registration(ctx, userID)
 	if rerr != nil {
-		if err != nil {
-			return "", mapError(opReadPreferences, userID, err)
-		}
-		return "", rerr
+		c.log.DebugContext(ctx, "default method unreadable from the report too", "user", userID, "error", rerr)
+		return "", err
 	}
+	c.log.DebugContext(ctx, "default method from the registration report", "user", userID, "preferences_error", err)
 	return orDefaultNone(reg.PreferredMethod), nil
 }
 
@@ -47,10 +54,12 @@ func orDefaultNone(p string) string {
 	return p
 }
 
-// SetDefaultMethod sets the user's default second factor.
+// SetDefaultMethod sets the user's default second factor (beta signInPreferences). Graph
+// refuses, with a 400, a default the user has no method for. It is a single-user write:
+// paced, ahead of bulk work.
 func (c *Client) SetDefaultMethod(ctx context.Context, userID, pref string) error {
 	body := fmt.Appendf(nil, `{"userPreferredMethodForSecondaryAuthentication":%q}`, pref)
-	_, err := c.raw(withPacing(ctx, c.writes, 1), abstractions.PATCH, signInPreferencesPath(userID), body)
+	_, err := c.raw(withPriority(ctx, c.writes), abstractions.PATCH, signInPreferencesPath(userID), body)
 	if err != nil {
 		return mapError(opWritePreferences, userID, err)
 	}

@@ -115,7 +115,7 @@ func (c *Client) SetMFAState(ctx context.Context, userID, state string) error {
 		return approvals.Errorf(approvals.EINVALID, "per-user MFA state must be disabled, enabled or enforced, not %q", state)
 	}
 	body := fmt.Appendf(nil, `{"perUserMfaState":%q}`, state)
-	_, err := c.raw(withPacing(ctx, c.writes, 1), abstractions.PATCH, "/beta/users/"+pathEscape(userID)+"/authentication/requirements", body)
+	_, err := c.raw(withPriority(ctx, c.writes), abstractions.PATCH, "/beta/users/"+pathEscape(userID)+"/authentication/requirements", body)
 	if err != nil {
 		return mapError(opWriteMFA, userID, err)
 	}

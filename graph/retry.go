@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -15,9 +14,9 @@ import (
 	khttp "github.com/microsoft/kiota-http-go"
 )
 
-// Retry tuning. kiota's own RetryHandler retries 429/503/504 out of sight (so nothing could
-// slow the other requests down) and cannot rewind a body once the compression handler has
-// replaced it; this one replaces it in the pipeline.
+// Retry tuning. kiota's own RetryHandler retries 429/503/504 out of sight (so a 429 could
+// not slow the other requests down) and cannot rewind a body once the compression handler
+// has replaced it; this one replaces it in the pipeline.
 const (
 	maxRetries     = 4
 	maxRetryWait   = 2 * time.Minute // total time one request may spend waiting to retry
@@ -26,27 +25,40 @@ const (
 	attemptTimeout = 2 * time.Minute
 )
 
-// pacingKey marks a request's context with the limiter it is paced by and its cost in
-// Graph requests (a JSON batch of 20 costs 20).
+// pacingKey marks a request's context with the limiter it is paced by, its cost in Graph
+// requests (a JSON batch of 20 costs 20) and whether it is a single-user write that goes
+// ahead of bulk work.
 type pacingKey struct{}
 
 type pacing struct {
 	lim  limiter
 	cost int
+	prio bool
 }
 
+// withPacing paces a bulk request (or a report read) of the given cost.
 func withPacing(ctx context.Context, lim limiter, cost int) context.Context {
 	return context.WithValue(ctx, pacingKey{}, pacing{lim: lim, cost: cost})
 }
 
+// withPriority paces a single-user write (a method deletion, a default-method or per-user
+// MFA change, one user's revocation): it counts against the shared budget but does not
+// queue behind bulk work, so a lost-phone reset does not wait for a 10,000-member
+// revoke-group.
+func withPriority(ctx context.Context, lim limiter) context.Context {
+	return context.WithValue(ctx, pacingKey{}, pacing{lim: lim, cost: 1, prio: true})
+}
+
 // retryHandler is a kiota middleware: it waits for the request's limiter before every
-// attempt, retries 429, 503 and 504 after the server's Retry-After (or an exponential
-// backoff with jitter when there is none), reports throttling to the limiter so every other
-// request of its class pauses too, retries idempotent requests after transport errors, and
-// counts every response for Stats.
+// attempt and retries 429, 503 and 504 (and 500, 502 and transport errors for requests
+// that are safe to repeat) after the server's Retry-After, or an exponential backoff
+// with jitter when there is none. Only a 429 concerns the other requests: it tells the
+// limiter, which holds every request of its class and slows the pace. A 503 or 504 holds
+// only the request that got it; a 503 is repeated without paying for it again, because
+// Graph never ran (or counted) the request it refused. Any other 4xx is Graph's final
+// answer and is never repeated. Every response is counted for Stats.
 type retryHandler struct {
-	stats      *counters
-	log        *slog.Logger
+	c          *Client
 	maxRetries int
 }
 
@@ -61,15 +73,21 @@ func (h *retryHandler) Intercept(pipeline khttp.Pipeline, index int, req *http.R
 		}
 		body = b
 	}
+	stats, log, clk := h.c.stats, h.c.log, h.c.clk
 	p, _ := ctx.Value(pacingKey{}).(pacing)
 	var waited time.Duration
+	free := false // this attempt repeats one that Graph refused without running it
 	for attempt := 0; ; attempt++ {
 		if p.lim != nil {
-			if err := p.lim.wait(ctx, p.cost); err != nil {
+			n := p.cost
+			if free {
+				n = 0
+			}
+			if err := p.lim.wait(ctx, n, p.prio); err != nil {
 				return nil, err
 			}
 		}
-		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+		actx, cancel := context.WithTimeout(ctx, h.c.attemptTimeout)
 		r := req.Clone(actx)
 		if body != nil {
 			r.Body = io.NopCloser(bytes.NewReader(body))
@@ -82,7 +100,7 @@ func (h *retryHandler) Intercept(pipeline khttp.Pipeline, index int, req *http.R
 		resp, err := pipeline.Next(r, index)
 		if err != nil {
 			cancel()
-			h.stats.transportErrors.Add(1)
+			stats.transportErrors.Add(1)
 			if ctx.Err() != nil || !idempotent(req.Method) || attempt >= h.maxRetries {
 				return nil, err
 			}
@@ -91,43 +109,49 @@ func (h *retryHandler) Intercept(pipeline khttp.Pipeline, index int, req *http.R
 				return nil, err
 			}
 			waited += delay
-			h.stats.retries.Add(1)
-			h.log.DebugContext(ctx, "graph transport error, retrying", "method", req.Method, "path", req.URL.Path, "attempt", attempt+1, "delay", delay, "error", err)
-			if err := sleep(ctx, delay); err != nil {
+			free = false // it may have reached Graph
+			stats.retries.Add(1)
+			log.DebugContext(ctx, "graph transport error, retrying", "method", req.Method, "path", req.URL.Path, "attempt", attempt+1, "delay", delay, "error", err)
+			if err := clk.Sleep(ctx, delay); err != nil {
 				return nil, err
 			}
 			continue
 		}
-		h.stats.response(resp.StatusCode)
+		stats.response(resp.StatusCode)
 		if !retriableFor(req.Method, resp.StatusCode) || attempt >= h.maxRetries {
 			resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
 			return resp, nil
 		}
-		delay := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
-		if delay <= 0 {
-			delay = backoff(attempt)
-		} else {
-			// Honour Retry-After, plus a little jitter so that the callers it released do
-			// not all arrive in the same millisecond.
-			delay += time.Duration(rand.Int64N(int64(delay/10) + 1))
-		}
+		delay := retryDelay(resp.Header.Get("Retry-After"), attempt, clk.Now())
 		if waited+delay > maxRetryWait {
 			resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
 			return resp, nil
 		}
-		if p.lim != nil && resp.StatusCode != http.StatusGatewayTimeout {
+		if p.lim != nil && resp.StatusCode == http.StatusTooManyRequests {
 			p.lim.throttled(delay)
 		}
+		free = resp.StatusCode == http.StatusServiceUnavailable
 		waited += delay
-		h.stats.retries.Add(1)
-		h.log.DebugContext(ctx, "graph asked to retry", "method", req.Method, "path", req.URL.Path, "status", resp.StatusCode, "attempt", attempt+1, "delay", delay)
+		stats.retries.Add(1)
+		log.DebugContext(ctx, "graph asked to retry", "method", req.Method, "path", req.URL.Path, "status", resp.StatusCode, "attempt", attempt+1, "delay", delay)
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		resp.Body.Close()
 		cancel()
-		if err := sleep(ctx, delay); err != nil {
+		if err := clk.Sleep(ctx, delay); err != nil {
 			return nil, err
 		}
 	}
+}
+
+// retryDelay is how long to wait before repeating a request Graph answered with a
+// Retry-After of v: that, plus a little jitter so that the callers it released do not all
+// arrive in the same millisecond, or an exponential backoff when Graph named no delay.
+func retryDelay(v string, attempt int, now time.Time) time.Duration {
+	d := parseRetryAfter(v, now)
+	if d <= 0 {
+		return backoff(attempt)
+	}
+	return d + time.Duration(rand.Int64N(int64(d/10)+1))
 }
 
 func retriable(status int) bool {
@@ -135,7 +159,8 @@ func retriable(status int) bool {
 }
 
 // retriableFor adds 500 and 502 for requests that are safe to repeat: a read, or a delete
-// that counts "already gone" as done.
+// that counts "already gone" as done. No other 4xx than 429 is ever repeated: it is
+// Graph's answer, not an accident.
 func retriableFor(method string, status int) bool {
 	return retriable(status) || (idempotent(method) && (status == http.StatusInternalServerError || status == http.StatusBadGateway))
 }
@@ -206,7 +231,7 @@ type Stats struct {
 	ByStatus        map[int]int64 // HTTP responses by status code
 	BatchItems      map[int]int64 // responses inside JSON batches, by status code
 	Throttled       int64         // 429s, HTTP responses and batch items together
-	Retries         int64         // requests and batch items repeated after 429/503/504 or a transport error
+	Retries         int64         // requests and batch items repeated after 429/5xx or a transport error
 	TransportErrors int64         // attempts that got no HTTP response
 	WriteRate       float64       // the pace bulk writes are allowed now, per second
 }

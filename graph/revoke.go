@@ -17,13 +17,15 @@ import (
 // batchSize is how many requests Graph takes in one JSON batch.
 const batchSize = 20
 
-// maxItemAttempts bounds how often one batch item is retried after 429/503/504.
+// maxItemAttempts bounds how often one batch item is sent after 429/503/504.
 const maxItemAttempts = 5
 
 // RevokeSessions revokes the sign-in sessions of each user and returns one error per user
-// (nil for success) in the order given. One user is one plain request; more go in JSON
-// batches of 20, Concurrency batches at a time, every request paced by the shared write
-// pacer. A batch item that Graph throttles is retried on its own after its Retry-After.
+// (nil for success) in the order given. One user is one plain request with priority over
+// bulk work (a reset's revocation); more go in JSON batches of 20, Concurrency batches at
+// a time, paced as bulk writes by the shared write pacer. A batch item that Graph
+// answers 429, 503 or 504 is retried on its own after its Retry-After; only a 429 slows
+// the other writers down.
 func (c *Client) RevokeSessions(ctx context.Context, userIDs []string) []error {
 	errs := make([]error, len(userIDs))
 	if len(userIDs) == 1 {
@@ -47,7 +49,7 @@ func (c *Client) RevokeSessions(ctx context.Context, userIDs []string) []error {
 }
 
 func (c *Client) revokeOne(ctx context.Context, userID string) error {
-	ctx = withPacing(ctx, c.writes, 1)
+	ctx = withPriority(ctx, c.writes)
 	_, err := c.sdk.Users().ByUserId(userID).RevokeSignInSessions().PostAsRevokeSignInSessionsPostResponse(ctx, nil)
 	if err != nil {
 		return mapError(opRevoke, userID, err)
@@ -70,19 +72,24 @@ type batchResponse struct {
 	Body    json.RawMessage   `json:"body"`
 }
 
-// revokeBatch revokes up to 20 users with JSON batches, retrying throttled items.
+// revokeBatch revokes up to 20 users with JSON batches, retrying the items Graph answered
+// 429, 503 or 504 after their Retry-After. Those items alone wait, in this goroutine;
+// a 429 also holds and slows every writer (it says the shared budget is spent), a 503 or
+// 504 does not (it says one request met a busy server). A retried item that Graph
+// answered 503 is not paid for again: Graph never ran it.
 func (c *Client) revokeBatch(ctx context.Context, ids []string, errs []error) {
 	pending := make([]int, len(ids))
 	for i := range ids {
 		pending[i] = i
 	}
+	cost := len(ids)
 	for attempt := 1; len(pending) > 0; attempt++ {
 		reqs := make([]batchRequest, len(pending))
 		for k, i := range pending {
 			reqs[k] = batchRequest{ID: strconv.Itoa(i), Method: http.MethodPost, URL: "/users/" + pathEscape(ids[i]) + "/revokeSignInSessions",
 				Headers: map[string]string{"Content-Type": "application/json"}, Body: json.RawMessage("{}")}
 		}
-		resps, err := c.batch(withPacing(ctx, c.writes, len(reqs)), reqs)
+		resps, err := c.batch(withPacing(ctx, c.writes, cost), reqs)
 		if err != nil {
 			err = mapError(opBatch, "", err)
 			for _, i := range pending {
@@ -91,7 +98,9 @@ func (c *Client) revokeBatch(ctx context.Context, ids []string, errs []error) {
 			return
 		}
 		var retry []int
-		var wait time.Duration
+		var wait, throttle time.Duration
+		cost = 0
+		now := c.clk.Now()
 		for _, r := range resps {
 			i, err := strconv.Atoi(r.ID)
 			if err != nil || i < 0 || i >= len(ids) {
@@ -102,11 +111,14 @@ func (c *Client) revokeBatch(ctx context.Context, ids []string, errs []error) {
 			case r.Status >= 200 && r.Status < 300:
 				errs[i] = nil
 			case retriable(r.Status) && attempt < maxItemAttempts && ctx.Err() == nil:
-				d := parseRetryAfter(headerOf(r.Headers, "Retry-After"), time.Now())
-				if d <= 0 {
-					d = backoff(attempt - 1)
-				}
+				d := retryDelay(headerOf(r.Headers, "Retry-After"), attempt-1, now)
 				wait = max(wait, d)
+				if r.Status == http.StatusTooManyRequests {
+					throttle = max(throttle, d)
+				}
+				if r.Status != http.StatusServiceUnavailable {
+					cost++
+				}
 				retry = append(retry, i)
 				errs[i] = itemError(r, ids[i])
 			default:
@@ -122,10 +134,10 @@ func (c *Client) revokeBatch(ctx context.Context, ids []string, errs []error) {
 			return
 		}
 		c.stats.retries.Add(int64(len(retry)))
-		if wait > 0 && retriableThrottle(resps) {
-			c.writes.throttled(wait)
+		if throttle > 0 {
+			c.writes.throttled(throttle)
 		}
-		if err := sleep(ctx, wait); err != nil {
+		if err := c.clk.Sleep(ctx, wait); err != nil {
 			return
 		}
 		pending = retry
@@ -136,15 +148,6 @@ func answered(resps []batchResponse, i int) bool {
 	id := strconv.Itoa(i)
 	for _, r := range resps {
 		if r.ID == id {
-			return true
-		}
-	}
-	return false
-}
-
-func retriableThrottle(resps []batchResponse) bool {
-	for _, r := range resps {
-		if r.Status == http.StatusTooManyRequests || r.Status == http.StatusServiceUnavailable {
 			return true
 		}
 	}

@@ -37,6 +37,9 @@ func (c *Client) ResolveUser(ctx context.Context, ref string) (approvals.User, e
 	u, err := c.sdk.Users().ByUserId(ref).Get(ctx, &users.UserItemRequestBuilderGetRequestConfiguration{
 		QueryParameters: &users.UserItemRequestBuilderGetQueryParameters{Select: userSelect},
 	})
+	if err == nil && u == nil {
+		return approvals.User{}, approvals.Errorf(approvals.EUPSTREAM, "Graph answered the user %s with an empty body", ref)
+	}
 	if err == nil {
 		return toUser(u), nil
 	}

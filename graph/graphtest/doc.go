@@ -9,10 +9,12 @@
 //     ([Generate]) for tenants of any size;
 //   - the Graph endpoints mfabot uses, under /v1.0 and /beta: users (lookup, OData $filter,
 //     $select, $top, $count and skiptoken paging), authentication methods (list and typed
-//     delete, with Entra's rules on the default method), revokeSignInSessions, the
-//     userRegistrationDetails report, beta per-user MFA requirements, groups and transitive
-//     members, checkMemberGroups, service principals and app role assignments, and JSON
-//     batching ($batch, up to 20 requests, each throttled on its own);
+//     delete, with Entra's rules on the default method; hardware OATH tokens listed in
+//     v1.0 and read and deleted in beta hardwareOathMethods), beta signInPreferences (the
+//     default second factor), revokeSignInSessions, the userRegistrationDetails report,
+//     beta per-user MFA requirements, groups and transitive members, checkMemberGroups,
+//     service principals and app role assignments, and JSON batching ($batch, up to 20
+//     requests, each throttled on its own);
 //   - a fake Microsoft identity platform authority over TLS (OpenID configuration, JWKS and
 //     the client-credentials token endpoint, Entra's AADSTS errors) so the real
 //     azidentity.ClientSecretCredential obtains RS256 access tokens shaped like Entra's;
@@ -22,12 +24,14 @@
 //     token's roles, so [Tenant.SetGranted] takes effect without a new token;
 //   - Entra's documented throttling (resource units per app per tenant with the documented
 //     costs, write quotas per app and per tenant, the reports limit) with the real 429 and
-//     x-ms-* headers, each batch item metered on its own, scalable in time for benchmarks,
-//     plus injected latency, 5xx and hanging requests (on whole HTTP requests, not on
-//     batch items);
+//     x-ms-* headers, each batch item metered on its own, scalable in time for benchmarks
+//     and run on a clock tests can replace (Options.Now), plus injected faults: latency,
+//     5xx and 503s with Retry-After (on whole requests, and with Faults.InBatches on batch
+//     items too), hanging requests, and windows of 429s ([Server.ThrottleFor]);
 //   - a record of every mutating call, batch items included ([Server.Calls], [Server.Count]
-//     with the operations OpRevoke "revokeSignInSessions", OpDeleteMethod "deleteMethod"
-//     and OpSetRequirements "setRequirements"), and request statistics ([Server.Stats]).
+//     with the operations OpRevoke "revokeSignInSessions", OpDeleteMethod "deleteMethod",
+//     OpSetRequirements "setRequirements" and OpSetSignInPreferences
+//     "setSignInPreferences"), and request statistics ([Server.Stats]).
 //
 // Errors use Graph's error body ({"error":{"code","message","innerError"}}) and codes.
 // Where Microsoft documents a rule but not its exact message, the message is modeled and

@@ -45,7 +45,7 @@ var departments = []string{"Sales", "Finance", "Engineering", "Support", "Market
 
 // Generate builds a tenant of o.Users users with a realistic enrollment mix: about 70 %
 // registered (Microsoft Authenticator and a mobile phone mostly, some FIDO2, Windows Hello,
-// OATH or e-mail), 20 % with nothing but a password, 10 % guests with #EXT# UPNs, 3 %
+// software or hardware OATH or e-mail), 20 % with nothing but a password, 10 % guests with #EXT# UPNs, 3 %
 // disabled, a few admins (some without MFA), and the groups All Staff (every enabled
 // member), Sales with the nested Sales EMEA, Finance and Emergency Access. The well-known
 // users (AdeleUPN, …, BreakGlassUPN) come first. It is deterministic for a seed.
@@ -158,8 +158,13 @@ func Generate(o GenOptions) *Tenant {
 		case p < 92:
 			mustMethod(i, Method{Type: MethodWindowsHello, DisplayName: fmt.Sprintf("LAPTOP-%04d", r.IntN(10000)), Created: at()})
 			mustMethod(i, Method{Type: MethodAuthenticator, DisplayName: "Pixel 8", DeviceTag: "SoftwareTokenActivated", Created: at()})
-		case p < 96:
+		case p < 95:
 			mustMethod(i, Method{Type: MethodSoftwareOath, Created: at()})
+		case p < 96:
+			// A hardware OATH token, as one in a hundred people carry (no phone at work);
+			// its serial comes from the user's number so the draws stay as they were.
+			mustMethod(i, Method{Type: MethodHardwareOath, DisplayName: first + "'s token", SerialNumber: fmt.Sprintf("TOTP%06d", n),
+				Manufacturer: "Contoso", Model: "Hardware Token 1000", Created: at()})
 		default:
 			mustMethod(i, Method{Type: MethodEmail, EmailAddress: fmt.Sprintf("%s@example.org", local), Created: at()})
 		}

@@ -47,8 +47,16 @@ func TestGenerateMix(t *testing.T) {
 	if diff := cmp.Diff([]string{graphtest.AdeleUPN, graphtest.MeganUPN, graphtest.AlexUPN, graphtest.DiegoUPN, graphtest.BreakGlassUPN}, first); diff != "" {
 		t.Errorf("well-known users (-want +got):\n%s", diff)
 	}
-	var guests, disabled, mfa, none, admins, adminsWithoutMFA int
+	var guests, disabled, mfa, none, admins, adminsWithoutMFA, hardware int
 	for _, u := range users {
+		for _, m := range tenant.Methods(u.ID) {
+			if m.Type == graphtest.MethodHardwareOath {
+				hardware++
+				if m.SerialNumber == "" || m.DisplayName == "" {
+					t.Fatalf("hardware token without serial or name: %+v", m)
+				}
+			}
+		}
 		r, _ := tenant.Registration(u.ID)
 		switch {
 		case u.UserType == graphtest.Guest:
@@ -80,6 +88,7 @@ func TestGenerateMix(t *testing.T) {
 		got, lo, hi float64
 	}{
 		"guests": {pct(guests), 8, 12}, "disabled": {pct(disabled), 2, 4}, "MFA": {pct(mfa), 65, 75}, "no methods": {pct(none), 20, 30},
+		"hardware OATH": {pct(hardware), 0.5, 1.5},
 	} {
 		if c.got < c.lo || c.got > c.hi {
 			t.Errorf("%s %.1f %%, want %v-%v %%", name, c.got, c.lo, c.hi)

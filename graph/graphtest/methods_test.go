@@ -1,6 +1,7 @@
 package graphtest_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -211,5 +212,186 @@ func TestRevokeSignInSessions(t *testing.T) {
 	}
 	if st, _, b := c.do("POST", "/v1.0/users/nobody@contoso.com/revokeSignInSessions", ""); st != 404 || errCode(b) != "Request_ResourceNotFound" {
 		t.Errorf("unknown user %d %v", st, b)
+	}
+}
+
+// TestHardwareOath: a hardware OATH token is listed by v1.0 (without its device, which
+// only beta knows) and by beta hardwareOathMethods in the documented shape; it is read
+// and deleted in beta only, and Entra's default-method rule applies to it as to software
+// OATH.
+func TestHardwareOath(t *testing.T) {
+	tenant := graphtest.NewTenant()
+	u, err := tenant.AddUser(graphtest.User{UserPrincipalName: "hana@contoso.com", DisplayName: "Hana Kim"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := tenant.AddMethod(u.ID, graphtest.Method{Type: graphtest.MethodHardwareOath, DisplayName: "Hana's token",
+		SerialNumber: "TOTP123456", Manufacturer: "Contoso", Model: "Hardware Token 1000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tenant.AddMethod(u.ID, graphtest.Method{Type: graphtest.MethodAuthenticator, DisplayName: "iPhone"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := tenant.DefaultMethod(u.ID); got != graphtest.DefaultOath {
+		t.Fatalf("a hardware token as first method makes the default %q, want oath", got)
+	}
+	c := newClient(t, tenant, graphtest.Options{})
+
+	_, _, v1 := c.do("GET", "/v1.0/users/"+u.ID+"/authentication/methods", "")
+	var listed map[string]any
+	for _, v := range v1["value"].([]any) {
+		if m := v.(map[string]any); m["@odata.type"] == "#microsoft.graph.hardwareOathAuthenticationMethod" {
+			listed = m
+		}
+	}
+	if diff := cmp.Diff([]string{"@odata.type", "createdDateTime", "id"}, keys(listed)); diff != "" || listed["id"] != tok.ID {
+		t.Fatalf("v1.0 lists the token as %v (-want +got keys):\n%s", listed, diff)
+	}
+
+	_, _, beta := c.do("GET", "/beta/users/"+u.ID+"/authentication/hardwareOathMethods", "")
+	items, _ := beta["value"].([]any)
+	if len(items) != 1 {
+		t.Fatalf("beta list %v", beta)
+	}
+	got := items[0].(map[string]any)
+	doc := readTestdata(t, "hardware-oath-methods.json")["value"].([]any)[0].(map[string]any)
+	if diff := cmp.Diff(keys(doc), keys(got)); diff != "" {
+		t.Errorf("token properties differ from the documented example (-doc +served):\n%s", diff)
+	}
+	device, docDevice := got["device"].(map[string]any), doc["device"].(map[string]any)
+	if diff := cmp.Diff(keys(docDevice), keys(device)); diff != "" {
+		t.Errorf("device properties differ (-doc +served):\n%s", diff)
+	}
+	if diff := cmp.Diff(keys(docDevice["assignedTo"].(map[string]any)), keys(device["assignedTo"].(map[string]any))); diff != "" {
+		t.Errorf("assignedTo differs (-doc +served):\n%s", diff)
+	}
+	if device["serialNumber"] != "TOTP123456" || device["displayName"] != "Hana's token" || device["assignedTo"].(map[string]any)["id"] != u.ID {
+		t.Errorf("device %v", device)
+	}
+	if st, _, one := c.do("GET", "/beta/users/"+u.ID+"/authentication/hardwareOathMethods/"+tok.ID, ""); st != 200 || one["id"] != tok.ID || one["device"] == nil {
+		t.Errorf("beta get %d %v", st, one)
+	}
+
+	steps := []struct {
+		name, method, path string
+		status             int
+		code               string
+	}{
+		{"ErrV1List", "GET", "/v1.0/users/" + u.ID + "/authentication/hardwareOathMethods", 400, "BadRequest"},
+		{"ErrV1Delete", "DELETE", "/v1.0/users/" + u.ID + "/authentication/hardwareOathMethods/" + tok.ID, 400, "BadRequest"},
+		{"ErrUnknownToken", "GET", "/beta/users/" + u.ID + "/authentication/hardwareOathMethods/00000000-0000-4000-8000-000000000000", 404, "itemNotFound"},
+		{"ErrDefaultWithOthers", "DELETE", "/beta/users/" + u.ID + "/authentication/hardwareOathMethods/" + tok.ID, 400, "badRequest"},
+		{"OKDefaultMoved", "PATCH", "/beta/users/" + u.ID + "/authentication/signInPreferences", 204, ""},
+		{"OKDelete", "DELETE", "/beta/users/" + u.ID + "/authentication/hardwareOathMethods/" + tok.ID, 204, ""},
+		{"ErrAlreadyDeleted", "DELETE", "/beta/users/" + u.ID + "/authentication/hardwareOathMethods/" + tok.ID, 404, "itemNotFound"},
+	}
+	for _, st := range steps {
+		body := ""
+		if st.method == "PATCH" {
+			body = `{"userPreferredMethodForSecondaryAuthentication":"push"}`
+		}
+		if status, _, b := c.do(st.method, st.path, body); status != st.status || errCode(b) != st.code {
+			t.Fatalf("%s: %d %v, want %d %s", st.name, status, b, st.status, st.code)
+		}
+	}
+	if n := c.s.Count(graphtest.OpDeleteMethod, u.ID); n != 1 {
+		t.Errorf("%d successful deletions recorded, want 1", n)
+	}
+	for _, m := range tenant.Methods(u.ID) {
+		if m.Type == graphtest.MethodHardwareOath {
+			t.Errorf("token still assigned: %+v", m)
+		}
+	}
+	tenant.SetGranted([]string{"User.Read.All"})
+	if st, _, b := c.do("GET", "/beta/users/"+u.ID+"/authentication/hardwareOathMethods", ""); st != 403 || errCode(b) != "Authorization_RequestDenied" {
+		t.Errorf("without UserAuthenticationMethod.Read.All: %d %v", st, b)
+	}
+}
+
+// TestSignInPreferences: beta signInPreferences shows and changes the tenant's default
+// second factor with Entra's rule (the default must be a method the user has), in the
+// documented shape, under UserAuthenticationMethod.ReadWrite.All.
+func TestSignInPreferences(t *testing.T) {
+	tenant := graphtest.Generate(graphtest.GenOptions{Seed: 1, Users: 10})
+	c := newClient(t, tenant, graphtest.Options{})
+	adele, _ := tenant.User(graphtest.AdeleUPN)
+	diego, _ := tenant.User(graphtest.DiegoUPN)
+	path := func(u graphtest.User) string { return "/beta/users/" + u.ID + "/authentication/signInPreferences" }
+
+	st, _, got := c.do("GET", path(adele), "")
+	doc := readTestdata(t, "sign-in-preferences.json")
+	if diff := cmp.Diff(append([]string{"@odata.context"}, keys(doc)...), keys(got)); st != 200 || diff != "" {
+		t.Fatalf("GET %d, properties differ (-doc +served):\n%s", st, diff)
+	}
+	if got["userPreferredMethodForSecondaryAuthentication"] != "sms" || got["isSystemPreferredAuthenticationMethodEnabled"] != true {
+		t.Fatalf("Adele's preferences %v", got)
+	}
+	if _, _, d := c.do("GET", path(diego), ""); d["userPreferredMethodForSecondaryAuthentication"] != nil {
+		t.Errorf("Diego has no method, his default is %v", d["userPreferredMethodForSecondaryAuthentication"])
+	}
+	if st, _, _ := c.do("GET", "/v1.0/users/"+adele.ID+"/authentication/signInPreferences", ""); st != 400 {
+		t.Errorf("signInPreferences exist only in beta; v1.0 answered %d", st)
+	}
+
+	tests := []struct {
+		name    string
+		user    graphtest.User
+		body    string
+		granted []string
+		status  int
+		code    string
+		want    string // the user's default afterwards
+	}{
+		{"OKPush", adele, `{"userPreferredMethodForSecondaryAuthentication":"push"}`, nil, 204, "", graphtest.DefaultPush},
+		{"ErrNoSuchMethod", adele, `{"userPreferredMethodForSecondaryAuthentication":"oath"}`, nil, 400, "badRequest", graphtest.DefaultPush},
+		{"ErrUndocumentedValue", adele, `{"userPreferredMethodForSecondaryAuthentication":"none"}`, nil, 400, "badRequest", graphtest.DefaultPush},
+		{"ErrUnknownProperty", adele, `{"preferred":"sms"}`, nil, 400, "BadRequest", graphtest.DefaultPush},
+		{"ErrNothingRegistered", diego, `{"userPreferredMethodForSecondaryAuthentication":"sms"}`, nil, 400, "badRequest", graphtest.DefaultNone},
+		{"ErrReadOnlyPermission", adele, `{"userPreferredMethodForSecondaryAuthentication":"sms"}`, []string{"UserAuthenticationMethod.Read.All"}, 403, "Authorization_RequestDenied", graphtest.DefaultPush},
+		{"OKVoiceMobile", adele, `{"userPreferredMethodForSecondaryAuthentication":"voiceMobile"}`, []string{"UserAuthenticationMethod.ReadWrite.All"}, 204, "", graphtest.DefaultVoiceMobile},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tenant.SetGranted(graphtest.DefaultGranted())
+			if tt.granted != nil {
+				tenant.SetGranted(tt.granted)
+			}
+			st, _, b := c.do("PATCH", path(tt.user), tt.body)
+			if st != tt.status || errCode(b) != tt.code {
+				t.Fatalf("PATCH %d %v, want %d %s", st, b, tt.status, tt.code)
+			}
+			if st >= 400 {
+				e := b["error"].(map[string]any)
+				if e["message"] == "" || e["innerError"].(map[string]any)["request-id"] == nil {
+					t.Errorf("error body %v", b)
+				}
+			}
+			if got := tenant.DefaultMethod(tt.user.ID); got != tt.want {
+				t.Errorf("default %q, want %q", got, tt.want)
+			}
+		})
+	}
+	tenant.SetGranted(graphtest.DefaultGranted())
+	if st, _, _ := c.do("PATCH", path(adele), `{"isSystemPreferredAuthenticationMethodEnabled":false}`); st != 204 {
+		t.Fatalf("system-preferred off: %d", st)
+	}
+	if _, _, g := c.do("GET", path(adele), ""); g["isSystemPreferredAuthenticationMethodEnabled"] != false || g["userPreferredMethodForSecondaryAuthentication"] != "voiceMobile" {
+		t.Errorf("after turning system-preferred off %v", g)
+	}
+	if r, _ := tenant.Registration(adele.ID); r.IsSystemPreferredAuthenticationMethodEnabled || r.UserPreferredMethodForSecondaryAuthentication != "voiceMobile" {
+		t.Errorf("registration report %+v", r)
+	}
+	var calls []string
+	for _, call := range c.s.Calls() {
+		if call.Op == graphtest.OpSetSignInPreferences {
+			calls = append(calls, fmt.Sprintf("%s %d", call.Target, call.Status))
+		}
+	}
+	if diff := cmp.Diff([]string{"push 204", "oath 400", "none 400", "sms 400", "voiceMobile 204", " 204"}, calls); diff != "" {
+		t.Errorf("recorded calls (-want +got):\n%s", diff)
+	}
+	if st, _, _ := c.do("GET", "/beta/users/nobody@contoso.com/authentication/signInPreferences", ""); st != 404 {
+		t.Errorf("unknown user: %d", st)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,10 +34,17 @@ const (
 	DefaultClientSecret = "graphtest-client-secret"
 )
 
-// Faults make the server misbehave, as Graph sometimes does.
+// Faults make the server misbehave, as Graph sometimes does. The shares add up: a request
+// draws one number and is answered by the first fault whose share it falls in. A faulted
+// request never reaches the throttling windows: it counts against no limit.
 type Faults struct {
 	ServerErrors float64 // share of requests answered 500, 503 (with Retry-After) or 504
+	Unavailable  float64 // share of requests answered 503 serviceNotAvailable (with Retry-After)
 	Timeouts     float64 // share of requests that hang until the client gives up
+	// InBatches applies ServerErrors and Unavailable to each request inside a JSON batch
+	// as well, as Graph answers batch items on their own; the batch itself is then still
+	// subject to them as a whole. Timeouts never apply to batch items.
+	InBatches bool
 }
 
 // Options configure a Server.
@@ -48,12 +56,19 @@ type Options struct {
 	ClientID, ClientSecret string // the app registration; defaults DefaultClientID/Secret
 	TenantID               string // must match the tenant's id when set
 	Addr                   string // Graph listener, default 127.0.0.1:0
+	// NationalCloud answers like a national cloud's Graph: the APIs Microsoft documents as
+	// global-only (beta hardwareOathMethods) do not exist there.
+	NationalCloud bool
+	// Now is the clock of the throttling windows and of ThrottleFor (default time.Now). A
+	// test gives the server and its client one fake clock, so that a Retry-After is waited
+	// out in fake time and nobody sleeps on the wall clock.
+	Now func() time.Time
 }
 
 // Call is one mutating call the server carried out (or refused), including those inside
 // JSON batches.
 type Call struct {
-	Op     string // OpRevoke, OpDeleteMethod, OpSetRequirements
+	Op     string // OpRevoke, OpDeleteMethod, OpSetRequirements, OpSetSignInPreferences
 	UserID string // object id of the user
 	Target string // deleteMethod: "<type>/<method id>" (type as MethodType); setRequirements: the state asked for
 	Status int    // the HTTP status answered (204, 200, or the error's)
@@ -65,6 +80,9 @@ const (
 	OpRevoke          = "revokeSignInSessions"
 	OpDeleteMethod    = "deleteMethod"
 	OpSetRequirements = "setRequirements"
+	// OpSetSignInPreferences is a PATCH of signInPreferences; Target is the default asked
+	// for ("" when the PATCH left it alone).
+	OpSetSignInPreferences = "setSignInPreferences"
 )
 
 // Stats count what the server answered.
@@ -93,10 +111,11 @@ type Server struct {
 	done      chan struct{} // closed by Close, ending injected timeouts
 	closeOnce sync.Once
 
-	mu    sync.Mutex
-	calls []Call
-	stats Stats
-	rng   *mrand.Rand
+	mu             sync.Mutex
+	calls          []Call
+	stats          Stats
+	rng            *mrand.Rand
+	throttledUntil time.Time // ThrottleFor: every request answers 429 until then
 }
 
 // NewServer starts a server for t. Close it when done.
@@ -113,6 +132,9 @@ func NewServer(t *Tenant, o Options) (*Server, error) {
 	o.TenantID = t.ID()
 	if o.Addr == "" {
 		o.Addr = "127.0.0.1:0"
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
@@ -201,6 +223,17 @@ func (s *Server) issue(audience string) (string, error) {
 func (s *Server) audiences() []string {
 	_, port, _ := net.SplitHostPort(s.ln.Addr().String())
 	return []string{s.url, "http://localhost:" + port, GraphResource, GraphResource + "/", GraphAppID}
+}
+
+// ThrottleFor answers every Graph request, and every request inside a JSON batch, 429 for
+// the next d (on the server's clock, Options.Now), as Graph does when the tenant's shared
+// limits are spent by other apps or the service is busy: writes as over the tenant's write
+// limit, reads as over its resource units, each with a Retry-After that ends with the
+// window. The JSON batch itself still answers 200, its items 429.
+func (s *Server) ThrottleFor(d time.Duration) {
+	s.mu.Lock()
+	s.throttledUntil = s.o.Now().Add(d)
+	s.mu.Unlock()
 }
 
 // SetLatency, SetFaults and SetLimits change the server's behaviour while it runs.
@@ -425,11 +458,7 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	if faults.ServerErrors > 0 && roll >= faults.Timeouts && roll < faults.Timeouts+faults.ServerErrors {
-		s.mu.Lock()
-		s.stats.Injected5xx++
-		s.mu.Unlock()
-		rep := injectedFault(int(roll * 1e6))
+	if rep, ok := s.fault(faults, roll-faults.Timeouts); ok {
 		stamp(&rep, clientID)
 		writeReply(w, rep)
 		return
@@ -466,7 +495,7 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
 	req := request{version: version, method: r.Method, path: rest, query: r.URL.Query(), header: r.Header, body: body, url: r.URL}
 	var rep reply
 	if rest == "$batch" && r.Method == http.MethodPost {
-		rep = s.batch(req)
+		rep = s.batch(req, faults)
 	} else {
 		rep = s.one(req)
 	}
@@ -474,17 +503,38 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
 	writeReply(w, rep)
 }
 
+// fault answers the request with an injected 5xx if roll (uniform, shifted past the
+// timeouts' share) falls in the share of ServerErrors or of Unavailable.
+func (s *Server) fault(f Faults, roll float64) (reply, bool) {
+	if roll < 0 || roll >= f.ServerErrors+f.Unavailable {
+		return reply{}, false
+	}
+	s.mu.Lock()
+	s.stats.Injected5xx++
+	th := s.throttle
+	s.mu.Unlock()
+	if roll < f.ServerErrors {
+		return s.injectedFault(int(roll*1e6), th.scale), true
+	}
+	return s.unavailable(th.scale), true
+}
+
 // injectedFault is a 500, 503 (with Retry-After, as Graph sends it) or 504 chosen by n.
-func injectedFault(n int) reply {
+func (s *Server) injectedFault(n int, scale float64) reply {
 	switch n % 3 {
 	case 0:
 		return graphError(500, "generalException", "An unexpected error occurred.")
 	case 1:
-		rep := graphError(503, "serviceNotAvailable", "The service is temporarily unavailable. Please try again later.")
-		rep.header = http.Header{"Retry-After": {"1"}}
-		return rep
+		return s.unavailable(scale)
 	}
 	return graphError(504, "UnknownError", "The gateway timed out.")
+}
+
+// unavailable is Graph's 503 with a Retry-After of one second, scaled like the limits.
+func (s *Server) unavailable(scale float64) reply {
+	rep := graphError(503, "serviceNotAvailable", "The service is temporarily unavailable. Please try again later.")
+	rep.header = http.Header{"Retry-After": {retryAfterValue(time.Duration(float64(time.Second)/scale), scale)}}
+	return rep
 }
 
 func cutVersion(p string) (version, rest string, ok bool) {
@@ -511,7 +561,7 @@ const maxBatch = 20
 
 // batch runs a JSON batch: each request is checked, throttled and answered on its own,
 // and the batch itself answers 200.
-func (s *Server) batch(outer request) reply {
+func (s *Server) batch(outer request, faults Faults) reply {
 	var in struct {
 		Requests []struct {
 			ID      string            `json:"id"`
@@ -538,8 +588,16 @@ func (s *Server) batch(outer request) reply {
 			h.Set(k, v)
 		}
 		var rep reply
+		var injected bool
+		if faults.InBatches {
+			s.mu.Lock()
+			roll := s.rng.Float64()
+			s.mu.Unlock()
+			rep, injected = s.fault(faults, roll)
+		}
 		u, err := url.Parse(q.URL)
 		switch {
+		case injected:
 		case q.ID == "" || seen[q.ID]:
 			rep = graphError(400, "BadRequest", "Each request in a batch must have a unique id.")
 		case err != nil || u.IsAbs() || q.Method == "":
@@ -623,9 +681,13 @@ func (s *Server) one(r request) reply {
 		return graphError(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
 	}
 	s.mu.Lock()
-	th := s.throttle
+	th, until := s.throttle, s.throttledUntil
 	s.mu.Unlock()
-	v := th.admit(time.Now(), cost(rt.cost, r.query), rt.write, rt.report)
+	now := s.o.Now()
+	if until.After(now) {
+		return s.injectedThrottle(th, until.Sub(now), cost(rt.cost, r.query), rt.write)
+	}
+	v := th.admit(now, cost(rt.cost, r.query), rt.write, rt.report)
 	h := http.Header{}
 	th.setHeaders(h, v, s.o.ClientID, s.t.ID())
 	if v.wait > 0 {
@@ -645,6 +707,25 @@ func (s *Server) one(r request) reply {
 			rep.header[k] = vs
 		}
 	}
+	return rep
+}
+
+// injectedThrottle is the 429 of a ThrottleFor window with wait left: a write is over
+// the tenant's write limit, a read over the resource units, as when other apps have spent
+// the tenant's share.
+func (s *Server) injectedThrottle(th *throttler, wait time.Duration, ru int, write bool) reply {
+	v := verdict{wait: wait, ru: ru, reason: ThrottledResourceUnits, scope: "Tenant_Application/ReadWrite"}
+	if write {
+		v.reason, v.scope = ThrottledTenantWrites, "Tenant/Write"
+	}
+	h := http.Header{}
+	th.setHeaders(h, v, s.o.ClientID, s.t.ID())
+	s.mu.Lock()
+	s.stats.Throttled++
+	s.stats.ThrottledBy[v.reason]++
+	s.mu.Unlock()
+	rep := graphError(429, "TooManyRequests", "Too many requests.")
+	rep.header = h
 	return rep
 }
 
@@ -723,6 +804,23 @@ func (s *Server) route(r request) (rt route, rep reply, ok bool) {
 			}
 			return reply{status: 200, body: map[string]any{"@odata.context": ctx("users('" + usr.ID + "')/authentication/methods"), "value": orEmpty(items)}}
 		}}, reply{}, true
+	case segs[0] == "users" && n >= 4 && segs[2] == "authentication" && segs[3] == MethodHardwareOath.Segment() && (version != "beta" || s.o.NationalCloud):
+		// Hardware OATH tokens are managed in beta only, in the global service only.
+		return bad()
+	case segs[0] == "users" && n == 4 && segs[2] == "authentication" && segs[3] == MethodHardwareOath.Segment() && method == "GET":
+		return route{perms: permMethodsR, cost: 1, handle: func() reply { return s.listHardwareOath(segs[1], ctx) }}, reply{}, true
+	case segs[0] == "users" && n == 5 && segs[2] == "authentication" && segs[3] == MethodHardwareOath.Segment() && method == "GET":
+		return route{perms: permMethodsR, cost: 1, handle: func() reply { return s.getHardwareOath(segs[1], segs[4], ctx) }}, reply{}, true
+	case segs[0] == "users" && n == 4 && segs[2] == "authentication" && segs[3] == "signInPreferences" && version == "beta":
+		// The default second factor is served in beta only; v1.0 falls through to
+		// "Resource not found for the segment".
+		switch method {
+		case "GET":
+			return route{perms: permMethodsR, cost: 1, handle: func() reply { return s.getSignInPreferences(segs[1], ctx) }}, reply{}, true
+		case "PATCH":
+			return route{perms: permMethodsW, cost: 1, write: true, handle: func() reply { return s.setSignInPreferences(segs[1], body) }}, reply{}, true
+		}
+		return bad()
 	case segs[0] == "users" && n == 5 && segs[2] == "authentication" && segs[3] == MethodPassword.Segment() && method == "DELETE":
 		// Graph has no delete for the password method; the message is modeled.
 		return route{}, graphError(405, "Request_BadRequest", "The password authentication method cannot be deleted."), false
@@ -1061,6 +1159,93 @@ func (s *Server) setRequirements(userRef string, body []byte) reply {
 	return reply{status: 204}
 }
 
+// listHardwareOath is the beta collection of a user's hardware OATH tokens, each with its
+// device, in the shape of Microsoft's example.
+func (s *Server) listHardwareOath(userRef string, ctx func(string) string) reply {
+	usr, ok := s.t.User(userRef)
+	if !ok {
+		return notFound("user", userRef)
+	}
+	items := []any{}
+	for _, m := range s.t.Methods(usr.ID) {
+		if m.Type == MethodHardwareOath {
+			items = append(items, hardwareOathJSON(m, usr))
+		}
+	}
+	return reply{status: 200, body: map[string]any{"@odata.context": ctx("users('" + usr.ID + "')/authentication/hardwareOathMethods"), "value": items}}
+}
+
+// getHardwareOath is one hardware OATH token of a user. (Microsoft's example wraps the
+// object in "value"; the text says the object is the body, which is what Graph's entity
+// reads return and what this serves.)
+func (s *Server) getHardwareOath(userRef, methodID string, ctx func(string) string) reply {
+	usr, ok := s.t.User(userRef)
+	if !ok {
+		return notFound("user", userRef)
+	}
+	for _, m := range s.t.Methods(usr.ID) {
+		if m.Type == MethodHardwareOath && strings.EqualFold(m.ID, methodID) {
+			out := hardwareOathJSON(m, usr)
+			out["@odata.context"] = ctx("users('" + usr.ID + "')/authentication/hardwareOathMethods/$entity")
+			return reply{status: 200, body: out}
+		}
+	}
+	return graphError(404, "itemNotFound", "The requested authentication method was not found.")
+}
+
+func (s *Server) getSignInPreferences(userRef string, ctx func(string) string) reply {
+	sys, pref, ok := s.t.signInPreferences(userRef)
+	if !ok {
+		return notFound("user", userRef)
+	}
+	var preferred any = pref
+	if pref == DefaultNone || pref == "" {
+		preferred = nil // "none" is not among the documented values; Graph leaves it empty
+	}
+	return reply{status: 200, body: map[string]any{
+		"@odata.context": ctx("users('" + userRef + "')/authentication/signInPreferences/$entity"),
+		"isSystemPreferredAuthenticationMethodEnabled":  sys,
+		"userPreferredMethodForSecondaryAuthentication": preferred,
+	}}
+}
+
+// signInDefaults are the documented values of userPreferredMethodForSecondaryAuthentication
+// a client may set.
+var signInDefaults = []string{DefaultPush, DefaultOath, DefaultVoiceMobile, DefaultVoiceAlternateMobile, DefaultVoiceOffice, DefaultSMS}
+
+// setSignInPreferences is the PATCH of a user's sign-in preferences. The error messages
+// are modeled; Microsoft documents the rule (the default must be a method the user has
+// registered) but not Graph's words for breaking it.
+func (s *Server) setSignInPreferences(userRef string, body []byte) reply {
+	var in struct {
+		Preferred       *string `json:"userPreferredMethodForSecondaryAuthentication"`
+		SystemPreferred *bool   `json:"isSystemPreferredAuthenticationMethodEnabled"`
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		return graphError(400, "BadRequest", "Invalid request body: properties of signInPreferences are isSystemPreferredAuthenticationMethodEnabled and userPreferredMethodForSecondaryAuthentication.")
+	}
+	target := ""
+	if in.Preferred != nil {
+		target = *in.Preferred
+		if !slices.Contains(signInDefaults, target) {
+			s.record(Call{Op: OpSetSignInPreferences, UserID: userRef, Target: target, Status: 400})
+			return graphError(400, "badRequest", fmt.Sprintf("Invalid value '%s' for userPreferredMethodForSecondaryAuthentication.", target))
+		}
+	}
+	userID, err := s.t.setSignInPreferences(userRef, in.Preferred, in.SystemPreferred)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return notFound("user", userRef)
+	case err != nil:
+		s.record(Call{Op: OpSetSignInPreferences, UserID: userID, Target: target, Status: 400})
+		return graphError(400, "badRequest", fmt.Sprintf("The user has no registered authentication method that can be the default '%s'. Register the method before making it the default.", target))
+	}
+	s.record(Call{Op: OpSetSignInPreferences, UserID: userID, Target: target, Status: 204})
+	return reply{status: 204}
+}
+
 func (s *Server) checkMemberGroups(userRef string, body []byte, odctx string) reply {
 	var in struct {
 		GroupIDs []string `json:"groupIds"`
@@ -1190,6 +1375,9 @@ func methodJSON(m Method) map[string]any {
 		out["displayName"], out["createdDateTime"], out["keyStrength"] = m.DisplayName, ts(m.Created), "normal"
 	case MethodSoftwareOath:
 		out["secretKey"] = nil
+	case MethodHardwareOath:
+		// v1.0 lists the token without its device, which only the beta schema has.
+		out["createdDateTime"] = ts(m.Created)
 	case MethodEmail:
 		out["emailAddress"] = m.EmailAddress
 	case MethodTemporaryAccessPass:
@@ -1199,6 +1387,23 @@ func methodJSON(m Method) map[string]any {
 		out["displayName"], out["createdDateTime"], out["platform"], out["keyStrength"] = m.DisplayName, ts(m.Created), "macOS", "normal"
 	}
 	return out
+}
+
+// hardwareOathJSON is a hardware OATH token as beta hardwareOathMethods serves it: the
+// method with its device (hardwareOathTokenAuthenticationMethodDevice), whose id is the
+// method's, assigned to the user.
+func hardwareOathJSON(m Method, u User) map[string]any {
+	return map[string]any{
+		"@odata.type":     m.Type.ODataType(),
+		"id":              m.ID,
+		"createdDateTime": ts(m.Created),
+		"device": map[string]any{
+			"id": m.ID, "displayName": nilIfEmpty(m.DisplayName), "serialNumber": m.SerialNumber,
+			"manufacturer": m.Manufacturer, "model": m.Model, "secretKey": nil,
+			"timeIntervalInSeconds": 30, "status": "activated", "hashFunction": "hmacsha1",
+			"assignedTo": map[string]any{"id": u.ID, "displayName": u.DisplayName},
+		},
+	}
 }
 
 func registrationJSON(r Registration) map[string]any {

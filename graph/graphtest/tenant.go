@@ -52,6 +52,7 @@ const (
 	MethodPhone               MethodType = "phone"
 	MethodAuthenticator       MethodType = "microsoftAuthenticator"
 	MethodSoftwareOath        MethodType = "softwareOath"
+	MethodHardwareOath        MethodType = "hardwareOath" // beta: listed in v1.0, managed in beta only
 	MethodEmail               MethodType = "email"
 	MethodFido2               MethodType = "fido2"
 	MethodWindowsHello        MethodType = "windowsHelloForBusiness"
@@ -61,7 +62,8 @@ const (
 
 // methodTypes lists every type, in the order the typed collections are documented.
 var methodTypes = []MethodType{MethodPassword, MethodPhone, MethodAuthenticator, MethodSoftwareOath,
-	MethodEmail, MethodFido2, MethodWindowsHello, MethodTemporaryAccessPass, MethodPlatformCredential}
+	MethodEmail, MethodFido2, MethodWindowsHello, MethodTemporaryAccessPass, MethodPlatformCredential,
+	MethodHardwareOath}
 
 // ODataType is the method's @odata.type, such as "#microsoft.graph.phoneAuthenticationMethod".
 func (t MethodType) ODataType() string {
@@ -112,14 +114,16 @@ type Method struct {
 	ID   string
 	Type MethodType
 	// DisplayName is the device or key name (authenticator, FIDO2, Windows Hello,
-	// platform credential).
+	// platform credential, the hardware OATH token's device).
 	DisplayName string
 	PhoneNumber string // phone: "+1 2065555555", as Graph returns it to an app
 	PhoneType   string // phone: PhoneMobile, PhoneAlternateMobile, PhoneOffice
 	// SMSSignInState is the phone's smsSignInState; empty means "notAllowedByPolicy".
 	SMSSignInState  string
 	EmailAddress    string // email
-	Model           string // fido2
+	Model           string // fido2, hardwareOath
+	SerialNumber    string // hardwareOath: printed on the token
+	Manufacturer    string // hardwareOath
 	DeviceTag       string // microsoftAuthenticator
 	PhoneAppVersion string // microsoftAuthenticator
 	Created         time.Time
@@ -175,9 +179,12 @@ type userRec struct {
 	User
 	methods   []Method // without the password, which every user has
 	preferred string   // userPreferredMethodForSecondaryAuthentication
-	mfa       uint8
-	revokedAt time.Time
-	updated   time.Time
+	// noSystemPreferred turns system-preferred MFA off for the user (it is on by default,
+	// as in Entra since 2023).
+	noSystemPreferred bool
+	mfa               uint8
+	revokedAt         time.Time
+	updated           time.Time
 }
 
 type groupRec struct {
@@ -481,7 +488,7 @@ func (t *Tenant) addMethodLocked(i int32, m Method) (Method, error) {
 		}
 	case MethodEmail:
 		m.ID = EmailMethodID
-	case MethodAuthenticator, MethodSoftwareOath, MethodFido2, MethodWindowsHello,
+	case MethodAuthenticator, MethodSoftwareOath, MethodHardwareOath, MethodFido2, MethodWindowsHello,
 		MethodTemporaryAccessPass, MethodPlatformCredential:
 		if m.ID == "" {
 			m.ID = t.newID()
@@ -521,7 +528,7 @@ func defaultFor(m Method) string {
 	switch m.Type {
 	case MethodAuthenticator:
 		return DefaultPush
-	case MethodSoftwareOath:
+	case MethodSoftwareOath, MethodHardwareOath:
 		return DefaultOath
 	case MethodPhone:
 		switch m.PhoneType {
@@ -542,7 +549,7 @@ func backs(m Method, pref string) bool {
 	case DefaultPush:
 		return m.Type == MethodAuthenticator
 	case DefaultOath:
-		return m.Type == MethodSoftwareOath
+		return m.Type == MethodSoftwareOath || m.Type == MethodHardwareOath
 	case DefaultSMS, DefaultVoiceMobile:
 		return m.Type == MethodPhone && m.PhoneType == PhoneMobile
 	case DefaultVoiceAlternateMobile:
@@ -574,6 +581,32 @@ func (t *Tenant) setDefaultLocked(i int32, pref string) error {
 	u.preferred = pref
 	u.updated = t.now()
 	return nil
+}
+
+// SetSystemPreferred turns system-preferred MFA on or off for the user
+// (isSystemPreferredAuthenticationMethodEnabled of the sign-in preferences).
+func (t *Tenant) SetSystemPreferred(userID string, on bool) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	i, ok := t.lookupUser(userID)
+	if !ok {
+		return fmt.Errorf("set system-preferred MFA: user %s: %w", userID, ErrNotFound)
+	}
+	t.users[i].noSystemPreferred = !on
+	t.users[i].updated = t.now()
+	return nil
+}
+
+// signInPreferences returns the user's sign-in preferences: whether system-preferred MFA
+// is on, and the default second factor.
+func (t *Tenant) signInPreferences(userRef string) (systemPreferred bool, preferred string, ok bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	i, ok := t.lookupUser(userRef)
+	if !ok {
+		return false, "", false
+	}
+	return !t.users[i].noSystemPreferred, t.users[i].preferred, true
 }
 
 // DefaultMethod returns the user's default second factor, DefaultNone if none.
@@ -719,7 +752,7 @@ func (t *Tenant) Registration(userID string) (Registration, bool) {
 
 func mfaCapable(m Method) bool {
 	switch m.Type {
-	case MethodPhone, MethodAuthenticator, MethodSoftwareOath, MethodFido2, MethodWindowsHello,
+	case MethodPhone, MethodAuthenticator, MethodSoftwareOath, MethodHardwareOath, MethodFido2, MethodWindowsHello,
 		MethodPlatformCredential:
 		return true
 	}
@@ -743,6 +776,8 @@ func registeredName(m Method) string {
 		return "microsoftAuthenticatorPush"
 	case MethodSoftwareOath:
 		return "softwareOneTimePasscode"
+	case MethodHardwareOath:
+		return "hardwareOneTimePasscode"
 	case MethodEmail:
 		return "email"
 	case MethodFido2:
@@ -766,7 +801,7 @@ func (t *Tenant) registrationLocked(i int32) Registration {
 		UserType:          strings.ToLower(u.UserType),
 		IsAdmin:           u.Admin,
 		IsSsprEnabled:     t.ssprEnabled && u.UserType == Member,
-		IsSystemPreferredAuthenticationMethodEnabled: true,
+		IsSystemPreferredAuthenticationMethodEnabled: !u.noSystemPreferred,
 		MethodsRegistered:                             []string{},
 		SystemPreferredAuthenticationMethods:          []string{},
 		UserPreferredMethodForSecondaryAuthentication: u.preferred,
@@ -786,7 +821,7 @@ func (t *Tenant) registrationLocked(i int32) Registration {
 			r.IsPasswordlessCapable = true
 		}
 		push = push || m.Type == MethodAuthenticator
-		oath = oath || m.Type == MethodSoftwareOath
+		oath = oath || m.Type == MethodSoftwareOath || m.Type == MethodHardwareOath
 		sms = sms || (m.Type == MethodPhone && m.PhoneType == PhoneMobile)
 	}
 	r.IsMfaRegistered = mfaRegistered(u.methods)
@@ -1014,4 +1049,26 @@ func (t *Tenant) usersRange(from, to int) []User {
 		out = append(out, t.users[i].User)
 	}
 	return out
+}
+
+// setSignInPreferences applies a PATCH of the user's sign-in preferences: the default
+// second factor (which the user must have a method for) and system-preferred MFA. It
+// changes nothing unless all of it is valid, and returns the user's object id.
+func (t *Tenant) setSignInPreferences(userRef string, preferred *string, systemPreferred *bool) (string, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	i, ok := t.lookupUser(userRef)
+	if !ok {
+		return userRef, fmt.Errorf("sign-in preferences: user %s: %w", userRef, ErrNotFound)
+	}
+	if preferred != nil {
+		if err := t.setDefaultLocked(i, *preferred); err != nil {
+			return t.users[i].ID, err
+		}
+	}
+	if systemPreferred != nil {
+		t.users[i].noSystemPreferred = !*systemPreferred
+		t.users[i].updated = t.now()
+	}
+	return t.users[i].ID, nil
 }

@@ -101,6 +101,17 @@ func (w *window) percent() int {
 	return w.sum * 100 / w.limit
 }
 
+// retryAfterValue spells the wait d as Retry-After: whole seconds, rounded up, when the
+// server runs at Graph's speed (scale 1), as Graph does; fractional seconds when it is
+// scaled, where whole seconds would be far longer than the scaled limits mean.
+func retryAfterValue(d time.Duration, scale float64) string {
+	secs := d.Seconds()
+	if scale == 1 {
+		return strconv.Itoa(int(math.Ceil(secs)))
+	}
+	return strconv.FormatFloat(math.Ceil(secs*1000)/1000, 'f', -1, 64)
+}
+
 // throttler applies Limits, with every window divided by scale.
 type throttler struct {
 	mu                               sync.Mutex
@@ -193,12 +204,7 @@ func (t *throttler) setHeaders(h http.Header, v verdict, appID, tenantID string)
 	if v.wait <= 0 {
 		return
 	}
-	secs := v.wait.Seconds()
-	if t.scale == 1 {
-		h.Set("Retry-After", strconv.Itoa(int(math.Ceil(secs))))
-	} else {
-		h.Set("Retry-After", strconv.FormatFloat(math.Ceil(secs*1000)/1000, 'f', -1, 64))
-	}
+	h.Set("Retry-After", retryAfterValue(v.wait, t.scale))
 	h.Set("x-ms-throttle-scope", v.scope+"/"+appID+"/"+tenantID)
 	h.Set("x-ms-throttle-information", v.reason)
 }

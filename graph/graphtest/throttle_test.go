@@ -1,6 +1,7 @@
 package graphtest_test
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -130,19 +131,25 @@ func TestThrottleLimitPercentage(t *testing.T) {
 }
 
 // TestScaledLimitsRecover: Scale shortens every window, so a throttled client may go on
-// after the (fractional) Retry-After.
+// after the (fractional) Retry-After, on the server's clock (Options.Now).
 func TestScaledLimitsRecover(t *testing.T) {
 	tenant := graphtest.Generate(graphtest.GenOptions{Seed: 1, Users: 10})
-	c := newClient(t, tenant, graphtest.Options{Limits: graphtest.Limits{AppWrites: 2, AppWriteWindow: 10 * time.Second}, Scale: 100})
+	now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
+	c := newClient(t, tenant, graphtest.Options{Limits: graphtest.Limits{AppWrites: 2, AppWriteWindow: 10 * time.Second}, Scale: 100,
+		Now: func() time.Time { return now }})
 	path := "/v1.0/users/" + graphtest.AdeleUPN + "/revokeSignInSessions"
 	c.do("POST", path, "")
 	c.do("POST", path, "")
 	st, h, _ := c.do("POST", path, "")
 	ra, err := strconv.ParseFloat(h.Get("Retry-After"), 64)
-	if st != 429 || err != nil || ra <= 0 || ra > 0.1 {
-		t.Fatalf("third write in 0.1 s: %d, Retry-After %q", st, h.Get("Retry-After"))
+	if st != 429 || err != nil || ra != 0.1 {
+		t.Fatalf("third write in the same instant: %d, Retry-After %q, want 0.1 s", st, h.Get("Retry-After"))
 	}
-	time.Sleep(time.Duration(ra*float64(time.Second)) + 5*time.Millisecond)
+	now = now.Add(time.Duration(ra*float64(time.Second)) - time.Millisecond)
+	if st, _, _ := c.do("POST", path, ""); st != 429 {
+		t.Fatalf("just before Retry-After: %d", st)
+	}
+	now = now.Add(time.Millisecond)
 	if st, _, _ := c.do("POST", path, ""); st != 200 {
 		t.Fatalf("after Retry-After: %d", st)
 	}
@@ -152,6 +159,97 @@ func TestScaledLimitsRecover(t *testing.T) {
 			t.Fatalf("without limits: %d", st)
 		}
 	}
+}
+
+// TestThrottleFor: a window of 429s answers every request and batch item with a
+// Retry-After that ends with the window, writes as the tenant's write limit and reads as
+// its resource units; the batch itself answers 200.
+func TestThrottleFor(t *testing.T) {
+	tenant := graphtest.Generate(graphtest.GenOptions{Seed: 1, Users: 10})
+	now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
+	c := newClient(t, tenant, graphtest.Options{Now: func() time.Time { return now }})
+	adele, _ := tenant.User(graphtest.AdeleUPN)
+	c.s.ThrottleFor(3 * time.Second)
+	now = now.Add(time.Second)
+	st, h, _ := c.do("POST", "/v1.0/users/"+adele.ID+"/revokeSignInSessions", "")
+	if st != 429 || h.Get("Retry-After") != "2" || h.Get("x-ms-throttle-information") != graphtest.ThrottledTenantWrites {
+		t.Fatalf("write in the window: %d %v", st, h)
+	}
+	st, h, _ = c.do("GET", "/v1.0/users/"+adele.ID, "")
+	if st != 429 || h.Get("x-ms-throttle-information") != graphtest.ThrottledResourceUnits {
+		t.Fatalf("read in the window: %d %v", st, h)
+	}
+	st, _, b := c.do("POST", "/v1.0/$batch", `{"requests":[{"id":"1","method":"POST","url":"/users/`+adele.ID+`/revokeSignInSessions"}]}`)
+	item := b["responses"].([]any)[0].(map[string]any)
+	if st != 200 || item["status"] != float64(429) || item["headers"].(map[string]any)["Retry-After"] != "2" {
+		t.Fatalf("batch in the window: %d %v", st, b)
+	}
+	now = now.Add(2 * time.Second)
+	if st, _, _ := c.do("POST", "/v1.0/users/"+adele.ID+"/revokeSignInSessions", ""); st != 200 {
+		t.Fatalf("after the window: %d", st)
+	}
+	if s := c.s.Stats(); s.Throttled != 3 || s.ThrottledBy[graphtest.ThrottledTenantWrites] != 2 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// TestFaultsInBatches: with InBatches, batch items get the injected 503s on their own
+// (Retry-After scaled like the limits) and no call is recorded for them; without it,
+// items are never faulted.
+func TestFaultsInBatches(t *testing.T) {
+	tenant := graphtest.Generate(graphtest.GenOptions{Seed: 1, Users: 60})
+	c := newClient(t, tenant, graphtest.Options{Scale: 25})
+	var items []string
+	for i, u := range tenant.Users()[:20] {
+		items = append(items, fmt.Sprintf(`{"id":"%d","method":"POST","url":"/users/%s/revokeSignInSessions"}`, i, u.ID))
+	}
+	batch := `{"requests":[` + strings.Join(items, ",") + `]}`
+	// Without InBatches a batch is faulted whole or not at all.
+	c.s.SetFaults(graphtest.Faults{Unavailable: 0.5})
+	served := false
+	for range 20 {
+		st, _, b := c.do("POST", "/v1.0/$batch", batch)
+		if st == 503 {
+			continue
+		}
+		for _, r := range b["responses"].([]any) {
+			if m := r.(map[string]any); m["status"] != float64(200) {
+				t.Fatalf("item faulted without InBatches: %v", m)
+			}
+		}
+		served = true
+		break
+	}
+	if !served {
+		t.Fatal("no batch served in 20 tries")
+	}
+	before := c.s.Count(graphtest.OpRevoke, "")
+	c.s.SetFaults(graphtest.Faults{Unavailable: 0.5, InBatches: true})
+	for range 20 {
+		st, _, b := c.do("POST", "/v1.0/$batch", batch)
+		if st != 200 {
+			continue // the batch drew the fault as a whole
+		}
+		n503 := 0
+		for _, r := range b["responses"].([]any) {
+			m := r.(map[string]any)
+			if m["status"] != float64(503) {
+				continue
+			}
+			n503++
+			if m["headers"].(map[string]any)["Retry-After"] != "0.04" || m["body"].(map[string]any)["error"].(map[string]any)["code"] != "serviceNotAvailable" {
+				t.Fatalf("503 item %v", m)
+			}
+		}
+		if n503 == 0 || n503 == 20 {
+			continue // possible, but not every time
+		}
+		if revoked := c.s.Count(graphtest.OpRevoke, "") - before; revoked != 20-n503 {
+			t.Fatalf("%d revocations recorded, %d items faulted of 20", revoked, n503)
+		}
+		return
+	}
+	t.Fatal("no batch with some items faulted in 20 tries")
 }
 
 func TestLimitsFor(t *testing.T) {
