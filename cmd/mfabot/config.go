@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/mfabot/mfabot/approvals"
+	"github.com/mfabot/mfabot/graph"
 )
 
 // Config is every setting of mfabot. Each one has a YAML key and an environment
@@ -25,6 +27,7 @@ type Config struct {
 	LogLevel string
 	LogJSON  bool
 
+	GraphCloud       string
 	GraphURL         string
 	TenantID         string
 	ClientID         string
@@ -91,12 +94,13 @@ func (c *Config) settings() []setting {
 		{"log.level", "MFABOT_LOG_LEVEL", false, "info", "log level: debug, info, warn, error", &c.LogLevel},
 		{"log.json", "MFABOT_LOG_JSON", false, "true", "JSON logs (false: human-readable text)", &c.LogJSON},
 
-		{"graph.url", "MFABOT_GRAPH_URL", false, "https://graph.microsoft.com", "Microsoft Graph base URL (national clouds: https://graph.microsoft.us, https://microsoftgraph.chinacloudapi.cn)", &c.GraphURL},
+		{"graph.cloud", "MFABOT_GRAPH_CLOUD", false, "public", "Microsoft cloud: public, usgov (GCC High), usgovdod (DoD) or china (21Vianet); sets the Graph URL, the token authority and the token's scope together", &c.GraphCloud},
+		{"graph.url", "MFABOT_GRAPH_URL", false, "", "Microsoft Graph base URL, overriding graph.cloud's (a proxy, a private cloud)", &c.GraphURL},
 		{"graph.tenant_id", "AZURE_TENANT_ID", false, "", "Entra tenant id (GUID) of the app registration", &c.TenantID},
 		{"graph.client_id", "AZURE_CLIENT_ID", false, "", "application (client) id of the app registration", &c.ClientID},
 		{"graph.client_secret", "AZURE_CLIENT_SECRET", true, "", "client secret (or use a certificate, workload identity or managed identity)", &c.ClientSecret},
 		{"graph.client_certificate_path", "AZURE_CLIENT_CERTIFICATE_PATH", false, "", "PEM/PKCS#12 certificate for the app registration, instead of a secret", &c.ClientCertPath},
-		{"graph.authority_host", "AZURE_AUTHORITY_HOST", false, "", "token authority for national or private clouds (default the public cloud)", &c.AuthorityHost},
+		{"graph.authority_host", "AZURE_AUTHORITY_HOST", false, "", "token authority, overriding graph.cloud's (a private cloud)", &c.AuthorityHost},
 		{"graph.write_rate", "MFABOT_GRAPH_WRITE_RATE", false, "20", "ceiling for Graph writes per second (Graph allows 3,000 per 2.5 minutes per app and tenant); mfabot slows down by itself when throttled", &c.GraphWriteRate},
 		{"graph.concurrency", "MFABOT_GRAPH_CONCURRENCY", false, "4", "Graph requests or batches in flight for bulk work", &c.GraphConcurrency},
 
@@ -177,7 +181,23 @@ func LoadConfig(path string, getenv func(string) string) (*Config, error) {
 			}
 		}
 	}
+	c.applyCloud()
 	return c, nil
+}
+
+// applyCloud fills the Graph URL and the token authority from graph.cloud where they are
+// not set explicitly. An unknown cloud is left for Validate to report.
+func (c *Config) applyCloud() {
+	cl, err := graph.LookupCloud(c.GraphCloud)
+	if err != nil {
+		return
+	}
+	if c.GraphURL == "" {
+		c.GraphURL = cl.GraphURL
+	}
+	if c.AuthorityHost == "" && cl.Name != graph.CloudPublic.Name {
+		c.AuthorityHost = cl.AuthorityHost
+	}
 }
 
 func (c *Config) applyYAML(data []byte, set []setting) error {
@@ -342,6 +362,9 @@ func (c *Config) Validate() error {
 	if c.ClientID == "" {
 		bad("graph.client_id", "AZURE_CLIENT_ID", "required")
 	}
+	if _, err := graph.LookupCloud(c.GraphCloud); err != nil {
+		bad("graph.cloud", "MFABOT_GRAPH_CLOUD", "%v", err)
+	}
 	if !strings.HasPrefix(c.GraphURL, "https://") && !isLoopbackURL(c.GraphURL) {
 		bad("graph.url", "MFABOT_GRAPH_URL", "%q must be https:// (plain http only for localhost)", c.GraphURL)
 	}
@@ -395,11 +418,16 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// isLoopbackURL reports whether u is plain http to this machine: the host must be
+// loopback exactly (a prefix test would let http://localhost.evil.com through).
 func isLoopbackURL(u string) bool {
-	for _, p := range []string{"http://127.0.0.1", "http://localhost", "http://[::1]"} {
-		if strings.HasPrefix(u, p) {
-			return true
-		}
+	p, err := url.Parse(u)
+	if err != nil || p.Scheme != "http" {
+		return false
+	}
+	switch p.Hostname() {
+	case "localhost", "127.0.0.1", "::1":
+		return true
 	}
 	return false
 }

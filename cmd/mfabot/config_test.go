@@ -190,3 +190,55 @@ func TestTeamsPackageCommand(t *testing.T) {
 		t.Fatalf("bad app id: %d %s", code, errOut)
 	}
 }
+
+// graph.cloud sets the Graph URL and the token authority together; explicit values win.
+func TestGraphCloud(t *testing.T) {
+	for _, tt := range []struct {
+		cloud, url, authority string
+		vars                  map[string]string
+	}{
+		{"", "https://graph.microsoft.com", "", nil},
+		{"public", "https://graph.microsoft.com", "", nil},
+		{"usgov", "https://graph.microsoft.us", "https://login.microsoftonline.us/", nil},
+		{"USGovDoD", "https://dod-graph.microsoft.us", "https://login.microsoftonline.us/", nil},
+		{"china", "https://microsoftgraph.chinacloudapi.cn", "https://login.chinacloudapi.cn/", nil},
+		{"usgov", "https://graph-proxy.contoso.us", "https://login.microsoftonline.us/", map[string]string{"MFABOT_GRAPH_URL": "https://graph-proxy.contoso.us"}},
+	} {
+		t.Run(tt.cloud+tt.url, func(t *testing.T) {
+			vars := map[string]string{"MFABOT_GRAPH_CLOUD": tt.cloud}
+			for k, v := range tt.vars {
+				vars[k] = v
+			}
+			cfg, err := LoadConfig("", envOf(vars))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.GraphURL != tt.url || cfg.AuthorityHost != tt.authority {
+				t.Fatalf("graph %q authority %q; want %q and %q", cfg.GraphURL, cfg.AuthorityHost, tt.url, tt.authority)
+			}
+		})
+	}
+	cfg, _ := LoadConfig("", envOf(map[string]string{"MFABOT_GRAPH_CLOUD": "germany"}))
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "graph.cloud (MFABOT_GRAPH_CLOUD)") {
+		t.Fatalf("unknown cloud: %v", err)
+	}
+}
+
+// Plain http is allowed to this machine only, by exact host.
+func TestGraphURLLoopbackOnly(t *testing.T) {
+	for u, ok := range map[string]bool{
+		"http://127.0.0.1:8080":        true,
+		"http://localhost:9000/":       true,
+		"http://[::1]:80":              true,
+		"http://localhost.evil.com":    false,
+		"http://127.0.0.1.nip.io":      false,
+		"http://graph.microsoft.com":   false,
+		"https://graph.microsoft.com/": true,
+	} {
+		cfg, _ := LoadConfig("", envOf(map[string]string{"MFABOT_GRAPH_URL": u}))
+		err := cfg.Validate()
+		if got := err == nil || !strings.Contains(err.Error(), "graph.url"); got != ok {
+			t.Errorf("%s: accepted %v, want %v (%v)", u, got, ok, err)
+		}
+	}
+}
