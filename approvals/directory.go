@@ -169,8 +169,8 @@ type Directory interface {
 	GroupsNamed(ctx context.Context, name string) ([]Group, error)
 	// Methods lists every authentication method of a user, of every type Graph lists
 	// (hardware OATH tokens included). The password, and types mfabot cannot delete, are
-	// included with Deletable false and a Note saying why. The order is Graph's; the
-	// executor decides the order of deletion.
+	// included with Deletable false and a Note saying why. The order is for reading
+	// only; the executor decides the order of deletion.
 	Methods(ctx context.Context, userID string) ([]Method, error)
 	// DefaultMethod returns the user's default second factor (DefaultPush, DefaultSMS, …,
 	// DefaultNone when there is none).

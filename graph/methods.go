@@ -217,7 +217,9 @@ func (h hardwareOathMethod) method() approvals.Method {
 	return m
 }
 
-// deleteRank orders methods for deletion.
+// deleteRank orders methods for reading: what a reset deletes first, phones together,
+// the password and unknown types last. The executor works out the deletion order itself,
+// from the user's default method.
 func deleteRank(m approvals.Method) int {
 	if m.Type != approvals.MethodPhone {
 		if !m.Deletable {
