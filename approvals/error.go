@@ -21,6 +21,16 @@ const (
 // method because it backs the user's default second factor while other methods remain.
 var ErrDefaultMethod = errors.New("it is the user's default sign-in method and other methods remain")
 
+// Kinds of upstream refusal a caller degrades on rather than fails: the directory holds
+// one of these in the chain of an EUPSTREAM error (graph maps Graph's answers to them).
+var (
+	// ErrLicence: the tenant lacks the licence an API needs (the registration report
+	// needs Microsoft Entra ID P1 or P2).
+	ErrLicence = errors.New("licence required")
+	// ErrAccessDenied: the application permission the call needs is not granted.
+	ErrAccessDenied = errors.New("access denied")
+)
+
 // Transient reports whether err is worth repeating as it is: throttling, an outage, a
 // timeout. An error is transient when something in its chain says so through a
 // Transient() bool method; a refusal (a 4xx that is not 429) never is, so it is not retried.

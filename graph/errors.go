@@ -23,8 +23,8 @@ import (
 // tenant has no P1/P2 licence) without parsing messages.
 var (
 	ErrNotFound     = errors.New("graph: not found")
-	ErrAccessDenied = errors.New("graph: access denied")
-	ErrLicence      = errors.New("graph: licence required")
+	ErrAccessDenied = approvals.ErrAccessDenied // the core's, so callers need not import graph
+	ErrLicence      = approvals.ErrLicence
 	ErrThrottled    = errors.New("graph: throttled")
 	ErrUnavailable  = errors.New("graph: unavailable")
 	ErrCredentials  = errors.New("graph: credentials rejected")

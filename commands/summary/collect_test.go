@@ -148,12 +148,12 @@ func TestCollectTopNDefault(t *testing.T) {
 }
 
 func licenceErr() error {
-	return approvals.WrapError(approvals.EUPSTREAM, fmt.Errorf("%w: HTTP 403 Authentication_RequestFromNonPremiumTenantOrB2CTenant", graph.ErrLicence),
+	return approvals.WrapError(approvals.EUPSTREAM, fmt.Errorf("%w: HTTP 403 Authentication_RequestFromNonPremiumTenantOrB2CTenant", approvals.ErrLicence),
 		"the registration report needs Microsoft Entra ID P1 or P2 in this tenant")
 }
 
 func deniedErr(perm string) error {
-	return approvals.WrapError(approvals.EUPSTREAM, fmt.Errorf("%w: HTTP 403 Authorization_RequestDenied", graph.ErrAccessDenied),
+	return approvals.WrapError(approvals.EUPSTREAM, fmt.Errorf("%w: HTTP 403 Authorization_RequestDenied", approvals.ErrAccessDenied),
 		"Graph denied access: mfabot needs the application permission %s with admin consent", perm)
 }
 

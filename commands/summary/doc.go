@@ -10,6 +10,6 @@
 // posted, so restarts and several instances sharing one database never post twice.
 //
 // The package consumes the small interfaces it declares (Source, Store) and bot.Platform.
-// It imports graph only to classify Graph's refusals (IsLicenceError, IsAccessDenied); it
-// must not import storage or any platform adapter.
+// Graph's refusals are classified by the core's kinds (approvals.ErrLicence,
+// approvals.ErrAccessDenied). It must not import graph, storage or any platform adapter.
 package summary

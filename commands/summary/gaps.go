@@ -1,20 +1,22 @@
 package summary
 
 import (
-	"github.com/mfabot/mfabot/graph"
+	"errors"
+
+	"github.com/mfabot/mfabot/approvals"
 )
 
 // refused reports whether Graph refused a read for want of a licence or a permission:
 // the summary then says what is missing instead of failing.
 func refused(err error) bool {
-	return graph.IsLicenceError(err) || graph.IsAccessDenied(err)
+	return errors.Is(err, approvals.ErrLicence) || errors.Is(err, approvals.ErrAccessDenied)
 }
 
 const consentSteps = " with admin consent (Microsoft Entra admin center → App registrations → mfabot → " +
 	"API permissions → Add a permission → Microsoft Graph → Application permissions), then Grant admin consent."
 
 func reportGap(err error) Gap {
-	if graph.IsLicenceError(err) {
+	if errors.Is(err, approvals.ErrLicence) {
 		return Gap{
 			What: "MFA registration figures",
 			Why:  "The registration report (userRegistrationDetails) needs Microsoft Entra ID P1 or P2 in this tenant.",
