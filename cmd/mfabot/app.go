@@ -267,7 +267,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener, withSummary bool) error 
 
 	var srv *http.Server
 	if ln != nil {
-		srv = &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+		srv = newHTTPServer(a.Handler(), a.log, withShedCounter(a.Metrics.reject))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
