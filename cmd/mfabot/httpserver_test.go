@@ -15,7 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mfabot/mfabot/approvals/approvalstest"
 	"github.com/mfabot/mfabot/bot/slack/slacktest"
+	"github.com/mfabot/mfabot/bot/teams/teamstest"
 )
 
 const edgeSecret = "edge-signing-secret-5d4c3b"
@@ -427,4 +429,60 @@ func (h *recordCounter) last(key string) string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.attrs[key]
+}
+
+// TestForgedTrafficCountedInMetrics: forged Slack requests and bad Teams tokens sent to
+// the App show in mfabot_inbound_rejected_total one by one, and in the log once per reason.
+func TestForgedTrafficCountedInMetrics(t *testing.T) {
+	fake := slacktest.Start(t)
+	auth := teamstest.NewAuthority(t)
+	conn := teamstest.NewConnector(t)
+	// A clock that stands still: every refusal falls into one log interval.
+	clock := approvalstest.NewClock(time.Now())
+	app := startAppWith(t, map[string]string{
+		"MFABOT_SLACK_BOT_TOKEN":      slacktest.BotToken,
+		"MFABOT_SLACK_SIGNING_SECRET": edgeSecret,
+		"MFABOT_SLACK_API_URL":        fake.APIURL(),
+		"MFABOT_SLACK_CHANNEL":        slacktest.Channel,
+		"MFABOT_TEAMS_APP_ID":         teamsAppID,
+		"MFABOT_TEAMS_APP_PASSWORD":   teamsSecret,
+		"MFABOT_TEAMS_TENANT_ID":      teamsTenantID,
+		"MFABOT_TEAMS_OPENID_URL":     auth.OpenIDURL(),
+		"MFABOT_TEAMS_CHANNEL":        teamsChannel,
+		"MFABOT_REQUESTERS":           "slack:UANN",
+		"MFABOT_APPROVERS":            "slack:UANN",
+	}, appDeps{Clock: clock})
+	ann := slacktest.User{ID: "UANN", Name: "ann"}
+	forged := slacktest.Sender{URL: app.URL, Secret: "guessed", Now: clock.Now}
+	tc := &teamsClient{t: t, url: app.URL, auth: auth, conn: conn, tenant: teamsTenantID}
+	msg := tc.activity("message", annAADObject, "ann")
+	const n = 20
+	for range n {
+		if ans, err := forged.Command(context.Background(), fake.Command(ann, slacktest.Channel, "help")); err != nil || ans.Status != http.StatusUnauthorized {
+			t.Fatalf("forged command: %d %v", ans.Status, err)
+		}
+		if st, _ := tc.post(auth.Bad(t, teamstest.WrongAudience, teamsAppID, conn.URL), msg); st != http.StatusUnauthorized {
+			t.Fatalf("bad token: %d", st)
+		}
+	}
+	resp, err := http.Get(app.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		fmt.Sprintf(`mfabot_inbound_rejected_total{platform="slack",reason="bad_signature"} %d`, n),
+		fmt.Sprintf(`mfabot_inbound_rejected_total{platform="teams",reason="audience"} %d`, n),
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	logs := app.Logs.String()
+	for _, msg := range []string{"slack request refused", "teams request refused"} {
+		if got := strings.Count(logs, `"msg":"`+msg+`"`); got != 1 {
+			t.Errorf("%d log lines %q for %d refusals, want 1", got, msg, n)
+		}
+	}
 }

@@ -73,6 +73,11 @@ func newMetrics() *metrics {
 // reject counts an inbound request refused before it reached the bot.
 func (m *metrics) reject(platform, reason string) { m.rejected.WithLabelValues(platform, reason).Inc() }
 
+// rejecter counts a platform's refused requests (slack.Config.OnReject, teams.Config.OnReject).
+func (m *metrics) rejecter(platform string) func(reason string) {
+	return func(reason string) { m.reject(platform, reason) }
+}
+
 func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
