@@ -2,6 +2,9 @@ package teams_test
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -359,5 +362,26 @@ func TestInboundAuthRefreshSpacedFromFetchEnd(t *testing.T) {
 	}
 	if n := h.auth.KeyFetches(); n != 2 {
 		t.Fatalf("key fetches after the interval = %d, want 2", n)
+	}
+}
+
+// TestRefusedBeforeBodyClosesConnection: a request refused on its token is answered at
+// once and its connection closed, without waiting for a body the client may trickle.
+func TestRefusedBeforeBodyClosesConnection(t *testing.T) {
+	h := newHarness(t)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(h.srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer not.a.jwt\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{", teams.MessagesPath)
+	// The body never comes; the bound only turns a hang into a failure.
+	conn.SetReadDeadline(time.Now().Add(15 * time.Second))
+	answer, err := io.ReadAll(conn)
+	if err != nil {
+		t.Fatalf("connection not closed by the server: %v (read %q)", err, answer)
+	}
+	if !strings.HasPrefix(string(answer), "HTTP/1.1 401 ") {
+		t.Fatalf("answer %q", answer)
 	}
 }

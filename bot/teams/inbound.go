@@ -34,8 +34,7 @@ func (a *Adapter) serveMessages(w http.ResponseWriter, r *http.Request) {
 	}
 	ti, err := a.auth.validate(r.Context(), r.Header.Get("Authorization"))
 	if err != nil {
-		// Refused before the body is read: close the connection rather than wait for it.
-		w.Header().Set("Connection", "close")
+		dropBody(w)
 		switch {
 		case errors.Is(err, errGaveUp):
 			// The client hung up while the keys were fetched; nobody reads the answer.
@@ -88,6 +87,14 @@ func (a *Adapter) serveMessages(w http.ResponseWriter, r *http.Request) {
 	default:
 		w.WriteHeader(http.StatusOK)
 	}
+}
+
+// dropBody makes the answer to a request refused before its body was read the last on
+// its connection, and the connection close once it is sent, rather than wait for a body
+// the client may trickle.
+func dropBody(w http.ResponseWriter) {
+	w.Header().Set("Connection", "close")
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now())
 }
 
 // decodeActivity reads a request body as an activity; on failure it returns the status

@@ -127,7 +127,10 @@ func (l *inboundLimiter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		l.next.ServeHTTP(w, r)
 	default:
 		l.shed(platform)
+		// The answer is the connection's last, and it closes once that is sent rather
+		// than wait for the body.
 		w.Header().Set("Connection", "close")
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now())
 		w.Header().Set("Retry-After", "1")
 		http.Error(w, "busy, try again", http.StatusServiceUnavailable)
 	}

@@ -81,6 +81,12 @@ type slowClient struct {
 
 func startSlow(t *testing.T, addr, path string) *slowClient {
 	t.Helper()
+	return startSlowN(t, addr, path, 1<<20-1)
+}
+
+// startSlowN is startSlow announcing a body of n bytes.
+func startSlowN(t *testing.T, addr, path string, n int) *slowClient {
+	t.Helper()
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +95,7 @@ func startSlow(t *testing.T, addr, path string) *slowClient {
 	t.Cleanup(c.hangUp)
 	head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/x-www-form-urlencoded\r\n"+
 		"X-Slack-Request-Timestamp: %d\r\nX-Slack-Signature: v0=00\r\nAuthorization: Bearer x.y.z\r\n"+
-		"Content-Length: %d\r\n\r\n", path, addr, time.Now().Unix(), 1<<20-1)
+		"Content-Length: %d\r\n\r\n", path, addr, time.Now().Unix(), n)
 	if _, err := io.WriteString(conn, head); err != nil {
 		t.Fatal(err)
 	}
@@ -246,9 +252,21 @@ func TestEdgeCapsInbound(t *testing.T) {
 	if h.Get("Retry-After") == "" {
 		t.Errorf("503 without Retry-After")
 	}
+	// A slow client beyond the cap is answered and let go at once, not held until its
+	// body deadline (ten minutes away here). Its body is small enough that net/http
+	// would otherwise wait to read the rest of it.
+	extra := startSlowN(t, e.addr, "/slack/commands", 100<<10)
+	select {
+	case <-extra.closed:
+	case <-time.After(time.Minute):
+		t.Fatal("a slow client beyond the cap is still connected")
+	}
+	if st := extra.status(); !strings.Contains(st, " 503 ") {
+		t.Errorf("slow client beyond the cap answered %q", st)
+	}
 	for path, want := range map[string]string{
 		"/healthz": "ok",
-		"/metrics": `mfabot_inbound_rejected_total{platform="slack",reason="overloaded"} 1`,
+		"/metrics": `mfabot_inbound_rejected_total{platform="slack",reason="overloaded"} 2`,
 	} {
 		resp, err := http.Get(e.URL + path)
 		if err != nil {
