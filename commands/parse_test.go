@@ -1,6 +1,7 @@
 package commands_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"unicode"
@@ -191,8 +192,12 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		c, err := commands.Parse(s)
 		if err != nil {
-			if approvals.ErrorCode(err) != approvals.EINVALID || approvals.ErrorMessage(err) == "" {
-				t.Fatalf("Parse(%q) error %v has code %q", s, err, approvals.ErrorCode(err))
+			var e *approvals.Error
+			if !errors.As(err, &e) || e.Code != approvals.EINVALID || e.Message == "" {
+				t.Fatalf("Parse(%q) error %#v is not an *approvals.Error with code %s", s, err, approvals.EINVALID)
+			}
+			if !utf8.ValidString(e.Message) {
+				t.Fatalf("Parse(%q) error message %q is not UTF-8", s, e.Message)
 			}
 			return
 		}
@@ -214,6 +219,14 @@ func FuzzParse(f *testing.F) {
 		}
 		if diff := cmp.Diff(c, again); diff != "" {
 			t.Fatalf("%q → %q re-parses differently:\n%s", s, canon, diff)
+		}
+		// Canonical text is a fixed point: buttons carry it, and it must not drift.
+		if again := commands.Canonical(again); again != canon {
+			t.Fatalf("Canonical is not stable for %q: %q then %q", s, canon, again)
+		}
+		// A leading "/mfa" as typed in Slack changes nothing.
+		if withPrefix, err := commands.Parse("/mfa " + canon); err != nil || !cmp.Equal(c, withPrefix) {
+			t.Fatalf("\"/mfa %s\" parses to %+v, %v; want %+v", canon, withPrefix, err, c)
 		}
 	})
 }

@@ -40,6 +40,9 @@ type Adapter struct {
 	log   *slog.Logger
 	links *linker
 
+	// rejects counts and logs the HTTP requests refused before they are parsed.
+	rejects *rejects
+
 	// allowed is the workspace/organisation/app requests must come from; nil until
 	// configured or learned by Connect, and then every request is refused.
 	allowed atomic.Pointer[origin]
@@ -88,6 +91,7 @@ func New(cfg Config, d Dispatcher, users UserResolver) (*Adapter, error) {
 		d:   d,
 		log: cfg.Logger.With("platform", PlatformName),
 	}
+	a.rejects = newRejects(cfg.OnReject, a.log, cfg.Clock.Now)
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.links = newLinker(cfg, users, a.userInfo, a.log)
 	a.updates = newThrottle(cfg.UpdateInterval)

@@ -83,6 +83,11 @@ type Config struct {
 	// DefaultUpdateInterval when zero.
 	UpdateInterval time.Duration
 
+	// OnReject, when set, is told of every HTTP request refused before it is parsed, with
+	// one of the Reject* reasons; it must not block. Refusals are logged at most once per
+	// reason every 10 s, so count them here.
+	OnReject func(reason string)
+
 	Logger     *slog.Logger    // slog.Default() when nil
 	Clock      approvals.Clock // approvals.SystemClock when nil
 	HTTPClient *http.Client    // a client with a 30 s timeout when nil

@@ -30,7 +30,26 @@ func (a *Adapter) serveCommand(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	cmd := slackapi.SlashCommand{
+	a.writeAck(w, a.handleCommand(decodeCommand(form)))
+}
+
+func (a *Adapter) serveInteraction(w http.ResponseWriter, r *http.Request) {
+	form, ok := a.verified(w, r)
+	if !ok {
+		return
+	}
+	ic, err := decodeInteraction(form)
+	if err != nil {
+		a.log.Warn("slack interaction: unreadable payload", "err", err)
+		http.Error(w, "unreadable payload", http.StatusBadRequest)
+		return
+	}
+	a.writeAck(w, a.handleInteraction(ic))
+}
+
+// decodeCommand reads a slash command from its verified form.
+func decodeCommand(form url.Values) slackapi.SlashCommand {
+	return slackapi.SlashCommand{
 		TeamID:              form.Get("team_id"),
 		TeamDomain:          form.Get("team_domain"),
 		EnterpriseID:        form.Get("enterprise_id"),
@@ -46,21 +65,13 @@ func (a *Adapter) serveCommand(w http.ResponseWriter, r *http.Request) {
 		TriggerID:           form.Get("trigger_id"),
 		APIAppID:            form.Get("api_app_id"),
 	}
-	a.writeAck(w, a.handleCommand(cmd))
 }
 
-func (a *Adapter) serveInteraction(w http.ResponseWriter, r *http.Request) {
-	form, ok := a.verified(w, r)
-	if !ok {
-		return
-	}
+// decodeInteraction reads an interaction from the payload field of its verified form.
+func decodeInteraction(form url.Values) (slackapi.InteractionCallback, error) {
 	var ic slackapi.InteractionCallback
-	if err := json.Unmarshal([]byte(form.Get("payload")), &ic); err != nil {
-		a.log.Warn("slack interaction: unreadable payload", "err", err)
-		http.Error(w, "unreadable payload", http.StatusBadRequest)
-		return
-	}
-	a.writeAck(w, a.handleInteraction(ic))
+	err := json.Unmarshal([]byte(form.Get("payload")), &ic)
+	return ic, err
 }
 
 // verified reads the body within maxBodyBytes, checks its signature and only then parses
@@ -77,14 +88,16 @@ func (a *Adapter) verified(w http.ResponseWriter, r *http.Request) (url.Values, 
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
+			a.rejects.reject(r.Context(), RejectTooLarge, "path", r.URL.Path, "remote", r.RemoteAddr)
 			http.Error(w, "request too large", http.StatusRequestEntityTooLarge)
 		} else {
+			a.rejects.reject(r.Context(), RejectUnreadable, "path", r.URL.Path, "remote", r.RemoteAddr, "err", err)
 			http.Error(w, "unreadable request", http.StatusBadRequest)
 		}
 		return nil, false
 	}
 	if err := verifySignature(a.cfg.SigningSecret, a.cfg.Clock.Now(), r.Header, body); err != nil {
-		a.log.Warn("slack request refused", "path", r.URL.Path, "err", err, "remote", r.RemoteAddr)
+		a.rejects.reject(r.Context(), signatureReason(err), "path", r.URL.Path, "remote", r.RemoteAddr, "err", err)
 		http.Error(w, "invalid signature", http.StatusUnauthorized)
 		return nil, false
 	}

@@ -33,13 +33,14 @@ var _ bot.Platform = (*Adapter)(nil)
 // Adapter is the Microsoft Teams side of mfabot: the messaging endpoint for the Bot
 // Connector and a bot.Platform that posts and updates Adaptive Cards.
 type Adapter struct {
-	cfg   Config
-	d     Dispatcher
-	convs ConversationStore
-	log   *slog.Logger
-	auth  *validator
-	conn  *connector
-	trust *serviceURLs
+	cfg     Config
+	d       Dispatcher
+	convs   ConversationStore
+	log     *slog.Logger
+	auth    *validator
+	rejects *rejects
+	conn    *connector
+	trust   *serviceURLs
 
 	ctx    context.Context // background work; cancelled when Close gives up waiting
 	cancel context.CancelFunc
@@ -95,6 +96,8 @@ func New(cfg Config, d Dispatcher, convs ConversationStore) (*Adapter, error) {
 		viewers: map[string][]string{},
 		updates: map[string]*updateSlot{},
 	}
+	a.auth.keys.base = ctx
+	a.rejects = newRejects(cfg.OnReject, a.log, cfg.Clock.Now)
 	a.trust = &serviceURLs{set: map[string]bool{}, load: a.storedServiceURLs}
 	a.conn = &connector{
 		cred:    cred,

@@ -39,6 +39,8 @@ const (
 	keyMinRefresh = time.Minute
 	// keyRetry spaces fetch attempts while no key set has been loaded at all.
 	keyRetry = 5 * time.Second
+	// keyFetchTimeout bounds one fetch of the metadata and the key set.
+	keyFetchTimeout = 10 * time.Second
 
 	maxMetadataBytes = 1 << 20
 	minRSABits       = 2048
@@ -47,6 +49,16 @@ const (
 var (
 	errUnauthenticated = errors.New("unauthenticated")
 	errKeysUnavailable = errors.New("signing keys unavailable")
+	// errGaveUp: the request ended while it waited for the signing keys.
+	errGaveUp = errors.New("request ended while waiting for the signing keys")
+
+	errNoToken     = errors.New("no bearer token")
+	errNoKeyID     = errors.New("token names no key")
+	errUnknownKey  = errors.New("unknown signing key")
+	errIssuer      = errors.New("issuer")
+	errServiceURL  = errors.New("serviceurl")
+	errChannel     = errors.New("channel")
+	errEndorsement = errors.New("signing key not endorsed")
 )
 
 // signingKey is one published key and its endorsements (nil when the key has none).
@@ -57,55 +69,115 @@ type signingKey struct {
 
 // keyCache holds the published signing keys. keyfunc/v3 drops the endorsements property,
 // hence this small cache of our own.
+//
+// A fetch belongs to no request: it runs on its own goroutine under the cache's own
+// context and timeout, and every request that needs it waits for the same one, each for
+// as long as its own context lets it. A client that hangs up stops waiting; the fetch
+// goes on for the others. The mutex is never held across the network.
 type keyCache struct {
 	metadataURL string
 	client      *http.Client
 	clock       approvals.Clock
 	log         *slog.Logger
+	// base is the context fetches run under (cancelled when the adapter closes);
+	// fetchTimeout bounds each.
+	base         context.Context
+	fetchTimeout time.Duration
 
 	mu        sync.Mutex
 	keys      map[string]signingKey // nil until the first successful fetch
 	fetchedAt time.Time
+	// attemptAt is when the last fetch finished, successful or not: the refresh
+	// intervals run from there, so that they space completed fetches.
 	attemptAt time.Time
+	running   *keyFetch // the fetch in flight, nil when none
+	waiting   int       // callers waiting for running
+}
+
+// keyFetch is one fetch of the key set; done is closed when it has finished and the
+// cache is updated.
+type keyFetch struct {
+	done chan struct{}
 }
 
 // key returns the key with id kid, fetching the key set when it is missing, stale, or
-// lacks kid — at most once per keyMinRefresh.
+// lacks kid — at most once per keyMinRefresh (keyRetry while no key set was ever loaded),
+// counted from the end of the previous fetch. A fetch already running is joined.
 func (k *keyCache) key(ctx context.Context, kid string) (signingKey, error) {
 	k.mu.Lock()
-	defer k.mu.Unlock()
 	now := k.clock.Now()
-	key, ok := k.keys[kid]
-	if ok && now.Sub(k.fetchedAt) < keyMaxAge {
+	if key, ok := k.keys[kid]; ok && now.Sub(k.fetchedAt) < keyMaxAge {
+		k.mu.Unlock()
 		return key, nil
 	}
-	interval := keyMinRefresh
-	if k.keys == nil {
-		interval = keyRetry
-	}
-	if k.attemptAt.IsZero() || now.Sub(k.attemptAt) >= interval {
-		k.attemptAt = now
-		keys, err := k.fetch(ctx)
-		if err != nil {
-			k.log.Warn("fetch Bot Framework signing keys", slog.String("url", k.metadataURL), slog.Any("error", err))
-		} else {
-			k.keys, k.fetchedAt = keys, now
+	f := k.running
+	if f == nil {
+		interval := keyMinRefresh
+		if k.keys == nil {
+			interval = keyRetry
 		}
-		key, ok = k.keys[kid]
+		if k.attemptAt.IsZero() || now.Sub(k.attemptAt) >= interval {
+			f = &keyFetch{done: make(chan struct{})}
+			k.running = f
+			go k.refresh(f)
+		}
 	}
-	switch {
-	case ok:
-		return key, nil
-	case k.keys == nil:
-		return signingKey{}, errKeysUnavailable
+	if f == nil {
+		defer k.mu.Unlock()
+		return k.lookup(kid)
+	}
+	k.waiting++
+	k.mu.Unlock()
+
+	select {
+	case <-f.done:
+	case <-ctx.Done():
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.waiting--
+	select {
+	case <-f.done:
+		return k.lookup(kid)
 	default:
-		return signingKey{}, fmt.Errorf("%w: unknown signing key %q", errUnauthenticated, kid)
+		return signingKey{}, fmt.Errorf("%w: %w", errGaveUp, context.Cause(ctx))
 	}
 }
 
-func (k *keyCache) fetch(ctx context.Context) (map[string]signingKey, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+// lookup answers from the keys held; k.mu is held.
+func (k *keyCache) lookup(kid string) (signingKey, error) {
+	if key, ok := k.keys[kid]; ok {
+		return key, nil
+	}
+	if k.keys == nil {
+		return signingKey{}, errKeysUnavailable
+	}
+	return signingKey{}, fmt.Errorf("%w: %w %q", errUnauthenticated, errUnknownKey, kid)
+}
+
+// refresh runs fetch f and stores what it got; the attempt is stamped when it is over.
+func (k *keyCache) refresh(f *keyFetch) {
+	base := k.base
+	if base == nil {
+		base = context.Background()
+	}
+	ctx, cancel := context.WithTimeout(base, k.fetchTimeout)
 	defer cancel()
+	keys, err := k.fetch(ctx)
+	if err != nil {
+		k.log.Warn("fetch Bot Framework signing keys", slog.String("url", k.metadataURL), slog.Any("error", err))
+	}
+	k.mu.Lock()
+	k.attemptAt = k.clock.Now()
+	if err == nil {
+		k.keys, k.fetchedAt = keys, k.attemptAt
+	}
+	k.running = nil
+	k.mu.Unlock()
+	close(f.done)
+}
+
+func (k *keyCache) fetch(ctx context.Context) (map[string]signingKey, error) {
 	var meta struct {
 		Issuer      string   `json:"issuer"`
 		JWKSURI     string   `json:"jwks_uri"`
@@ -222,10 +294,11 @@ func newValidator(cfg Config) *validator {
 		issuers: issuers,
 		clock:   cfg.Clock,
 		keys: &keyCache{
-			metadataURL: cfg.OpenIDURL,
-			client:      cfg.HTTPClient,
-			clock:       cfg.Clock,
-			log:         cfg.Logger,
+			metadataURL:  cfg.OpenIDURL,
+			client:       cfg.HTTPClient,
+			clock:        cfg.Clock,
+			log:          cfg.Logger,
+			fetchTimeout: keyFetchTimeout,
 		},
 	}
 }
@@ -234,7 +307,7 @@ func newValidator(cfg Config) *validator {
 func (v *validator) validate(ctx context.Context, header string) (tokenInfo, error) {
 	scheme, raw, ok := strings.Cut(header, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || raw == "" || strings.Contains(raw, " ") {
-		return tokenInfo{}, fmt.Errorf("%w: no bearer token", errUnauthenticated)
+		return tokenInfo{}, fmt.Errorf("%w: %w", errUnauthenticated, errNoToken)
 	}
 	var key signingKey
 	var keyErr error
@@ -249,7 +322,7 @@ func (v *validator) validate(ctx context.Context, header string) (tokenInfo, err
 	_, err := parser.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
 		kid, _ := t.Header["kid"].(string)
 		if kid == "" {
-			return nil, errors.New("token names no key")
+			return nil, errNoKeyID
 		}
 		key, keyErr = v.keys.key(ctx, kid)
 		if keyErr != nil {
@@ -257,19 +330,19 @@ func (v *validator) validate(ctx context.Context, header string) (tokenInfo, err
 		}
 		return key.pub, nil
 	})
-	if errors.Is(keyErr, errKeysUnavailable) {
+	if errors.Is(keyErr, errKeysUnavailable) || errors.Is(keyErr, errGaveUp) {
 		return tokenInfo{}, keyErr
 	}
 	if err != nil {
-		return tokenInfo{}, fmt.Errorf("%w: %v", errUnauthenticated, err)
+		return tokenInfo{}, fmt.Errorf("%w: %w", errUnauthenticated, err)
 	}
 	iss, _ := claims["iss"].(string)
 	if !slices.Contains(v.issuers, iss) {
-		return tokenInfo{}, fmt.Errorf("%w: issuer %q not accepted", errUnauthenticated, iss)
+		return tokenInfo{}, fmt.Errorf("%w: %w %q not accepted", errUnauthenticated, errIssuer, iss)
 	}
 	su, _ := claims["serviceurl"].(string)
 	if su == "" {
-		return tokenInfo{}, fmt.Errorf("%w: no serviceurl claim", errUnauthenticated)
+		return tokenInfo{}, fmt.Errorf("%w: %w: no serviceurl claim", errUnauthenticated, errServiceURL)
 	}
 	return tokenInfo{serviceURL: su, issuer: iss, endorsements: key.endorsements}, nil
 }
@@ -277,15 +350,65 @@ func (v *validator) validate(ctx context.Context, header string) (tokenInfo, err
 // checkActivity binds a verified token to the activity it came with.
 func (ti tokenInfo) checkActivity(a *activity) error {
 	if !sameServiceURL(ti.serviceURL, a.ServiceURL) {
-		return fmt.Errorf("%w: serviceurl claim does not match the activity", errUnauthenticated)
+		return fmt.Errorf("%w: %w: the claim does not match the activity", errUnauthenticated, errServiceURL)
 	}
 	if a.ChannelID != channelMSTeams {
-		return fmt.Errorf("%w: channel %q is not served", errUnauthenticated, a.ChannelID)
+		return fmt.Errorf("%w: %w %q is not served", errUnauthenticated, errChannel, a.ChannelID)
 	}
 	if ti.endorsements != nil && !slices.Contains(ti.endorsements, a.ChannelID) {
-		return fmt.Errorf("%w: signing key not endorsed for %q", errUnauthenticated, a.ChannelID)
+		return fmt.Errorf("%w: %w for %q", errUnauthenticated, errEndorsement, a.ChannelID)
 	}
 	return nil
+}
+
+// Reasons a request is refused, as OnReject is told them: a fixed, small set.
+const (
+	RejectNoToken         = "no_token"
+	RejectMalformedToken  = "malformed_token"
+	RejectUnknownKey      = "unknown_key"
+	RejectBadSignature    = "bad_signature"
+	RejectExpired         = "expired"
+	RejectNotYetValid     = "not_yet_valid"
+	RejectAudience        = "audience"
+	RejectIssuer          = "issuer"
+	RejectClaims          = "claims"
+	RejectServiceURL      = "serviceurl"
+	RejectChannel         = "channel"
+	RejectEndorsement     = "endorsement"
+	RejectTenant          = "tenant"
+	RejectKeysUnavailable = "keys_unavailable"
+	RejectBadActivity     = "bad_activity"
+)
+
+// rejectReason classifies an error of validate or checkActivity.
+func rejectReason(err error) string {
+	switch {
+	case errors.Is(err, errKeysUnavailable):
+		return RejectKeysUnavailable
+	case errors.Is(err, errNoToken):
+		return RejectNoToken
+	case errors.Is(err, errUnknownKey):
+		return RejectUnknownKey
+	case errors.Is(err, errNoKeyID), errors.Is(err, jwt.ErrTokenMalformed):
+		return RejectMalformedToken
+	case errors.Is(err, errIssuer):
+		return RejectIssuer
+	case errors.Is(err, errServiceURL):
+		return RejectServiceURL
+	case errors.Is(err, errChannel):
+		return RejectChannel
+	case errors.Is(err, errEndorsement):
+		return RejectEndorsement
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid), errors.Is(err, jwt.ErrTokenUnverifiable):
+		return RejectBadSignature
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return RejectExpired
+	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return RejectNotYetValid
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return RejectAudience
+	}
+	return RejectClaims
 }
 
 // sameServiceURL compares service URLs as the Bot Framework SDKs do: without case and

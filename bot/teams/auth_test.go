@@ -1,6 +1,10 @@
 package teams_test
 
 import (
+	"context"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -253,5 +257,131 @@ func TestInboundOnlyPOST(t *testing.T) {
 	}
 	if !strings.Contains(resp.Header.Get("Allow"), "POST") {
 		t.Errorf("Allow = %q", resp.Header.Get("Allow"))
+	}
+}
+
+// waitUntil polls cond; the bound only turns a hang into a failure.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestInboundAuthKeyFetchSurvivesHangUp plays the attack on the key fetch: an
+// unauthenticated request naming an unknown key starts the fetch and hangs up while the
+// key endpoint is slow. The fetch goes on regardless, and a genuine request waiting for it
+// is served the moment it completes — no retry penalty, no second fetch.
+func TestInboundAuthKeyFetchSurvivesHangUp(t *testing.T) {
+	h := newHarness(t)
+	arrived, release := h.auth.HoldKeys(t)
+
+	// Request 1 carries no body, so the server notices at once when its client goes.
+	ctx, hangUp := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, h.srv.URL+teams.MessagesPath, nil)
+	req.Header.Set("Authorization", "Bearer "+h.auth.Bad(t, teamstest.UnknownKey, appID, h.conn.URL))
+	gone := make(chan struct{})
+	go func() {
+		defer close(gone)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+			t.Errorf("request 1 was answered %d while the keys were held", resp.StatusCode)
+		}
+	}()
+	select {
+	case <-arrived:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the key fetch never reached the key endpoint")
+	}
+	waitUntil(t, "request 1 to wait for the keys", func() bool { return teams.KeyWaiters(h.a) == 1 })
+	hangUp()
+	<-gone
+	waitUntil(t, "request 1 to give up waiting", func() bool { return teams.KeyWaiters(h.a) == 0 })
+
+	// A genuine request joins the fetch still in flight.
+	answered := make(chan int, 1)
+	go func() {
+		status, _ := h.post(t, h.token(), h.message("<at>mfabot</at> help"))
+		answered <- status
+	}()
+	waitUntil(t, "the genuine request to wait for the keys", func() bool { return teams.KeyWaiters(h.a) == 1 || len(answered) > 0 })
+	select {
+	case status := <-answered:
+		t.Fatalf("genuine request answered %d before the keys came", status)
+	default:
+	}
+	release()
+	if status := <-answered; status != http.StatusOK {
+		t.Fatalf("genuine request: status %d, want 200", status)
+	}
+	if n := h.auth.AbandonedKeyFetches(); n != 0 {
+		t.Errorf("the key fetch was abandoned %d times: it ran under the request that hung up", n)
+	}
+	if n := h.auth.KeyFetches(); n != 1 {
+		t.Errorf("key fetches = %d, want 1", n)
+	}
+	// At once, on the same clock: no penalty for the request that hung up.
+	if status, _ := h.post(t, h.token(), h.message("<at>mfabot</at> help")); status != http.StatusOK {
+		t.Errorf("next genuine request: status %d", status)
+	}
+}
+
+// TestInboundAuthRefreshSpacedFromFetchEnd: the minimum refresh interval runs from the
+// end of the last fetch, on the adapter's clock; an unknown kid after a rotation triggers
+// a refetch once it has passed, and not before.
+func TestInboundAuthRefreshSpacedFromFetchEnd(t *testing.T) {
+	h := newHarness(t)
+	arrived, release := h.auth.HoldKeys(t)
+	answered := make(chan int, 1)
+	go func() {
+		status, _ := h.post(t, h.token(), h.message("<at>mfabot</at> help"))
+		answered <- status
+	}()
+	<-arrived
+	h.clock.Advance(50 * time.Second) // the fetch takes long
+	release()
+	if status := <-answered; status != http.StatusOK {
+		t.Fatalf("first request: status %d", status)
+	}
+
+	h.auth.Rotate(t)
+	h.clock.Advance(30 * time.Second) // 80 s after the fetch began, 30 s after it ended
+	if status, _ := h.post(t, h.token(), h.message("<at>mfabot</at> help")); status != http.StatusUnauthorized {
+		t.Fatalf("new kid within the interval: status %d, want 401", status)
+	}
+	if n := h.auth.KeyFetches(); n != 1 {
+		t.Fatalf("key fetches within the interval = %d, want 1", n)
+	}
+	h.clock.Advance(30 * time.Second) // a minute after the fetch ended
+	if status, _ := h.post(t, h.token(), h.message("<at>mfabot</at> help")); status != http.StatusOK {
+		t.Fatalf("new kid after the interval: status %d, want 200", status)
+	}
+	if n := h.auth.KeyFetches(); n != 2 {
+		t.Fatalf("key fetches after the interval = %d, want 2", n)
+	}
+}
+
+// TestRefusedBeforeBodyClosesConnection: a request refused on its token is answered at
+// once and its connection closed, without waiting for a body the client may trickle.
+func TestRefusedBeforeBodyClosesConnection(t *testing.T) {
+	h := newHarness(t)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(h.srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer not.a.jwt\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{", teams.MessagesPath)
+	// The body never comes; the bound only turns a hang into a failure.
+	conn.SetReadDeadline(time.Now().Add(15 * time.Second))
+	answer, err := io.ReadAll(conn)
+	if err != nil {
+		t.Fatalf("connection not closed by the server: %v (read %q)", err, answer)
+	}
+	if !strings.HasPrefix(string(answer), "HTTP/1.1 401 ") {
+		t.Fatalf("answer %q", answer)
 	}
 }

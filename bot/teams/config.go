@@ -76,6 +76,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Clock tells the time for token validation and key refreshes; the system clock when nil.
 	Clock approvals.Clock
+	// OnReject, when set, is told of every request to the messaging endpoint refused
+	// before it reaches the dispatcher, with one of the Reject* reasons; it must not
+	// block. Refusals are logged at most once per reason every 10 s, so count them here.
+	OnReject func(reason string)
 
 	// InvokeTimeout is how long a card action may take before Teams is answered with the
 	// last known card (the work goes on); DefaultInvokeTimeout when zero.

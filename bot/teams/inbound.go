@@ -34,37 +34,38 @@ func (a *Adapter) serveMessages(w http.ResponseWriter, r *http.Request) {
 	}
 	ti, err := a.auth.validate(r.Context(), r.Header.Get("Authorization"))
 	if err != nil {
-		if errors.Is(err, errKeysUnavailable) {
-			a.log.Error("teams request refused: no signing keys", slog.String("remote", r.RemoteAddr))
+		dropBody(w)
+		switch {
+		case errors.Is(err, errGaveUp):
+			// The client hung up while the keys were fetched; nobody reads the answer.
+			http.Error(w, "request ended", http.StatusServiceUnavailable)
+		case errors.Is(err, errKeysUnavailable):
+			a.rejects.reject(r.Context(), slog.LevelError, RejectKeysUnavailable, "teams request refused: no signing keys", slog.String("remote", r.RemoteAddr))
 			http.Error(w, "signing keys unavailable", http.StatusServiceUnavailable)
-			return
+		default:
+			a.rejects.reject(r.Context(), slog.LevelWarn, rejectReason(err), "teams request refused", slog.String("remote", r.RemoteAddr), slog.String("error", err.Error()))
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
 		}
-		a.log.Warn("teams request refused", slog.String("remote", r.RemoteAddr), slog.String("reason", err.Error()))
-		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxActivityBytes))
+	act, status, err := decodeActivity(w, r.Body)
 	if err != nil {
-		http.Error(w, "body too large or unreadable", http.StatusRequestEntityTooLarge)
+		a.rejects.reject(r.Context(), slog.LevelWarn, RejectBadActivity, "teams request refused", slog.String("remote", r.RemoteAddr), slog.String("error", err.Error()))
+		http.Error(w, err.Error(), status)
 		return
 	}
-	var act activity
-	if err := json.Unmarshal(body, &act); err != nil || act.Type == "" {
-		http.Error(w, "not an activity", http.StatusBadRequest)
-		return
-	}
-	if err := ti.checkActivity(&act); err != nil {
-		a.log.Warn("teams request refused", slog.String("remote", r.RemoteAddr), slog.String("reason", err.Error()))
+	if err := ti.checkActivity(act); err != nil {
+		a.rejects.reject(r.Context(), slog.LevelWarn, rejectReason(err), "teams request refused", slog.String("remote", r.RemoteAddr), slog.String("error", err.Error()))
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
 	}
 	if _, err := normalizeServiceURL(act.ServiceURL); err != nil {
-		a.log.Warn("teams request refused", slog.String("reason", err.Error()))
+		a.rejects.reject(r.Context(), slog.LevelWarn, RejectServiceURL, "teams request refused", slog.String("remote", r.RemoteAddr), slog.String("error", err.Error()))
 		http.Error(w, "bad serviceUrl", http.StatusBadRequest)
 		return
 	}
 	if t := act.tenant(); t == "" || !strings.EqualFold(t, a.cfg.TenantID) {
-		a.log.Warn("teams request from another tenant refused", slog.String("tenant", t))
+		a.rejects.reject(r.Context(), slog.LevelWarn, RejectTenant, "teams request from another tenant refused", slog.String("tenant", t))
 		http.Error(w, "tenant not served", http.StatusForbidden)
 		return
 	}
@@ -72,20 +73,55 @@ func (a *Adapter) serveMessages(w http.ResponseWriter, r *http.Request) {
 
 	switch act.Type {
 	case typeMessage:
-		a.onMessage(&act)
+		a.onMessage(act)
 		w.WriteHeader(http.StatusOK)
 	case typeInvoke:
-		a.onInvoke(w, &act)
+		a.onInvoke(w, act)
 	case typeConversationUpdate, typeInstallationUpdate:
 		if act.Type == typeInstallationUpdate && strings.HasPrefix(act.Action, "remove") {
-			a.log.Info("mfabot removed from a teams conversation", slog.String("conversation", convID(&act)))
+			a.log.Info("mfabot removed from a teams conversation", slog.String("conversation", convID(act)))
 		} else {
-			a.goBackground(func(ctx context.Context) { a.rememberActivity(ctx, &act) })
+			a.goBackground(func(ctx context.Context) { a.rememberActivity(ctx, act) })
 		}
 		w.WriteHeader(http.StatusOK)
 	default:
 		w.WriteHeader(http.StatusOK)
 	}
+}
+
+// dropBody makes the answer to a request refused before its body was read the last on
+// its connection, and the connection close once it is sent, rather than wait for a body
+// the client may trickle.
+func dropBody(w http.ResponseWriter) {
+	w.Header().Set("Connection", "close")
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now())
+}
+
+// decodeActivity reads a request body as an activity; on failure it returns the status
+// to answer with.
+func decodeActivity(w http.ResponseWriter, body io.ReadCloser) (*activity, int, error) {
+	data, err := io.ReadAll(http.MaxBytesReader(w, body, maxActivityBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, http.StatusRequestEntityTooLarge, errors.New("body too large")
+		}
+		return nil, http.StatusBadRequest, errors.New("body unreadable")
+	}
+	act, err := parseActivity(data)
+	if err != nil {
+		return nil, http.StatusBadRequest, err
+	}
+	return act, 0, nil
+}
+
+// parseActivity decodes an activity; one without a type is none.
+func parseActivity(data []byte) (*activity, error) {
+	var act activity
+	if err := json.Unmarshal(data, &act); err != nil || act.Type == "" {
+		return nil, errors.New("not an activity")
+	}
+	return &act, nil
 }
 
 func convID(act *activity) string {

@@ -147,6 +147,7 @@ func NewApp(ctx context.Context, cfg *Config, log *slog.Logger, getenv func(stri
 			APIURL: cfg.SlackAPIURL, Channel: cfg.SlackChannel, TeamID: cfg.SlackTeamID,
 			EnterpriseID: cfg.SlackEnterpriseID, AppID: cfg.SlackAppID, UserMap: cfg.SlackUsers,
 			LinkByEmail: cfg.SlackLinkByEmail, Logger: log.With("component", "slack"), Clock: clock,
+			OnReject: a.Metrics.rejecter(slack.PlatformName),
 		}, a.Dispatcher, a.Graph)
 		if err != nil {
 			return nil, fmt.Errorf("slack: %w", err)
@@ -160,6 +161,7 @@ func NewApp(ctx context.Context, cfg *Config, log *slog.Logger, getenv func(stri
 			MultiTenant: cfg.TeamsMultiTenant, OpenIDURL: cfg.TeamsOpenIDURL, Channel: cfg.TeamsChannel,
 			AuthorityHost: cfg.AuthorityHost, Logger: log.With("component", "teams"), Clock: clock,
 			Credential: deps.TeamsCredential, HTTPClient: deps.TeamsHTTPClient,
+			OnReject: a.Metrics.rejecter(teams.PlatformName),
 		}, a.Dispatcher, a.DB)
 		if err != nil {
 			return nil, fmt.Errorf("teams: %w", err)
@@ -275,7 +277,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener, withSummary bool) error 
 
 	var srv *http.Server
 	if ln != nil {
-		srv = &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+		srv = newHTTPServer(a.Handler(), a.log, withShedCounter(a.Metrics.reject))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

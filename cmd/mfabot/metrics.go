@@ -28,6 +28,7 @@ type metrics struct {
 	platformOps  *prometheus.CounterVec
 	summaryRuns  *prometheus.CounterVec
 	httpRequests *prometheus.CounterVec
+	rejected     *prometheus.CounterVec
 
 	mu   sync.Mutex
 	seen map[string][2]int // request id -> done, failed already counted
@@ -58,11 +59,23 @@ func newMetrics() *metrics {
 		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mfabot_http_requests_total", Help: "Inbound HTTP requests by route and status code.",
 		}, []string{"route", "code"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mfabot_inbound_rejected_total", Help: "Inbound Slack/Teams requests refused before reaching the bot (bad signature or token, another tenant, overloaded), by platform and reason.",
+		}, []string{"platform", "reason"}),
 		seen: map[string][2]int{},
 	}
 	m.reg.MustRegister(m.requests, m.approvalWait, m.items, m.platformErrs, m.platformOps, m.summaryRuns, m.httpRequests,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.reg.MustRegister(m.rejected)
 	return m
+}
+
+// reject counts an inbound request refused before it reached the bot.
+func (m *metrics) reject(platform, reason string) { m.rejected.WithLabelValues(platform, reason).Inc() }
+
+// rejecter counts a platform's refused requests (slack.Config.OnReject, teams.Config.OnReject).
+func (m *metrics) rejecter(platform string) func(reason string) {
+	return func(reason string) { m.reject(platform, reason) }
 }
 
 func (m *metrics) handler() http.Handler {

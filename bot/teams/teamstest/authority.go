@@ -42,6 +42,15 @@ type Authority struct {
 	keyFetches  int
 	metaFetches int
 	nextKey     int
+	hold        *hold // JWKS requests wait while set
+	abandoned   int   // held JWKS requests whose client went away
+}
+
+// hold is a gate for JWKS requests.
+type hold struct {
+	arrived  chan struct{}
+	released chan struct{}
+	once     sync.Once
 }
 
 // NewAuthority starts an Authority with one published signing key, endorsed for
@@ -127,6 +136,36 @@ func (a *Authority) MetadataFetches() int {
 	return a.metaFetches
 }
 
+// HoldKeys makes JWKS requests wait until release is called, as a slow key endpoint
+// would; each one that arrives is announced on arrived. release is also called when the
+// test ends.
+func (a *Authority) HoldKeys(tb testing.TB) (arrived <-chan struct{}, release func()) {
+	h := &hold{arrived: make(chan struct{}, 64), released: make(chan struct{})}
+	a.mu.Lock()
+	a.hold = h
+	a.mu.Unlock()
+	release = func() {
+		h.once.Do(func() {
+			a.mu.Lock()
+			if a.hold == h {
+				a.hold = nil
+			}
+			a.mu.Unlock()
+			close(h.released)
+		})
+	}
+	tb.Cleanup(release)
+	return h.arrived, release
+}
+
+// AbandonedKeyFetches is how many held JWKS requests were given up by their client
+// before they were released.
+func (a *Authority) AbandonedKeyFetches() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.abandoned
+}
+
 func (a *Authority) serveMetadata(w http.ResponseWriter, _ *http.Request) {
 	a.mu.Lock()
 	a.metaFetches++
@@ -140,9 +179,26 @@ func (a *Authority) serveMetadata(w http.ResponseWriter, _ *http.Request) {
 	})
 }
 
-func (a *Authority) serveKeys(w http.ResponseWriter, _ *http.Request) {
+func (a *Authority) serveKeys(w http.ResponseWriter, r *http.Request) {
 	a.mu.Lock()
 	a.keyFetches++
+	h := a.hold
+	a.mu.Unlock()
+	if h != nil {
+		select {
+		case h.arrived <- struct{}{}:
+		default:
+		}
+		select {
+		case <-h.released:
+		case <-r.Context().Done():
+			a.mu.Lock()
+			a.abandoned++
+			a.mu.Unlock()
+			return
+		}
+	}
+	a.mu.Lock()
 	keys := make([]any, 0, len(a.published))
 	for _, k := range a.published {
 		pub := &k.Private.PublicKey
