@@ -467,6 +467,7 @@ func TestForgedTrafficCountedInMetrics(t *testing.T) {
 		"MFABOT_TEAMS_TENANT_ID":      teamsTenantID,
 		"MFABOT_TEAMS_OPENID_URL":     auth.OpenIDURL(),
 		"MFABOT_TEAMS_CHANNEL":        teamsChannel,
+		"MFABOT_SLACK_USERS":          "UANN=" + annAADObject,
 		"MFABOT_REQUESTERS":           "slack:UANN",
 		"MFABOT_APPROVERS":            "slack:UANN",
 	}, appDeps{Clock: clock})
