@@ -170,15 +170,6 @@ type Item struct {
 	Result    string // what it left behind, when that is not obvious (the MFA state Entra shows now)
 }
 
-// MessageRef points at a card a platform posted for a request, so it can be updated.
-// Data is adapter-owned (a Teams serviceUrl, say) and opaque to the core.
-type MessageRef struct {
-	Platform  string
-	Channel   string
-	MessageID string
-	Data      string
-}
-
 // Audit event types.
 const (
 	EventRequested = "requested"

@@ -19,7 +19,7 @@ type Transition struct {
 	At       time.Time
 }
 
-// Store keeps requests, their items, message references and the audit log. Every method
+// Store keeps requests, their items and the audit log. Every method
 // that changes a request writes its audit event in the same transaction, and every state
 // change is one conditional update: when the request is no longer in the expected state
 // it returns an *Error with code ECONFLICT and changes nothing. storage implements it.
@@ -64,9 +64,4 @@ type Store interface {
 	// items, each with its audit event, in one transaction. An item that is no longer
 	// pending is ECONFLICT: a finished item is never redone.
 	FinishItems(ctx context.Context, items []Item, events []AuditEvent) error
-
-	// AddMessageRef remembers a card posted for a request.
-	AddMessageRef(ctx context.Context, requestID string, ref MessageRef) error
-	// MessageRefs lists the cards posted for a request.
-	MessageRefs(ctx context.Context, requestID string) ([]MessageRef, error)
 }

@@ -33,11 +33,27 @@ type Response struct {
 	Card *Message
 }
 
+// Handler turns a verified event into the answer to it. It never panics, and errors are
+// already turned into replies. Every adapter hands its events to one; commands.Dispatcher
+// is it.
+type Handler interface {
+	Handle(ctx context.Context, ev Event) Response
+}
+
 // Recipient is someone the bot tells something directly: a chat actor (a requester) or
 // an Entra user reachable by e-mail (the user whose methods were reset).
 type Recipient struct {
 	Actor *approvals.Actor
 	Email string
+}
+
+// MessageRef points at a card a platform posted for a request, so that it can be updated.
+// Data is adapter-owned (a Teams serviceUrl, say) and opaque to everyone else.
+type MessageRef struct {
+	Platform  string
+	Channel   string
+	MessageID string
+	Data      string
 }
 
 // Platform is a chat platform the bot posts to. Adapters implement it; the Notifier and
@@ -46,9 +62,9 @@ type Platform interface {
 	// Name is the platform name used in Actor.Platform and MessageRef.Platform.
 	Name() string
 	// Post posts a message to the platform's approvals/summary channel.
-	Post(ctx context.Context, msg Message) (approvals.MessageRef, error)
+	Post(ctx context.Context, msg Message) (MessageRef, error)
 	// Update replaces a posted message in place.
-	Update(ctx context.Context, ref approvals.MessageRef, msg Message) error
+	Update(ctx context.Context, ref MessageRef, msg Message) error
 	// Tell sends msg to one person directly. It returns an error wrapping
 	// ErrUnreachable when the platform cannot reach them.
 	Tell(ctx context.Context, to Recipient, msg Message) error

@@ -14,8 +14,8 @@ import (
 
 // RefStore keeps the references of posted cards; storage.DB implements it.
 type RefStore interface {
-	AddMessageRef(ctx context.Context, requestID string, ref approvals.MessageRef) error
-	MessageRefs(ctx context.Context, requestID string) ([]approvals.MessageRef, error)
+	AddMessageRef(ctx context.Context, requestID string, ref MessageRef) error
+	MessageRefs(ctx context.Context, requestID string) ([]MessageRef, error)
 }
 
 // NotifierOptions tune a Notifier. Zero values take the defaults.
@@ -212,7 +212,7 @@ func (n *Notifier) post(ctx context.Context, r *approvals.Request, card Message,
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var ref approvals.MessageRef
+			var ref MessageRef
 			err := n.call(ctx, func(ctx context.Context) error {
 				var err error
 				ref, err = p.Post(ctx, card)

@@ -23,7 +23,7 @@ import (
 type platform struct {
 	name   string
 	post   func(ctx context.Context, m bot.Message) error
-	update func(ctx context.Context, ref approvals.MessageRef, m bot.Message) error
+	update func(ctx context.Context, ref bot.MessageRef, m bot.Message) error
 	tell   func(ctx context.Context, to bot.Recipient, m bot.Message) error
 
 	mu      sync.Mutex
@@ -44,10 +44,10 @@ func newPlatform(name string) *platform {
 
 func (p *platform) Name() string { return p.name }
 
-func (p *platform) Post(ctx context.Context, m bot.Message) (approvals.MessageRef, error) {
+func (p *platform) Post(ctx context.Context, m bot.Message) (bot.MessageRef, error) {
 	if p.post != nil {
 		if err := p.post(ctx, m); err != nil {
-			return approvals.MessageRef{}, err
+			return bot.MessageRef{}, err
 		}
 	}
 	p.mu.Lock()
@@ -55,10 +55,10 @@ func (p *platform) Post(ctx context.Context, m bot.Message) (approvals.MessageRe
 	p.posts++
 	id := fmt.Sprintf("%s-m%d", p.name, p.posts)
 	p.cards[id] = m
-	return approvals.MessageRef{Platform: p.name, Channel: "C-approvals", MessageID: id}, nil
+	return bot.MessageRef{Platform: p.name, Channel: "C-approvals", MessageID: id}, nil
 }
 
-func (p *platform) Update(ctx context.Context, ref approvals.MessageRef, m bot.Message) error {
+func (p *platform) Update(ctx context.Context, ref bot.MessageRef, m bot.Message) error {
 	if p.update != nil {
 		if err := p.update(ctx, ref, m); err != nil {
 			return err
@@ -185,9 +185,9 @@ func TestNotifierPostsAndUpdatesEveryCard(t *testing.T) {
 	}
 
 	t.Run("OK_UpdatesDespiteAFailingPlatform", func(t *testing.T) {
-		teams.update = func(context.Context, approvals.MessageRef, bot.Message) error { return errors.New("teams 502") }
+		teams.update = func(context.Context, bot.MessageRef, bot.Message) error { return errors.New("teams 502") }
 		// A card on a platform that is no longer configured is skipped.
-		if err := db.AddMessageRef(ctx, r.ID, approvals.MessageRef{Platform: "webex", Channel: "x", MessageID: "w1"}); err != nil {
+		if err := db.AddMessageRef(ctx, r.ID, bot.MessageRef{Platform: "webex", Channel: "x", MessageID: "w1"}); err != nil {
 			t.Fatal(err)
 		}
 		n.Notify(ctx, with(r, func(r *approvals.Request) {
@@ -220,7 +220,7 @@ func TestNotifierCoalescesProgress(t *testing.T) {
 
 	gate := make(chan struct{})
 	entered := make(chan struct{}, 1)
-	slack.update = func(ctx context.Context, _ approvals.MessageRef, _ bot.Message) error {
+	slack.update = func(ctx context.Context, _ bot.MessageRef, _ bot.Message) error {
 		select {
 		case entered <- struct{}{}:
 		default:
@@ -432,7 +432,7 @@ func TestNotifierTimeout(t *testing.T) {
 	n.Notify(ctx, r, approvals.EventRequested)
 	flush(t, n)
 	var sawDeadline bool
-	teams.update = func(ctx context.Context, _ approvals.MessageRef, _ bot.Message) error {
+	teams.update = func(ctx context.Context, _ bot.MessageRef, _ bot.Message) error {
 		<-ctx.Done()
 		sawDeadline = errors.Is(ctx.Err(), context.DeadlineExceeded)
 		return ctx.Err()

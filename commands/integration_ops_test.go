@@ -156,4 +156,3 @@ func TestIntegrationProtectedAtExecution(t *testing.T) {
 		t.Fatal("a protected account was changed")
 	}
 }
-

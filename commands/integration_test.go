@@ -35,15 +35,15 @@ func newChat(name string) *chat {
 
 func (c *chat) Name() string { return c.name }
 
-func (c *chat) Post(_ context.Context, m bot.Message) (approvals.MessageRef, error) {
+func (c *chat) Post(_ context.Context, m bot.Message) (bot.MessageRef, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	id := fmt.Sprintf("%s-%d", c.name, len(c.cards)+1)
 	c.cards[id] = m
-	return approvals.MessageRef{Platform: c.name, Channel: "approvals", MessageID: id}, nil
+	return bot.MessageRef{Platform: c.name, Channel: "approvals", MessageID: id}, nil
 }
 
-func (c *chat) Update(_ context.Context, ref approvals.MessageRef, m bot.Message) error {
+func (c *chat) Update(_ context.Context, ref bot.MessageRef, m bot.Message) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.cards[ref.MessageID]; !ok {

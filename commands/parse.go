@@ -427,7 +427,6 @@ func allDigits(s string) bool {
 }
 
 var (
-	guidRE    = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 	hexDashRE = regexp.MustCompile(`^[0-9a-fA-F-]{20,}$`)
 	requestRE = regexp.MustCompile(`^[Rr]-?[0-9A-Za-z]{4,12}$`)
 	// labelRE is one label of a domain name; internationalised names are allowed.
@@ -440,7 +439,7 @@ func user(cmd, s string) (string, error) {
 	if len(s) > 7 && strings.EqualFold(s[:7], "mailto:") {
 		s = s[7:]
 	}
-	if guidRE.MatchString(s) {
+	if approvals.IsObjectID(s) {
 		return strings.ToLower(s), nil
 	}
 	if n := utf8.RuneCountInString(s); n > maxUser {

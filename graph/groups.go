@@ -22,7 +22,7 @@ func (c *Client) ResolveGroup(ctx context.Context, ref string) (approvals.Group,
 	if ref == "" {
 		return approvals.Group{}, approvals.Errorf(approvals.EINVALID, "which group? give an object id, mail nickname or display name")
 	}
-	if isObjectID(ref) {
+	if approvals.IsObjectID(ref) {
 		g, err := c.sdk.Groups().ByGroupId(ref).Get(ctx, &groups.GroupItemRequestBuilderGetRequestConfiguration{
 			QueryParameters: &groups.GroupItemRequestBuilderGetQueryParameters{Select: groupSelect},
 		})

@@ -3,7 +3,6 @@ package graph
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
@@ -18,9 +17,6 @@ var userSelect = []string{"id", "userPrincipalName", "displayName", "mail", "use
 
 const pageSize = int32(999) // the largest page Graph serves for directory objects
 
-var guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-
-func isObjectID(s string) bool { return guidRE.MatchString(s) }
 
 // quote makes s an OData string literal: single quotes, with ' doubled.
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
@@ -30,7 +26,7 @@ func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'
 // that is no one's UPN is then looked up as mail.
 func (c *Client) ResolveUser(ctx context.Context, ref string) (approvals.User, error) {
 	ref = strings.TrimSpace(ref)
-	if !isObjectID(ref) && !strings.Contains(ref, "@") {
+	if !approvals.IsObjectID(ref) && !strings.Contains(ref, "@") {
 		return approvals.User{}, approvals.Errorf(approvals.EINVALID,
 			"%q is not a user principal name, e-mail address or object id", ref)
 	}
@@ -44,7 +40,7 @@ func (c *Client) ResolveUser(ctx context.Context, ref string) (approvals.User, e
 		return toUser(u), nil
 	}
 	err = mapError(opReadUser, ref, err)
-	if approvals.ErrorCode(err) != approvals.ENOTFOUND || isObjectID(ref) {
+	if approvals.ErrorCode(err) != approvals.ENOTFOUND || approvals.IsObjectID(ref) {
 		return approvals.User{}, err
 	}
 	filter := "mail eq " + quote(ref)

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/mfabot/mfabot/approvals"
+	"github.com/mfabot/mfabot/bot"
 	"github.com/mfabot/mfabot/storage"
 )
 
@@ -49,7 +50,7 @@ func TestOpen(t *testing.T) {
 
 	t.Run("OK_ForeignKeysEnforced", func(t *testing.T) {
 		db := openDB(t)
-		err := db.AddMessageRef(ctx, "R-NOSUCH", approvals.MessageRef{Platform: "slack"})
+		err := db.AddMessageRef(ctx, "R-NOSUCH", bot.MessageRef{Platform: "slack"})
 		wantErr(t, err, approvals.ENOTFOUND, "")
 	})
 

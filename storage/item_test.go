@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/mfabot/mfabot/approvals"
+	"github.com/mfabot/mfabot/bot"
 )
 
 func revokeItems(n int) []approvals.Item {
@@ -263,7 +264,7 @@ func TestMessageRefs(t *testing.T) {
 	ctx := context.Background()
 	db := openDB(t)
 	r := newRequest(t, db)
-	refs := []approvals.MessageRef{
+	refs := []bot.MessageRef{
 		{Platform: "slack", Channel: "C0APPROVALS", MessageID: "1700000000.000100"},
 		{Platform: "teams", Channel: "19:abc@thread.tacv2", MessageID: "1700000000001", Data: `{"serviceUrl":"https://smba.trafficmanager.net/emea/"}`},
 		{Platform: "slack", Channel: "D0ANN", MessageID: "1700000000.000200"},

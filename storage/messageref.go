@@ -7,11 +7,15 @@ import (
 	"github.com/mattn/go-sqlite3"
 
 	"github.com/mfabot/mfabot/approvals"
+	"github.com/mfabot/mfabot/bot"
 )
+
+// The cards' references are the chat side's, not the core's: storage keeps them for bot.
+var _ bot.RefStore = (*DB)(nil)
 
 // AddMessageRef remembers a card posted for a request. Adding the same card (platform,
 // channel, message id) again replaces its Data.
-func (db *DB) AddMessageRef(ctx context.Context, requestID string, ref approvals.MessageRef) error {
+func (db *DB) AddMessageRef(ctx context.Context, requestID string, ref bot.MessageRef) error {
 	requestID = canonicalID(requestID)
 	tx, err := db.beginWrite(ctx)
 	if err != nil {
@@ -35,16 +39,16 @@ func (db *DB) AddMessageRef(ctx context.Context, requestID string, ref approvals
 }
 
 // MessageRefs lists the cards posted for a request, in the order they were added.
-func (db *DB) MessageRefs(ctx context.Context, requestID string) ([]approvals.MessageRef, error) {
+func (db *DB) MessageRefs(ctx context.Context, requestID string) ([]bot.MessageRef, error) {
 	rows, err := db.rdb.QueryContext(ctx, `SELECT platform, channel, message_id, data FROM message_refs
 		WHERE request_id = ? ORDER BY rowid`, canonicalID(requestID))
 	if err != nil {
 		return nil, fmt.Errorf("list message refs: %w", err)
 	}
 	defer rows.Close()
-	var refs []approvals.MessageRef
+	var refs []bot.MessageRef
 	for rows.Next() {
-		var m approvals.MessageRef
+		var m bot.MessageRef
 		if err := rows.Scan(&m.Platform, &m.Channel, &m.MessageID, &m.Data); err != nil {
 			return nil, fmt.Errorf("list message refs: %w", err)
 		}

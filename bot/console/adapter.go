@@ -45,12 +45,6 @@ const (
 	maxBody        = 16 << 10
 )
 
-// Dispatcher handles an event from the console: what a person typed or pressed. It never
-// panics; errors are already turned into replies. commands.Dispatcher implements it.
-type Dispatcher interface {
-	Handle(ctx context.Context, ev bot.Event) bot.Response
-}
-
 // Person is someone the page can act as. Who may do what is not decided here: the
 // policy's requesters and approvers name console people as "console:<ID>".
 type Person struct {
@@ -87,7 +81,7 @@ var personID = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
 // and are shown by its http.Handler.
 type Adapter struct {
 	cfg    Config
-	d      Dispatcher
+	d      bot.Handler
 	log    *slog.Logger
 	people map[string]Person
 	prefix string // makes message ids unique across restarts
@@ -128,7 +122,7 @@ const (
 )
 
 // New returns a console adapter that hands events to d.
-func New(cfg Config, d Dispatcher) (*Adapter, error) {
+func New(cfg Config, d bot.Handler) (*Adapter, error) {
 	if d == nil {
 		return nil, errors.New("console: no dispatcher")
 	}
@@ -207,12 +201,12 @@ func (a *Adapter) LoadHistory(ctx context.Context) error {
 }
 
 // Post appends msg to the channel and shows it on every open page.
-func (a *Adapter) Post(ctx context.Context, msg bot.Message) (approvals.MessageRef, error) {
+func (a *Adapter) Post(ctx context.Context, msg bot.Message) (bot.MessageRef, error) {
 	id, err := a.post(msg)
 	if err != nil {
-		return approvals.MessageRef{}, err
+		return bot.MessageRef{}, err
 	}
-	return approvals.MessageRef{Platform: PlatformName, Channel: ChannelID, MessageID: id}, nil
+	return bot.MessageRef{Platform: PlatformName, Channel: ChannelID, MessageID: id}, nil
 }
 
 func (a *Adapter) post(msg bot.Message) (string, error) {
@@ -234,7 +228,7 @@ func (a *Adapter) post(msg bot.Message) (string, error) {
 // Update replaces a posted message in place on every open page. A message this process
 // never posted (one from before a restart that History did not bring back) is found by
 // its RequestID when it has one, and otherwise appended, so the channel stays truthful.
-func (a *Adapter) Update(ctx context.Context, ref approvals.MessageRef, msg bot.Message) error {
+func (a *Adapter) Update(ctx context.Context, ref bot.MessageRef, msg bot.Message) error {
 	if ref.Platform != PlatformName {
 		return fmt.Errorf("console: update of a %q message", ref.Platform)
 	}

@@ -18,12 +18,6 @@ import (
 // PlatformName is the name of this platform in Actor.Platform and MessageRef.Platform.
 const PlatformName = "slack"
 
-// Dispatcher handles a verified event. It never panics; errors are already turned into
-// Reply messages.
-type Dispatcher interface {
-	Handle(ctx context.Context, ev bot.Event) bot.Response
-}
-
 // UserResolver links a Slack profile e-mail to an Entra user (graph.Client implements it).
 type UserResolver interface {
 	ResolveUser(ctx context.Context, ref string) (approvals.User, error)
@@ -32,11 +26,11 @@ type UserResolver interface {
 var _ bot.Platform = (*Adapter)(nil)
 
 // Adapter connects mfabot to one Slack workspace: it serves Slack's requests (HTTP or
-// Socket Mode), hands verified events to the Dispatcher, and implements bot.Platform.
+// Socket Mode), hands verified events to the bot.Handler, and implements bot.Platform.
 type Adapter struct {
 	cfg   Config
 	api   *slackapi.Client
-	d     Dispatcher
+	d     bot.Handler
 	log   *slog.Logger
 	links *linker
 
@@ -66,7 +60,7 @@ type origin struct {
 
 // New returns an adapter for cfg. d handles every verified event; users resolves profile
 // e-mails to Entra users and is required only when cfg.LinkByEmail is set.
-func New(cfg Config, d Dispatcher, users UserResolver) (*Adapter, error) {
+func New(cfg Config, d bot.Handler, users UserResolver) (*Adapter, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -27,12 +27,12 @@ const maxAltChars = 1000
 // fallback text). msg.Image is uploaded into the channel right after the message and
 // msg.Files into its thread, with the files upload v2 flow. When the message is posted
 // but an upload fails, Post returns the message's reference together with the error.
-func (a *Adapter) Post(ctx context.Context, msg bot.Message) (approvals.MessageRef, error) {
+func (a *Adapter) Post(ctx context.Context, msg bot.Message) (bot.MessageRef, error) {
 	ch, ts, err := a.postMessage(ctx, a.cfg.Channel, msg)
 	if err != nil {
-		return approvals.MessageRef{}, err
+		return bot.MessageRef{}, err
 	}
-	ref := approvals.MessageRef{Platform: PlatformName, Channel: ch, MessageID: ts}
+	ref := bot.MessageRef{Platform: PlatformName, Channel: ch, MessageID: ts}
 	return ref, a.sendFiles(ctx, ch, ts, msg)
 }
 

@@ -181,18 +181,18 @@ func TestUpdateCoalesces(t *testing.T) {
 	}
 }
 
-func lastText(f *fixture, ref approvals.MessageRef) string {
+func lastText(f *fixture, ref bot.MessageRef) string {
 	m, _ := f.slack.Message(ref.Channel, ref.MessageID)
 	return m.Text + string(m.Blocks)
 }
 
 func TestUpdateUnknownMessage(t *testing.T) {
 	f := newFixture(t, newRecorder(nil))
-	err := f.ad.Update(context.Background(), approvals.MessageRef{Platform: "slack", Channel: slacktest.Channel, MessageID: "1.000001"}, bot.Message{Title: "x"})
+	err := f.ad.Update(context.Background(), bot.MessageRef{Platform: "slack", Channel: slacktest.Channel, MessageID: "1.000001"}, bot.Message{Title: "x"})
 	if approvals.ErrorCode(err) != approvals.EUPSTREAM || !strings.Contains(err.Error(), "message_not_found") {
 		t.Fatalf("err = %v", err)
 	}
-	err = f.ad.Update(context.Background(), approvals.MessageRef{Platform: "teams", Channel: "x", MessageID: "y"}, bot.Message{})
+	err = f.ad.Update(context.Background(), bot.MessageRef{Platform: "teams", Channel: "x", MessageID: "y"}, bot.Message{})
 	if approvals.ErrorCode(err) != approvals.EINVALID {
 		t.Fatalf("teams ref: %v", err)
 	}
@@ -241,7 +241,7 @@ func TestLogsKeepSecrets(t *testing.T) {
 	if _, err := f.sender.Post(ctx, slack.CommandsPath, cmd.Form(), forged); err != nil {
 		t.Fatal(err)
 	}
-	_ = f.ad.Update(ctx, approvals.MessageRef{Channel: slacktest.Channel, MessageID: "9.9"}, bot.Message{Title: "x"})
+	_ = f.ad.Update(ctx, bot.MessageRef{Channel: slacktest.Channel, MessageID: "9.9"}, bot.Message{Title: "x"})
 	if err := f.ad.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}

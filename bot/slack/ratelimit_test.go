@@ -21,7 +21,7 @@ func TestRateLimitHoldsTheMethod(t *testing.T) {
 	f.slack.RateLimit("chat.postMessage", 1, time.Second)
 
 	type posted struct {
-		ref approvals.MessageRef
+		ref bot.MessageRef
 		err error
 	}
 	done := make(chan posted, 1)

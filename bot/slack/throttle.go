@@ -144,7 +144,7 @@ func isProgress(msg bot.Message) bool {
 // logged). Any other message is a state change: Update waits its turn, sends the latest
 // message and returns the outcome, so a final state is never dropped. A 429 is retried
 // after Slack's Retry-After.
-func (a *Adapter) Update(ctx context.Context, ref approvals.MessageRef, msg bot.Message) error {
+func (a *Adapter) Update(ctx context.Context, ref bot.MessageRef, msg bot.Message) error {
 	if ref.Platform != "" && ref.Platform != PlatformName {
 		return approvals.Errorf(approvals.EINVALID, "slack cannot update a %s message", ref.Platform)
 	}
@@ -190,7 +190,7 @@ func (a *Adapter) Update(ctx context.Context, ref approvals.MessageRef, msg bot.
 
 // flush sends e's latest message unless Slack already has call need or a later one
 // (need 0: whatever is latest now).
-func (a *Adapter) flush(ctx context.Context, ref approvals.MessageRef, e *updateEntry, need uint64) error {
+func (a *Adapter) flush(ctx context.Context, ref bot.MessageRef, e *updateEntry, need uint64) error {
 	e.send.Lock()
 	defer e.send.Unlock()
 	e.mu.Lock()

@@ -15,11 +15,6 @@ import (
 	"github.com/mfabot/mfabot/bot"
 )
 
-// Dispatcher turns a verified event into a response; bot.Dispatcher implements it.
-type Dispatcher interface {
-	Handle(ctx context.Context, ev bot.Event) bot.Response
-}
-
 // ConversationStore keeps conversation references; storage.DB implements it.
 type ConversationStore interface {
 	PutConversation(ctx context.Context, platform, id string, data []byte) error
@@ -34,7 +29,7 @@ var _ bot.Platform = (*Adapter)(nil)
 // Connector and a bot.Platform that posts and updates Adaptive Cards.
 type Adapter struct {
 	cfg     Config
-	d       Dispatcher
+	d       bot.Handler
 	convs   ConversationStore
 	log     *slog.Logger
 	auth    *validator
@@ -66,7 +61,7 @@ const maxRememberedCards = 1024
 
 // New builds the adapter. It validates cfg and, unless cfg.Credential is set, builds the
 // client-secret credential of the bot's app registration.
-func New(cfg Config, d Dispatcher, convs ConversationStore) (*Adapter, error) {
+func New(cfg Config, d bot.Handler, convs ConversationStore) (*Adapter, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

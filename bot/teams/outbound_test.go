@@ -28,7 +28,7 @@ func TestPostToApprovalsChannel(t *testing.T) {
 		t.Fatalf("calls = %+v", calls)
 	}
 	c := calls[0]
-	want := approvals.MessageRef{Platform: "teams", Channel: channelID, MessageID: c.ActivityID, Data: h.conn.URL}
+	want := bot.MessageRef{Platform: "teams", Channel: channelID, MessageID: c.ActivityID, Data: h.conn.URL}
 	if ref != want {
 		t.Errorf("ref = %+v, want %+v", ref, want)
 	}
@@ -147,7 +147,7 @@ func TestTokenOnlyToVerifiedServiceURLs(t *testing.T) {
 	h.storeChannel(t)
 	evil := teamstest.NewConnector(t)
 	evil.AddActivity(channelID, "1")
-	ref := approvals.MessageRef{Platform: "teams", Channel: channelID, MessageID: "1", Data: evil.URL}
+	ref := bot.MessageRef{Platform: "teams", Channel: channelID, MessageID: "1", Data: evil.URL}
 	err := h.a.Update(context.Background(), ref, *pendingCard("approved"))
 	if got := errorCode(err); got != approvals.EFORBIDDEN {
 		t.Fatalf("Update to an unverified serviceUrl: code %q (%v), want %q", got, err, approvals.EFORBIDDEN)

@@ -14,20 +14,20 @@ import (
 
 // Post posts msg as a card to the approvals channel (Config.Channel). The MessageRef's
 // Data is the serviceUrl the card lives behind.
-func (a *Adapter) Post(ctx context.Context, msg bot.Message) (approvals.MessageRef, error) {
+func (a *Adapter) Post(ctx context.Context, msg bot.Message) (bot.MessageRef, error) {
 	if a.cfg.Channel == "" {
-		return approvals.MessageRef{}, approvals.Errorf(approvals.EINVALID, "no Teams approvals channel is configured (MFABOT_TEAMS_CHANNEL)")
+		return bot.MessageRef{}, approvals.Errorf(approvals.EINVALID, "no Teams approvals channel is configured (MFABOT_TEAMS_CHANNEL)")
 	}
 	serviceURL, err := a.channelServiceURL(ctx, a.cfg.Channel)
 	if err != nil {
-		return approvals.MessageRef{}, err
+		return bot.MessageRef{}, err
 	}
 	id, err := a.conn.sendToConversation(ctx, serviceURL, a.cfg.Channel, cardActivity(msg, a.cardOptions(a.cfg.Channel)))
 	if err != nil {
-		return approvals.MessageRef{}, fmt.Errorf("post to teams channel: %w", err)
+		return bot.MessageRef{}, fmt.Errorf("post to teams channel: %w", err)
 	}
 	a.rememberCard(id, a.cfg.Channel, msg)
-	return approvals.MessageRef{Platform: PlatformName, Channel: a.cfg.Channel, MessageID: id, Data: serviceURL}, nil
+	return bot.MessageRef{Platform: PlatformName, Channel: a.cfg.Channel, MessageID: id, Data: serviceURL}, nil
 }
 
 // channelServiceURL finds the serviceUrl of a conversation from its stored reference.
@@ -64,7 +64,7 @@ func (a *Adapter) channelServiceURL(ctx context.Context, conv string) (string, e
 // Update replaces a posted card. Updates of one card are coalesced: while one is on its
 // way, only the newest waiting state is sent next (the others return nil), so progress
 // stays within Teams' limits and the final state always goes out.
-func (a *Adapter) Update(ctx context.Context, ref approvals.MessageRef, msg bot.Message) error {
+func (a *Adapter) Update(ctx context.Context, ref bot.MessageRef, msg bot.Message) error {
 	if ref.Platform != PlatformName || ref.Channel == "" || ref.MessageID == "" || ref.Data == "" {
 		return approvals.Errorf(approvals.EINVALID, "not a Teams message reference")
 	}

@@ -186,13 +186,13 @@ func (c *countedPlatform) count(op string, err error) {
 	}
 }
 
-func (c *countedPlatform) Post(ctx context.Context, msg bot.Message) (approvals.MessageRef, error) {
+func (c *countedPlatform) Post(ctx context.Context, msg bot.Message) (bot.MessageRef, error) {
 	ref, err := c.Platform.Post(ctx, msg)
 	c.count("post", err)
 	return ref, err
 }
 
-func (c *countedPlatform) Update(ctx context.Context, ref approvals.MessageRef, msg bot.Message) error {
+func (c *countedPlatform) Update(ctx context.Context, ref bot.MessageRef, msg bot.Message) error {
 	err := c.Platform.Update(ctx, ref, msg)
 	c.count("update", err)
 	return err
@@ -209,7 +209,7 @@ type summaryCounted struct {
 	m *metrics
 }
 
-func (s *summaryCounted) Post(ctx context.Context, msg bot.Message) (approvals.MessageRef, error) {
+func (s *summaryCounted) Post(ctx context.Context, msg bot.Message) (bot.MessageRef, error) {
 	ref, err := s.Platform.Post(ctx, msg)
 	outcome := "posted"
 	if err != nil {

@@ -137,17 +137,17 @@ type fakePlatform struct {
 
 func (p *fakePlatform) Name() string { return p.name }
 
-func (p *fakePlatform) Post(ctx context.Context, msg bot.Message) (approvals.MessageRef, error) {
+func (p *fakePlatform) Post(ctx context.Context, msg bot.Message) (bot.MessageRef, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.postErr != nil {
-		return approvals.MessageRef{}, p.postErr
+		return bot.MessageRef{}, p.postErr
 	}
 	p.posts = append(p.posts, msg)
-	return approvals.MessageRef{Platform: p.name, Channel: "C1", MessageID: fmt.Sprint(len(p.posts))}, nil
+	return bot.MessageRef{Platform: p.name, Channel: "C1", MessageID: fmt.Sprint(len(p.posts))}, nil
 }
 
-func (p *fakePlatform) Update(ctx context.Context, ref approvals.MessageRef, msg bot.Message) error {
+func (p *fakePlatform) Update(ctx context.Context, ref bot.MessageRef, msg bot.Message) error {
 	return fmt.Errorf("update not expected")
 }
 

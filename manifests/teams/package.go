@@ -6,9 +6,10 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
+
+	"github.com/mfabot/mfabot/approvals"
 )
 
 // AppIDPlaceholder stands for the bot's Microsoft App ID in manifest.json, both as the
@@ -18,7 +19,6 @@ const AppIDPlaceholder = "{{MFABOT_TEAMS_APP_ID}}"
 //go:embed manifest.json color.png outline.png
 var files embed.FS
 
-var guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 // zipTime is the modification time of every file in the package, so that the same app
 // id always gives the same bytes.
@@ -27,7 +27,7 @@ var zipTime = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 // Manifest returns manifest.json with appID (a GUID: the Microsoft App ID of the Azure Bot)
 // filled in.
 func Manifest(appID string) ([]byte, error) {
-	if !guidRE.MatchString(appID) {
+	if !approvals.IsObjectID(appID) {
 		return nil, fmt.Errorf("teams app id %q is not a GUID", appID)
 	}
 	tmpl, err := files.ReadFile("manifest.json")
