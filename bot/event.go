@@ -21,7 +21,15 @@ type Event struct {
 	// lost phone", or a button's Command ("approve R-7K2Q", "deny R-7K2Q reason…").
 	Text   string
 	Button bool // Text came from a button press
+	// Reason is what the person typed into the reason prompt of a button that asks for one
+	// (Deny), as typed. Adapters never splice it into Text: the dispatcher cleans, limits and
+	// applies it, the same way for every platform.
+	Reason string
 }
+
+// MaxReason is the longest reason, in characters, a command or a reason prompt takes;
+// adapters use it to say so in their prompt before anything is sent.
+const MaxReason = 1000
 
 // Response is the dispatcher's answer to an event.
 type Response struct {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/mfabot/mfabot/approvals"
@@ -91,7 +92,7 @@ func (d *Dispatcher) Handle(ctx context.Context, ev bot.Event) (resp bot.Respons
 			resp = bot.Response{Reply: &bot.Message{Title: "Something went wrong", Tone: bot.ToneBad, Text: "internal error (ref " + ref + ")"}}
 		}
 	}()
-	cmd, err := Parse(ev.Text)
+	cmd, err := Parse(withReason(ev.Text, ev.Reason))
 	if err != nil {
 		log.InfoContext(ctx, "command", logOutcome, "usage", "text", shorten(ev.Text, 200), "err", approvals.ErrorMessage(err))
 		return d.fail(ctx, log, err, "")
@@ -262,6 +263,17 @@ func (d *Dispatcher) status(ctx context.Context, log *slog.Logger, cmd Command, 
 	}
 	m := StatusCard(s, now)
 	return bot.Response{Reply: &m}, nil
+}
+
+// withReason adds the reason typed into a button's reason prompt to the button's command
+// as one quoted stretch, so that it is taken as typed (a reason that starts with "--" or a
+// quote is no option or argument), with the parser's limits.
+func withReason(text, reason string) string {
+	reason = strings.Join(strings.Fields(reason), " ")
+	if reason == "" {
+		return text
+	}
+	return text + " " + quote(escapeMarkup(reason))
 }
 
 // preview says in a sentence what the approver will be shown.

@@ -516,3 +516,17 @@ func TestSummarizerFunc(t *testing.T) {
 		t.Fatalf("SummarizerFunc.Post = %v, called %v", err, called)
 	}
 }
+
+// A reason typed into a button's prompt reaches the request as typed, whatever it starts
+// with: it is never parsed as part of the command.
+func TestDispatchButtonReason(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	id := f.request(t, "reset adele.vance@contoso.com lost phone")
+	resp := f.d.Handle(context.Background(), bot.Event{Actor: ben, Text: "deny " + id, Button: true, Reason: "  --force  was\nnever asked \"for\" "})
+	if resp.Card == nil || !strings.Contains(resp.Card.PlainText(), `--force was never asked "for"`) {
+		t.Fatalf("deny answered %+v / %+v", resp.Reply, resp.Card)
+	}
+	long := f.d.Handle(context.Background(), bot.Event{Actor: ben, Text: "cancel " + f.request(t, "revoke adele.vance@contoso.com"), Button: true, Reason: strings.Repeat("x", 1001)})
+	says(t, long.Reply, "the reason is too long")
+	says(t, f.d.Handle(context.Background(), bot.Event{Actor: ben, Text: "approve " + id, Button: true, Reason: "why not"}).Reply, "approve takes only the request id")
+}

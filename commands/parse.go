@@ -45,7 +45,7 @@ type Command struct {
 // Limits on what Parse accepts, so that a card never carries a novel.
 const (
 	maxText   = 16 << 10 // bytes, before cleaning
-	maxReason = 1000
+	maxReason = bot.MaxReason
 	maxGroup  = 256
 	maxUser   = 256
 	// maxConfirm bounds --confirm well above any real group, so a typo of extra digits is

@@ -237,7 +237,7 @@ func (a *Adapter) handleCommand(w http.ResponseWriter, r *http.Request) {
 	}
 	typed := strings.TrimSpace(r.PostForm.Get("text"))
 	button := r.PostForm.Get("button") == "true"
-	reason := oneLine(r.PostForm.Get("reason"))
+	reason := r.PostForm.Get("reason")
 	if !utf8.ValidString(typed) || !utf8.ValidString(reason) {
 		writeError(w, r, http.StatusBadRequest, "text is not UTF-8")
 		return
@@ -255,8 +255,6 @@ func (a *Adapter) handleCommand(w http.ResponseWriter, r *http.Request) {
 			writeOK(w, r, p)
 			return
 		}
-	} else if reason != "" {
-		text += " " + reason
 	}
 	if utf8.RuneCountInString(text) > maxCommandText {
 		a.replyOrLog(p, echo, bot.Message{Text: msgTooLong, Tone: bot.ToneBad})
@@ -268,6 +266,9 @@ func (a *Adapter) handleCommand(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), a.cfg.DispatchTimeout)
 	defer cancel()
 	ev := bot.Event{Actor: p.Actor(), Conversation: a.Conversation(), Text: text, Button: button}
+	if button {
+		ev.Reason = reason
+	}
 	a.log.DebugContext(ctx, "console event", "person", p.ID, "button", button)
 	resp := a.d.Handle(ctx, ev)
 	msg := resp.Reply
@@ -305,8 +306,6 @@ func commandText(typed string) (string, bool) {
 	return strings.TrimSpace(rest), true
 }
 
-// oneLine collapses a reason typed into a form to one line of single spaces.
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // wantsJSON tells the page's script (which asks for JSON) from a plain form post.
 func wantsJSON(r *http.Request) bool {

@@ -275,8 +275,9 @@ func TestApprovalCardButtonsAndDenyModal(t *testing.T) {
 		t.Fatalf("submit: %v %v", ans, err)
 	}
 	ev = f.waitEvent(t)
-	if ev.Text != "deny R-7K2QXA not during the freeze" {
-		t.Fatalf("deny event text = %q", ev.Text)
+	// The reason travels beside the command; the dispatcher applies it.
+	if ev.Text != "deny R-7K2QXA" || ev.Reason != "not during\nthe freeze" {
+		t.Fatalf("deny event text = %q, reason %q", ev.Text, ev.Reason)
 	}
 }
 

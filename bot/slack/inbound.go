@@ -3,6 +3,7 @@ package slack
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -15,7 +16,6 @@ import (
 // Limits on what a person sends.
 const (
 	maxCommandText = 4000 // slash command text
-	maxReasonChars = 500  // a reason typed in the modal
 	maxMetadata    = 3000 // a view's private_metadata (Slack's limit)
 	maxModalTitle  = 24   // a modal's title, submit and close texts (Slack's limit)
 	// modalTimeout bounds views.open: Slack's trigger_id is valid for 3 s after the click.
@@ -147,7 +147,7 @@ func (a *Adapter) handleBlockActions(ic slackapi.InteractionCallback) {
 			continue
 		}
 		started := a.background(a.cfg.DispatchTimeout, func(ctx context.Context) {
-			a.dispatchClick(ctx, ic.User, channel, act.Value, target)
+			a.dispatchClick(ctx, ic.User, channel, act.Value, "", target)
 		})
 		if !started {
 			a.log.Warn("slack click dropped: shutting down", "slack_user", ic.User.ID)
@@ -158,12 +158,13 @@ func (a *Adapter) handleBlockActions(ic slackapi.InteractionCallback) {
 // dispatchClick hands a button press to the dispatcher. The answer for the clicker (a
 // refusal or a confirmation) goes to them alone; the card itself is left to the notifier,
 // which updates every posted copy, so a refused click never changes it.
-func (a *Adapter) dispatchClick(ctx context.Context, u slackapi.User, channel, text string, target replyTarget) {
+func (a *Adapter) dispatchClick(ctx context.Context, u slackapi.User, channel, text, reason string, target replyTarget) {
 	ev := bot.Event{
 		Actor:        a.actor(ctx, u.ID, userName(u)),
 		Conversation: bot.Conversation{Platform: PlatformName, ID: channel},
 		Text:         text,
 		Button:       true,
+		Reason:       reason,
 	}
 	resp := a.d.Handle(ctx, ev)
 	if resp.Reply != nil {
@@ -210,7 +211,7 @@ func reasonView(label, command, metadata string) slackapi.ModalViewRequest {
 	input := slackapi.NewPlainTextInputBlockElement(plain("Why? Everyone on the card will see it."), reasonActionID)
 	input.Multiline = true
 	input.MinLength = 1
-	input.MaxLength = maxReasonChars
+	input.MaxLength = bot.MaxReason
 	return slackapi.ModalViewRequest{
 		Type:            slackapi.VTModal,
 		CallbackID:      reasonCallbackID,
@@ -240,17 +241,17 @@ func (a *Adapter) handleViewSubmission(ic slackapi.InteractionCallback) any {
 	if ic.View.State != nil {
 		reason = ic.View.State.Values[reasonBlockID][reasonActionID].Value
 	}
-	// One line: the reason is appended to command text, which is parsed word by word.
-	reason = strings.Join(strings.Fields(reason), " ")
+	// The modal says what is wrong while it is still open; the dispatcher cleans and
+	// applies the reason itself.
 	switch {
-	case reason == "":
+	case strings.TrimSpace(reason) == "":
 		return viewError("A reason is required.")
-	case utf8.RuneCountInString(reason) > maxReasonChars:
-		return viewError("Keep the reason under 500 characters.")
+	case utf8.RuneCountInString(reason) > bot.MaxReason:
+		return viewError(fmt.Sprintf("Keep the reason under %d characters.", bot.MaxReason))
 	}
 	target := replyTarget{responseURL: meta.ResponseURL, channel: meta.Channel, user: ic.User.ID}
 	started := a.background(a.cfg.DispatchTimeout, func(ctx context.Context) {
-		a.dispatchClick(ctx, ic.User, meta.Channel, meta.Command+" "+reason, target)
+		a.dispatchClick(ctx, ic.User, meta.Channel, meta.Command, reason, target)
 	})
 	if !started {
 		return viewError(msgShuttingDown)

@@ -37,7 +37,6 @@ const (
 	verbRefresh = "refresh"
 
 	reasonInputID = "reason"
-	maxReasonLen  = 500
 )
 
 type obj = map[string]any
@@ -245,7 +244,7 @@ func buttonAction(b bot.Button) obj {
 		"body": []any{
 			obj{
 				"type": "Input.Text", "id": reasonInputID, "label": "Reason", "isRequired": true,
-				"errorMessage": "A reason is required.", "placeholder": "Why?", "maxLength": maxReasonLen,
+				"errorMessage": "A reason is required.", "placeholder": "Why?", "maxLength": bot.MaxReason,
 			},
 			obj{"type": "ActionSet", "actions": []any{executeAction(plain(b.Label), b.Style, data)}},
 		},

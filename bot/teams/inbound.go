@@ -161,8 +161,8 @@ func (a *Adapter) onMessage(act *activity) {
 		return
 	}
 	var ev bot.Event
-	if cmd, ok := submittedCommand(act.Value); ok {
-		ev = bot.Event{Actor: actor, Conversation: conversationOf(act), Text: cmd, Button: true}
+	if cmd, reason, ok := submittedCommand(act.Value); ok {
+		ev = bot.Event{Actor: actor, Conversation: conversationOf(act), Text: cmd, Button: true, Reason: reason}
 	} else {
 		if !addressedToBot(act) {
 			return
@@ -186,13 +186,13 @@ func (a *Adapter) onMessage(act *activity) {
 
 // submittedCommand reads the command of an Action.Submit (the fallback of our
 // Action.Execute buttons): a message activity whose value holds our card data.
-func submittedCommand(value json.RawMessage) (string, bool) {
+func submittedCommand(value json.RawMessage) (command, reason string, ok bool) {
 	if len(value) == 0 {
-		return "", false
+		return "", "", false
 	}
 	var d actionData
 	if json.Unmarshal(value, &d) != nil || d.Command == "" {
-		return "", false
+		return "", "", false
 	}
 	return cleanCommand(d.Command, d.Reason)
 }
@@ -226,7 +226,7 @@ func (a *Adapter) onInvoke(w http.ResponseWriter, act *activity) {
 	var d actionData
 	_ = json.Unmarshal(v.Action.Data, &d)
 	refresh := v.Action.Verb == verbRefresh
-	var text string
+	var text, reason string
 	if refresh {
 		id, ok := cleanRequestID(d.RequestID)
 		if !ok {
@@ -235,14 +235,14 @@ func (a *Adapter) onInvoke(w http.ResponseWriter, act *activity) {
 		}
 		text = "show " + id
 	} else {
-		cmd, ok := cleanCommand(d.Command, d.Reason)
+		cmd, why, ok := cleanCommand(d.Command, d.Reason)
 		if !ok {
 			writeInvoke(w, errorAnswer(http.StatusBadRequest, "This button carries no command."))
 			return
 		}
-		text = cmd
+		text, reason = cmd, why
 	}
-	ev := bot.Event{Actor: actor, Conversation: conversationOf(act), Text: text, Button: true}
+	ev := bot.Event{Actor: actor, Conversation: conversationOf(act), Text: text, Button: true, Reason: reason}
 	a.noteViewer(ev.Conversation.ID, act.From.ID)
 
 	var mu sync.Mutex

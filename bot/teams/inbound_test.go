@@ -260,8 +260,9 @@ func TestInvokeDenyCarriesReason(t *testing.T) {
 	h.post(t, h.token(), h.invoke("command", map[string]any{
 		"command": "deny R-7K2Q", "reason": "  not\nverified\u202e by phone ",
 	}, "1700000000400"))
-	if ev := h.disp.next(t); ev.Text != "deny R-7K2Q not verified by phone" {
-		t.Errorf("text = %q", ev.Text)
+	// Disguising characters are gone; the dispatcher folds the rest.
+	if ev := h.disp.next(t); ev.Text != "deny R-7K2Q" || strings.Join(strings.Fields(ev.Reason), " ") != "not verified by phone" {
+		t.Errorf("text = %q, reason %q", ev.Text, ev.Reason)
 	}
 }
 
@@ -354,7 +355,7 @@ func TestSubmitFallbackUpdatesCardAndReplies(t *testing.T) {
 	act["value"] = map[string]any{"command": "deny R-7K2Q", "reason": "unverified"}
 	h.post(t, h.token(), act)
 	ev := h.disp.next(t)
-	if ev.Text != "deny R-7K2Q unverified" || !ev.Button {
+	if ev.Text != "deny R-7K2Q" || ev.Reason != "unverified" || !ev.Button {
 		t.Errorf("event = %+v", ev)
 	}
 	calls := h.conn.WaitSucceeded(t, 2, 5*time.Second)

@@ -69,28 +69,24 @@ func commandText(a *activity) string {
 	return strings.Join(fields, " ")
 }
 
-// cleanCommand validates the command a card action carries and appends the reason typed
-// into the card. The command is never trusted beyond being text: the dispatcher parses it
-// like anything typed and the core reloads the request and checks the actor.
-func cleanCommand(command, reason string) (string, bool) {
+// cleanCommand validates the command a card action carries and cleans the reason typed
+// into the card of the characters Teams lets through that would disguise text (bidi
+// controls and the like); the dispatcher folds, limits and applies the reason. The command
+// is never trusted beyond being text: the dispatcher parses it like anything typed and the
+// core reloads the request and checks the actor.
+func cleanCommand(command, reason string) (string, string, bool) {
 	command = strings.TrimSpace(command)
 	if command == "" || len(command) > maxCommandLen || !utf8.ValidString(command) ||
 		strings.IndexFunc(command, func(r rune) bool { return r != ' ' && dropRune(r) }) >= 0 {
-		return "", false
+		return "", "", false
 	}
-	reason = strings.Join(strings.Fields(strings.Map(func(r rune) rune {
+	reason = strings.Map(func(r rune) rune {
 		if dropRune(r) {
 			return ' '
 		}
 		return r
-	}, reason)), " ")
-	if n := utf8.RuneCountInString(reason); n > maxReasonLen {
-		reason = string([]rune(reason)[:maxReasonLen])
-	}
-	if reason != "" {
-		command += " " + reason
-	}
-	return command, true
+	}, reason)
+	return command, reason, true
 }
 
 // cleanRequestID accepts a request id from card data when it looks like one.
