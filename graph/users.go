@@ -17,7 +17,6 @@ var userSelect = []string{"id", "userPrincipalName", "displayName", "mail", "use
 
 const pageSize = int32(999) // the largest page Graph serves for directory objects
 
-
 // quote makes s an OData string literal: single quotes, with ' doubled.
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 

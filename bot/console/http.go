@@ -306,7 +306,6 @@ func commandText(typed string) (string, bool) {
 	return strings.TrimSpace(rest), true
 }
 
-
 // wantsJSON tells the page's script (which asks for JSON) from a plain form post.
 func wantsJSON(r *http.Request) bool {
 	return strings.Contains(r.Header.Get("Accept"), "application/json")

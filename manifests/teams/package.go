@@ -19,7 +19,6 @@ const AppIDPlaceholder = "{{MFABOT_TEAMS_APP_ID}}"
 //go:embed manifest.json color.png outline.png
 var files embed.FS
 
-
 // zipTime is the modification time of every file in the package, so that the same app
 // id always gives the same bytes.
 var zipTime = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
