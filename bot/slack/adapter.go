@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -46,11 +45,7 @@ type Adapter struct {
 	updates *throttle
 	limit   pacer
 
-	ctx    context.Context // parent of all background work; cancelled by a late Shutdown
-	cancel context.CancelFunc
-	mu     sync.Mutex // guards closed and wg.Add
-	closed bool
-	wg     sync.WaitGroup
+	bg *bot.Background // work that outlives a request: commands after the ack, card updates
 }
 
 // origin names where requests may come from. Empty fields are not checked.
@@ -86,7 +81,7 @@ func New(cfg Config, d bot.Handler, users UserResolver) (*Adapter, error) {
 		log: cfg.Logger.With("platform", PlatformName),
 	}
 	a.rejects = newRejects(cfg.OnReject, a.log, cfg.Clock.Now)
-	a.ctx, a.cancel = context.WithCancel(context.Background())
+	a.bg = bot.NewBackground(a.log)
 	a.links = newLinker(cfg, users, a.userInfo, a.log)
 	a.updates = newThrottle(cfg.UpdateInterval)
 	if cfg.TeamID != "" || cfg.EnterpriseID != "" {
@@ -148,43 +143,15 @@ func (a *Adapter) Connect(ctx context.Context) error {
 	return nil
 }
 
-// Shutdown stops accepting Slack requests and waits for the commands and clicks being
+// Close stops accepting Slack requests and waits for the commands and clicks being
 // handled and the card updates still queued. When ctx ends first it cancels them and
 // returns ctx's error.
-func (a *Adapter) Shutdown(ctx context.Context) error {
-	a.mu.Lock()
-	a.closed = true
-	a.mu.Unlock()
-	done := make(chan struct{})
-	go func() {
-		a.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		a.cancel()
-		return nil
-	case <-ctx.Done():
-		a.cancel()
-		<-done
-		return ctx.Err()
-	}
-}
+func (a *Adapter) Close(ctx context.Context) error { return a.bg.Close(ctx) }
 
 // background runs fn on its own goroutine with a context detached from the request that
-// started it, bounded by timeout. It reports false, running nothing, after Shutdown.
+// started it, bounded by timeout. It reports false, running nothing, after Close.
 func (a *Adapter) background(timeout time.Duration, fn func(ctx context.Context)) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.closed {
-		return false
-	}
-	a.wg.Go(func() {
-		ctx, cancel := context.WithTimeout(a.ctx, timeout)
-		defer cancel()
-		fn(ctx)
-	})
-	return true
+	return a.bg.Go(timeout, fn)
 }
 
 // upstream wraps an error of a Slack Web API method as EUPSTREAM.

@@ -90,7 +90,7 @@ func newFixtureWith(t *testing.T, d *recorder, users slack.UserResolver, configu
 	}
 	srv := httptest.NewServer(ad.Handler())
 	t.Cleanup(srv.Close)
-	t.Cleanup(func() { _ = ad.Shutdown(context.Background()) })
+	t.Cleanup(func() { _ = ad.Close(context.Background()) })
 	sender := slacktest.Sender{URL: srv.URL, Secret: secret}
 	if cfg.Clock != nil {
 		sender.Now = cfg.Clock.Now

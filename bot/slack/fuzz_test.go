@@ -73,7 +73,7 @@ func serve(t *testing.T, a *Adapter, path string, h http.Header, body []byte) *h
 	req.Header = h
 	rec := httptest.NewRecorder()
 	a.Handler().ServeHTTP(rec, req)
-	if err := a.Shutdown(context.Background()); err != nil {
+	if err := a.Close(context.Background()); err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
 	return rec

@@ -77,9 +77,7 @@ func decodeInteraction(form url.Values) (slackapi.InteractionCallback, error) {
 // verified reads the body within maxBodyBytes, checks its signature and only then parses
 // it as a form. On failure it has answered the request.
 func (a *Adapter) verified(w http.ResponseWriter, r *http.Request) (url.Values, bool) {
-	a.mu.Lock()
-	closed := a.closed
-	a.mu.Unlock()
+	closed := a.bg.Closed()
 	if closed {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return nil, false

@@ -55,7 +55,7 @@ func TestSlackExampleThroughHandler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = ad.Shutdown(context.Background()) })
+	t.Cleanup(func() { _ = ad.Close(context.Background()) })
 	srv := httptest.NewServer(ad.Handler())
 	t.Cleanup(srv.Close)
 	send := func() int {
@@ -81,7 +81,7 @@ func TestSlackExampleThroughHandler(t *testing.T) {
 	if st := send(); st != http.StatusUnauthorized {
 		t.Fatalf("the example replayed after the window got %d, want 401", st)
 	}
-	if err := ad.Shutdown(context.Background()); err != nil {
+	if err := ad.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if n := d.count(); n != 1 {
@@ -124,7 +124,7 @@ func TestForgedRequestsDoNothing(t *testing.T) {
 	if ans, _ := f.sender.Post(ctx, slack.CommandsPath, big, slacktest.SignRequest(secret, time.Now(), big)); ans.Status != http.StatusRequestEntityTooLarge {
 		t.Fatalf("2 MiB body: status %d, want 413", ans.Status)
 	}
-	if err := f.ad.Shutdown(ctx); err != nil {
+	if err := f.ad.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if n := f.d.count(); n != 0 {
@@ -207,7 +207,7 @@ func TestRefusedOrigins(t *testing.T) {
 			t.Fatalf("ack = %s", ans.Body)
 		}
 	})
-	if err := f.ad.Shutdown(ctx); err != nil {
+	if err := f.ad.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if n := f.d.count(); n != 0 {
@@ -237,7 +237,7 @@ func TestNotConnectedRefuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = ad.Shutdown(context.Background()) })
+	t.Cleanup(func() { _ = ad.Close(context.Background()) })
 	if ad.Ready() == nil {
 		t.Fatal("ready before Connect")
 	}
@@ -247,7 +247,7 @@ func TestNotConnectedRefuses(t *testing.T) {
 	if err != nil || !strings.Contains(string(ans.Body), "connecting") {
 		t.Fatalf("ack = %s %v", ans.Body, err)
 	}
-	if err := ad.Shutdown(context.Background()); err != nil {
+	if err := ad.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if d.count() != 0 {
@@ -383,7 +383,7 @@ func TestShutdown(t *testing.T) {
 	}
 	f.waitEvent(t)
 	stopped := make(chan error, 1)
-	go func() { stopped <- f.ad.Shutdown(ctx) }()
+	go func() { stopped <- f.ad.Close(ctx) }()
 	select {
 	case err := <-stopped:
 		t.Fatalf("Shutdown returned (%v) while a command was being handled", err)
@@ -418,7 +418,7 @@ func BenchmarkCommandAck(b *testing.B) {
 	}
 	srv := httptest.NewServer(ad.Handler())
 	b.Cleanup(srv.Close)
-	b.Cleanup(func() { _ = ad.Shutdown(context.Background()) })
+	b.Cleanup(func() { _ = ad.Close(context.Background()) })
 	sender := slacktest.Sender{URL: srv.URL, Secret: secret}
 	cmd := fake.Command(slacktest.User{ID: "UANN", Name: "ann"}, slacktest.Channel, "status adele.vance@contoso.com")
 	ctx := context.Background()

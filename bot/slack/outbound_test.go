@@ -173,7 +173,7 @@ func TestUpdateCoalesces(t *testing.T) {
 	if !strings.Contains(lastText(f, ref), "succeeded") {
 		t.Fatalf("after Update returned the card shows %q", lastText(f, ref))
 	}
-	if err := f.ad.Shutdown(ctx); err != nil { // flushes anything still queued
+	if err := f.ad.Close(ctx); err != nil { // flushes anything still queued
 		t.Fatal(err)
 	}
 	if !strings.Contains(lastText(f, ref), "succeeded") {
@@ -242,7 +242,7 @@ func TestLogsKeepSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = f.ad.Update(ctx, bot.MessageRef{Channel: slacktest.Channel, MessageID: "9.9"}, bot.Message{Title: "x"})
-	if err := f.ad.Shutdown(ctx); err != nil {
+	if err := f.ad.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
 	out := logs.String()

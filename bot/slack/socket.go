@@ -70,9 +70,7 @@ var errUnexpectedData = errors.New("unexpected socket mode event data")
 // handleSocketEvent handles one Socket Mode envelope with the same functions as HTTP and
 // returns the ack payload. Events mfabot does not subscribe to are acknowledged empty.
 func (a *Adapter) handleSocketEvent(ev socketmode.Event) (any, error) {
-	a.mu.Lock()
-	closed := a.closed
-	a.mu.Unlock()
+	closed := a.bg.Closed()
 	switch ev.Type {
 	case socketmode.EventTypeSlashCommand:
 		cmd, ok := ev.Data.(slackapi.SlashCommand)

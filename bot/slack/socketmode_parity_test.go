@@ -47,7 +47,7 @@ func startSocketMode(t *testing.T, fake *slacktest.Server, d *recorder, ann slac
 		if err := s.stop(); err != nil {
 			t.Errorf("stop socket mode: %v", err)
 		}
-		_ = ad.Shutdown(context.Background())
+		_ = ad.Close(context.Background())
 	})
 	deadline := time.Now().Add(5 * time.Second)
 	for ad.Ready() != nil {

@@ -37,12 +37,9 @@ type Adapter struct {
 	conn    *connector
 	trust   *serviceURLs
 
-	ctx    context.Context // background work; cancelled when Close gives up waiting
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	bg *bot.Background // work that outlives a request: commands, card updates
 
 	mu      sync.Mutex
-	closed  bool
 	stored  map[string]string      // store key → ref last stored by this process
 	cards   map[string]cardMemory  // activity id → the card last sent or answered there
 	order   []string               // activity ids of cards, oldest first
@@ -77,21 +74,20 @@ func New(cfg Config, d bot.Handler, convs ConversationStore) (*Adapter, error) {
 		}
 		cred = c
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	log := cfg.Logger.With(slog.String("platform", PlatformName))
 	a := &Adapter{
 		cfg:     cfg,
 		d:       d,
 		convs:   convs,
-		log:     cfg.Logger.With(slog.String("platform", PlatformName)),
+		log:     log,
 		auth:    newValidator(cfg),
-		ctx:     ctx,
-		cancel:  cancel,
+		bg:      bot.NewBackground(log),
 		stored:  map[string]string{},
 		cards:   map[string]cardMemory{},
 		viewers: map[string][]string{},
 		updates: map[string]*updateSlot{},
 	}
-	a.auth.keys.base = ctx
+	a.auth.keys.base = a.bg.Context()
 	a.rejects = newRejects(cfg.OnReject, a.log, cfg.Clock.Now)
 	a.trust = &serviceURLs{set: map[string]bool{}, load: a.storedServiceURLs}
 	a.conn = &connector{
@@ -129,44 +125,12 @@ func (a *Adapter) Handler() http.Handler { return http.HandlerFunc(a.serveMessag
 
 // Close stops taking requests and waits for background work (commands being handled,
 // card updates in flight) to finish, or for ctx to end, whichever comes first.
-func (a *Adapter) Close(ctx context.Context) error {
-	a.mu.Lock()
-	a.closed = true
-	a.mu.Unlock()
-	done := make(chan struct{})
-	go func() { a.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		a.cancel()
-		return nil
-	case <-ctx.Done():
-		a.cancel()
-		<-done
-		return ctx.Err()
-	}
-}
+func (a *Adapter) Close(ctx context.Context) error { return a.bg.Close(ctx) }
 
 // goBackground runs fn on its own goroutine with a bounded context that outlives the
 // request that started it. It reports false when the adapter is closing.
 func (a *Adapter) goBackground(fn func(ctx context.Context)) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.closed {
-		return false
-	}
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		ctx, cancel := context.WithTimeout(a.ctx, a.cfg.DispatchTimeout)
-		defer cancel()
-		defer func() {
-			if r := recover(); r != nil {
-				a.log.Error("teams background work panicked", slog.Any("panic", r))
-			}
-		}()
-		fn(ctx)
-	}()
-	return true
+	return a.bg.Go(a.cfg.DispatchTimeout, fn)
 }
 
 func (a *Adapter) storedServiceURLs(ctx context.Context) ([]string, error) {

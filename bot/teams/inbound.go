@@ -25,10 +25,7 @@ func (a *Adapter) serveMessages(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	a.mu.Lock()
-	closed := a.closed
-	a.mu.Unlock()
-	if closed {
+	if a.bg.Closed() {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}

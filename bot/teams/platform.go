@@ -85,11 +85,13 @@ type pendingUpdate struct {
 func (a *Adapter) updateActivity(ctx context.Context, serviceURL, conv, activityID string, msg bot.Message) error {
 	p := &pendingUpdate{serviceURL: serviceURL, conv: conv, activityID: activityID, msg: msg, done: make(chan error, 1)}
 	a.rememberCard(activityID, conv, msg)
-	a.mu.Lock()
-	if a.closed && a.updates[activityID] == nil {
-		a.mu.Unlock()
-		// Closing: no new worker, send this one directly.
+	direct := func() error {
 		return a.conn.updateActivity(ctx, serviceURL, conv, activityID, cardActivity(msg, a.cardOptions(conv)))
+	}
+	a.mu.Lock()
+	if a.bg.Closed() && a.updates[activityID] == nil {
+		a.mu.Unlock()
+		return direct() // closing: no new worker, send this one directly
 	}
 	slot := a.updates[activityID]
 	if slot == nil {
@@ -101,13 +103,15 @@ func (a *Adapter) updateActivity(ctx context.Context, serviceURL, conv, activity
 	}
 	slot.pending = p
 	start := !slot.running
-	if start {
-		slot.running = true
-		a.wg.Add(1)
-	}
+	slot.running = true
 	a.mu.Unlock()
-	if start {
-		go a.runUpdates(activityID, slot)
+	if start && !a.bg.Go(0, func(ctx context.Context) { a.runUpdates(ctx, activityID, slot) }) {
+		// Closed meanwhile: no worker will take it, so send it here.
+		a.mu.Lock()
+		slot.running, slot.pending = false, nil
+		delete(a.updates, activityID)
+		a.mu.Unlock()
+		return direct()
 	}
 	select {
 	case err := <-p.done:
@@ -120,8 +124,7 @@ func (a *Adapter) updateActivity(ctx context.Context, serviceURL, conv, activity
 // runUpdates sends the waiting update of one card until none is left. It runs on the
 // adapter's context, not the caller's, so that a final state is not lost to an impatient
 // caller.
-func (a *Adapter) runUpdates(activityID string, slot *updateSlot) {
-	defer a.wg.Done()
+func (a *Adapter) runUpdates(life context.Context, activityID string, slot *updateSlot) {
 	for {
 		a.mu.Lock()
 		p := slot.pending
@@ -133,7 +136,7 @@ func (a *Adapter) runUpdates(activityID string, slot *updateSlot) {
 			return
 		}
 		a.mu.Unlock()
-		ctx, cancel := context.WithTimeout(a.ctx, a.cfg.DispatchTimeout)
+		ctx, cancel := context.WithTimeout(life, a.cfg.DispatchTimeout)
 		err := a.conn.updateActivity(ctx, p.serviceURL, p.conv, p.activityID, cardActivity(p.msg, a.cardOptions(p.conv)))
 		cancel()
 		p.done <- err

@@ -303,7 +303,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener, withSummary bool) error 
 	stopWork()
 	wg.Wait()
 	if a.Slack != nil {
-		_ = a.Slack.Shutdown(shutdown)
+		_ = a.Slack.Close(shutdown)
 	}
 	if a.Notifier != nil {
 		_ = a.Notifier.Close(shutdown)
