@@ -112,7 +112,7 @@ func (e *Executor) Run(ctx context.Context) error {
 			r, err := e.claimNext(ctx)
 			if err != nil {
 				if ctx.Err() == nil {
-					e.o.Logger.ErrorContext(ctx, "executor", "err", err)
+					e.o.Logger.ErrorContext(ctx, "executor", LogErr, err)
 				}
 				break
 			}
@@ -124,7 +124,7 @@ func (e *Executor) Run(ctx context.Context) error {
 				defer wg.Done()
 				defer e.release(r)
 				if err := e.run(ctx, r); err != nil && ctx.Err() == nil {
-					e.o.Logger.ErrorContext(ctx, "executor", "request_id", r.ID, "err", err)
+					e.o.Logger.ErrorContext(ctx, "executor", LogRequestID, r.ID, LogErr, err)
 				}
 			}()
 		}
@@ -203,7 +203,7 @@ func (e *Executor) RunOnce(ctx context.Context) (bool, error) {
 }
 
 func (e *Executor) run(ctx context.Context, r *Request) error {
-	log := e.o.Logger.With("request_id", r.ID)
+	log := e.o.Logger.With(LogRequestID, r.ID)
 	log.InfoContext(ctx, "executing request", "kind", r.Kind, "target", r.Target.Name)
 	e.notify(ctx, r, EventStarted)
 	return e.execute(ctx, r, log)
@@ -235,11 +235,11 @@ func (e *Executor) execute(ctx context.Context, r *Request, log *slog.Logger) er
 				if err := e.store.RenewLease(work, r.ID, e.o.Owner, e.o.Clock.Now().Add(e.o.Lease)); err != nil {
 					if ErrorCode(err) == ECONFLICT {
 						leaseLost = true
-						log.WarnContext(ctx, "lease lost; stopping", "err", err)
+						log.WarnContext(ctx, "lease lost; stopping", LogErr, err)
 						stop()
 						return
 					}
-					log.WarnContext(ctx, "renew lease", "err", err)
+					log.WarnContext(ctx, "renew lease", LogErr, err)
 				}
 			}
 		}
@@ -255,7 +255,7 @@ func (e *Executor) execute(ctx context.Context, r *Request, log *slog.Logger) er
 		// resumes it at once instead of waiting for the lease to lapse.
 		release := context.WithoutCancel(ctx)
 		if err := e.store.RenewLease(release, r.ID, e.o.Owner, e.o.Clock.Now().Add(-time.Second)); err != nil {
-			log.WarnContext(release, "release lease", "err", err)
+			log.WarnContext(release, "release lease", LogErr, err)
 		}
 		return nil
 	}
@@ -316,7 +316,7 @@ func (e *Executor) expand(ctx context.Context, r *Request) ([]Item, error) {
 		}
 		def, err := e.dir.DefaultMethod(ctx, r.Target.ID)
 		if err != nil {
-			e.o.Logger.WarnContext(ctx, "read default method; Graph's answers will order the deletions", "request_id", r.ID, "err", err)
+			e.o.Logger.WarnContext(ctx, "read default method; Graph's answers will order the deletions", LogRequestID, r.ID, LogErr, err)
 			def = ""
 		}
 		plan := planReset(ms, def, r.Preview.Only)
@@ -497,7 +497,7 @@ func (e *Executor) attempt(ctx context.Context, it Item, call func(context.Conte
 		}
 		it.State, it.Error = ItemFailed, ErrorMessage(err)
 		if !Transient(err) || it.Attempts >= e.o.MaxAttempts || ctx.Err() != nil {
-			e.o.Logger.WarnContext(ctx, "item failed", "request_id", it.RequestID, "seq", it.Seq, "op", it.Op, "user", it.UserName, "err", err)
+			e.o.Logger.WarnContext(ctx, "item failed", LogRequestID, it.RequestID, "seq", it.Seq, "op", it.Op, "user", it.UserName, LogErr, err)
 			return it, err
 		}
 		if e.o.Sleep(ctx, time.Duration(it.Attempts)*time.Second) != nil {
@@ -659,7 +659,7 @@ func (e *Executor) finish(ctx context.Context, r *Request, runErr error) error {
 		to = StatePartlyFailed
 	}
 	if runErr != nil {
-		e.o.Logger.ErrorContext(ctx, "request failed", "request_id", r.ID, "err", runErr)
+		e.o.Logger.ErrorContext(ctx, "request failed", LogRequestID, r.ID, "err", runErr)
 	}
 	now := e.o.Clock.Now()
 	detail := fmt.Sprintf("%s: %d of %d done, %d failed", to, cur.Done, cur.Total, cur.Failed)
@@ -671,7 +671,7 @@ func (e *Executor) finish(ctx context.Context, r *Request, runErr error) error {
 	if err != nil {
 		return fmt.Errorf("finish request: %w", err)
 	}
-	e.o.Logger.InfoContext(ctx, "request finished", "request_id", r.ID, "state", to, "done", cur.Done, "failed", cur.Failed)
+	e.o.Logger.InfoContext(ctx, "request finished", LogRequestID, r.ID, "state", to, "done", cur.Done, "failed", cur.Failed)
 	e.notify(ctx, done, EventFinished)
 	return nil
 }

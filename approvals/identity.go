@@ -159,7 +159,7 @@ func (s *Service) checkEnabled(ctx context.Context, a Actor) error {
 func (s *Service) refused(ctx context.Context, a Actor, requestID, why string) {
 	ev := AuditEvent{Time: s.clock.Now(), RequestID: requestID, Type: EventRefused, Actor: a, Detail: why}
 	if err := s.store.Audit(context.WithoutCancel(ctx), ev); err != nil {
-		s.log.ErrorContext(ctx, "audit refusal", "actor", a.Key(), "request_id", requestID, "err", err)
+		s.log.ErrorContext(ctx, "audit refusal", LogActor, a.Key(), LogRequestID, requestID, LogErr, err)
 	}
-	s.log.InfoContext(ctx, "refused", "actor", a.Key(), "request_id", requestID, "why", why)
+	s.log.InfoContext(ctx, "refused", LogActor, a.Key(), LogRequestID, requestID, "why", why)
 }

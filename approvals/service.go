@@ -127,7 +127,7 @@ func (s *Service) Create(ctx context.Context, a Actor, in NewRequest) (*Request,
 		}
 		return nil, fmt.Errorf("store request: %w", err)
 	}
-	s.log.InfoContext(ctx, "request created", "request_id", r.ID, "kind", r.Kind, "target", r.Target.Name, "requester", a.Key())
+	s.log.InfoContext(ctx, "request created", LogRequestID, r.ID, "kind", r.Kind, "target", r.Target.Name, "requester", a.Key())
 	s.notify(ctx, r, EventRequested)
 	return r, nil
 }
@@ -194,7 +194,7 @@ func (s *Service) gatherUser(ctx context.Context, r *Request, ref string, in New
 		def, err := s.dir.DefaultMethod(ctx, u.ID)
 		if err != nil {
 			// The order is then Graph's to correct: the executor retries the default last.
-			s.log.WarnContext(ctx, "read default method", "user", r.Target.Name, "err", err)
+			s.log.WarnContext(ctx, "read default method", "user", r.Target.Name, LogErr, err)
 			def = ""
 		}
 		plan := planReset(ms, def, in.Only)
@@ -353,7 +353,7 @@ func (s *Service) Approve(ctx context.Context, a Actor, id string) (*Request, er
 	if err != nil {
 		return nil, err
 	}
-	s.log.InfoContext(ctx, "request approved", "request_id", r.ID, "approver", a.Key(), "state", r.State)
+	s.log.InfoContext(ctx, "request approved", LogRequestID, r.ID, "approver", a.Key(), "state", r.State)
 	s.notify(ctx, r, EventApproved)
 	if r.State == StateApproved && s.wake != nil {
 		s.wake()
@@ -460,7 +460,7 @@ func (s *Service) Deny(ctx context.Context, a Actor, id, reason string) (*Reques
 	if err != nil {
 		return nil, err
 	}
-	s.log.InfoContext(ctx, "request denied", "request_id", r.ID, "approver", a.Key())
+	s.log.InfoContext(ctx, "request denied", LogRequestID, r.ID, "approver", a.Key())
 	s.notify(ctx, r, EventDenied)
 	return r, nil
 }
@@ -551,7 +551,7 @@ func (s *Service) SweepExpired(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("expire due requests: %w", err)
 	}
 	for _, r := range rs {
-		s.log.InfoContext(ctx, "request expired", "request_id", r.ID)
+		s.log.InfoContext(ctx, "request expired", LogRequestID, r.ID)
 		s.notify(ctx, r, EventExpired)
 	}
 	return len(rs), nil
@@ -563,7 +563,7 @@ func (s *Service) RunSweeper(ctx context.Context, every time.Duration) {
 	defer t.Stop()
 	for {
 		if _, err := s.SweepExpired(ctx); err != nil && ctx.Err() == nil {
-			s.log.ErrorContext(ctx, "sweep expired requests", "err", err)
+			s.log.ErrorContext(ctx, "sweep expired requests", LogErr, err)
 		}
 		select {
 		case <-ctx.Done():

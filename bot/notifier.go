@@ -117,7 +117,7 @@ func (n *Notifier) Notify(ctx context.Context, r *approvals.Request, event strin
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.closed {
-		n.log.WarnContext(ctx, "notifier closed; event not delivered", "request_id", r.ID, "event", event)
+		n.log.WarnContext(ctx, "notifier closed; event not delivered", approvals.LogRequestID, r.ID, "event", event)
 		return
 	}
 	q := n.queues[r.ID]
@@ -178,7 +178,7 @@ func (n *Notifier) drain(id string, q *queue) {
 // deliver does the chat I/O of one event. A panic (in render or a platform) is logged and
 // costs only this event: the worker goes on.
 func (n *Notifier) deliver(ctx context.Context, r *approvals.Request, event string) {
-	log := n.log.With("request_id", r.ID, "event", event)
+	log := n.log.With(approvals.LogRequestID, r.ID, "event", event)
 	defer func() {
 		if p := recover(); p != nil {
 			log.ErrorContext(ctx, "panic delivering notification", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
@@ -219,14 +219,14 @@ func (n *Notifier) post(ctx context.Context, r *approvals.Request, card Message,
 				return err
 			})
 			if err != nil {
-				log.ErrorContext(ctx, "post approval card", "platform", p.Name(), "err", err)
+				log.ErrorContext(ctx, "post approval card", "platform", p.Name(), approvals.LogErr, err)
 				return
 			}
 			if ref.Platform == "" {
 				ref.Platform = p.Name()
 			}
 			if err := n.store.AddMessageRef(ctx, r.ID, ref); err != nil {
-				log.ErrorContext(ctx, "store card reference", "platform", p.Name(), "err", err)
+				log.ErrorContext(ctx, "store card reference", "platform", p.Name(), approvals.LogErr, err)
 			}
 		}()
 	}
@@ -236,7 +236,7 @@ func (n *Notifier) post(ctx context.Context, r *approvals.Request, card Message,
 func (n *Notifier) update(ctx context.Context, r *approvals.Request, card Message, log *slog.Logger) {
 	refs, err := n.store.MessageRefs(ctx, r.ID)
 	if err != nil {
-		log.ErrorContext(ctx, "load card references", "err", err)
+		log.ErrorContext(ctx, "load card references", approvals.LogErr, err)
 		return
 	}
 	var wg sync.WaitGroup
@@ -250,7 +250,7 @@ func (n *Notifier) update(ctx context.Context, r *approvals.Request, card Messag
 		go func() {
 			defer wg.Done()
 			if err := n.call(ctx, func(ctx context.Context) error { return p.Update(ctx, ref, card) }); err != nil {
-				log.WarnContext(ctx, "update card", "platform", ref.Platform, "channel", ref.Channel, "err", err)
+				log.WarnContext(ctx, "update card", "platform", ref.Platform, "channel", ref.Channel, approvals.LogErr, err)
 			}
 		}()
 	}
@@ -275,9 +275,9 @@ func (n *Notifier) tell(ctx context.Context, r *approvals.Request, event string,
 			err := n.call(ctx, func(ctx context.Context) error { return p.Tell(ctx, Recipient{Actor: &who}, msg) })
 			switch {
 			case errors.Is(err, ErrUnreachable):
-				log.DebugContext(ctx, "requester not reachable", "platform", p.Name(), "err", err)
+				log.DebugContext(ctx, "requester not reachable", "platform", p.Name(), approvals.LogErr, err)
 			case err != nil:
-				log.WarnContext(ctx, "tell requester", "platform", p.Name(), "err", err)
+				log.WarnContext(ctx, "tell requester", "platform", p.Name(), approvals.LogErr, err)
 			}
 		} else {
 			log.DebugContext(ctx, "requester's platform not configured", "platform", r.Requester.Platform)
@@ -292,9 +292,9 @@ func (n *Notifier) tell(ctx context.Context, r *approvals.Request, event string,
 				err := n.call(ctx, func(ctx context.Context) error { return p.Tell(ctx, Recipient{Email: r.Target.Name}, msg) })
 				switch {
 				case errors.Is(err, ErrUnreachable):
-					log.DebugContext(ctx, "affected user not reachable", "platform", p.Name(), "err", err)
+					log.DebugContext(ctx, "affected user not reachable", "platform", p.Name(), approvals.LogErr, err)
 				case err != nil:
-					log.WarnContext(ctx, "tell affected user", "platform", p.Name(), "err", err)
+					log.WarnContext(ctx, "tell affected user", "platform", p.Name(), approvals.LogErr, err)
 				}
 			}()
 		}
@@ -329,7 +329,7 @@ func (n *Notifier) Close(ctx context.Context) error {
 	err := n.Flush(ctx)
 	n.cancel()
 	if err != nil {
-		n.log.WarnContext(ctx, "notifier closed before every event was delivered", "err", err)
+		n.log.WarnContext(ctx, "notifier closed before every event was delivered", approvals.LogErr, err)
 	}
 	return err
 }

@@ -67,9 +67,9 @@ func NewDispatcher(o Options) *Dispatcher {
 
 // Log attribute keys.
 const (
-	logActor    = "actor"
+	logActor    = approvals.LogActor
 	logCommand  = "command"
-	logRequest  = "request_id"
+	logRequest  = approvals.LogRequestID
 	logOutcome  = "outcome"
 	logRef      = "ref"
 	logTarget   = "target"
@@ -116,7 +116,7 @@ func (d *Dispatcher) Handle(ctx context.Context, ev bot.Event) (resp bot.Respons
 			level = slog.LevelWarn
 		}
 		if code != approvals.EINTERNAL {
-			log.Log(ctx, level, "command", logOutcome, code, logDuration, elapsed, "err", err)
+			log.Log(ctx, level, "command", logOutcome, code, logDuration, elapsed, approvals.LogErr, err)
 		}
 		refusal := d.fail(ctx, log, err, cmd.Name)
 		refusal.Card = resp.Card
@@ -320,7 +320,7 @@ func (d *Dispatcher) Card(ctx context.Context, r *approvals.Request) bot.Message
 			items, err = d.o.Service.Items(ctx, r.ID, approvals.ItemFailed, maxListed)
 		}
 		if err != nil {
-			d.o.Logger.WarnContext(ctx, "load items", logRequest, r.ID, "err", err)
+			d.o.Logger.WarnContext(ctx, "load items", logRequest, r.ID, approvals.LogErr, err)
 		}
 	}
 	return d.cards.Request(r, items, d.o.Clock.Now())
@@ -346,9 +346,9 @@ func (d *Dispatcher) fail(ctx context.Context, log *slog.Logger, err error, cmd 
 	default:
 		ref := newRef()
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			log.WarnContext(ctx, "command", logOutcome, "cancelled", logRef, ref, "err", err)
+			log.WarnContext(ctx, "command", logOutcome, "cancelled", logRef, ref, approvals.LogErr, err)
 		} else {
-			log.ErrorContext(ctx, "command", logOutcome, approvals.EINTERNAL, logRef, ref, "err", err)
+			log.ErrorContext(ctx, "command", logOutcome, approvals.EINTERNAL, logRef, ref, approvals.LogErr, err)
 		}
 		m.Title = "Something went wrong"
 		m.Text = "internal error (ref " + ref + ")"

@@ -117,7 +117,7 @@ func (c *Client) Methods(ctx context.Context, userID string) ([]approvals.Method
 	case err != nil && approvals.Transient(err):
 		return nil, err
 	case err != nil:
-		c.log.WarnContext(ctx, "hardware OATH tokens not readable, listing what v1.0 says", "user", userID, "error", err)
+		c.log.WarnContext(ctx, "hardware OATH tokens not readable, listing what v1.0 says", "user", userID, approvals.LogErr, err)
 		for i := range out {
 			if out[i].Type == approvals.MethodHardwareOath {
 				out[i].Note = "hardware OATH token details unavailable: " + approvals.ErrorMessage(err)

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	khttp "github.com/microsoft/kiota-http-go"
+
+	"github.com/mfabot/mfabot/approvals"
 )
 
 // Retry tuning. kiota's own RetryHandler retries 429/503/504 out of sight (so a 429 could
@@ -111,7 +113,7 @@ func (h *retryHandler) Intercept(pipeline khttp.Pipeline, index int, req *http.R
 			waited += delay
 			free = false // it may have reached Graph
 			stats.retries.Add(1)
-			log.DebugContext(ctx, "graph transport error, retrying", "method", req.Method, "path", req.URL.Path, "attempt", attempt+1, "delay", delay, "error", err)
+			log.DebugContext(ctx, "graph transport error, retrying", "method", req.Method, "path", req.URL.Path, "attempt", attempt+1, "delay", delay, approvals.LogErr, err)
 			if err := clk.Sleep(ctx, delay); err != nil {
 				return nil, err
 			}

@@ -8,6 +8,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/mfabot/mfabot/approvals"
 )
 
 // event is one server-sent event: a message appended or replaced, the direct-message
@@ -117,7 +119,7 @@ func (a *Adapter) itemHTML(it *item) template.HTML {
 	}
 	var b bytes.Buffer
 	if err := pageTemplate.ExecuteTemplate(&b, "item", v); err != nil {
-		a.log.Error("render console item", "err", err)
+		a.log.Error("render console item", approvals.LogErr, err)
 		return ""
 	}
 	return template.HTML(b.String()) //nolint:gosec // produced by html/template

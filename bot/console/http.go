@@ -13,6 +13,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/mfabot/mfabot/approvals"
 	"github.com/mfabot/mfabot/bot"
 )
 
@@ -153,7 +154,7 @@ func (a *Adapter) handlePage(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	if err := pageTemplate.ExecuteTemplate(w, "page.html", v); err != nil {
-		a.log.Error("render console page", "err", err)
+		a.log.Error("render console page", approvals.LogErr, err)
 	}
 }
 
@@ -279,7 +280,7 @@ func (a *Adapter) handleCommand(w http.ResponseWriter, r *http.Request) {
 	case msg == nil:
 	case resp.Public:
 		if _, err := a.post(*msg); err != nil {
-			a.log.ErrorContext(ctx, "console post", "err", err)
+			a.log.ErrorContext(ctx, "console post", approvals.LogErr, err)
 		}
 	default:
 		a.replyOrLog(p, echo, *msg)
@@ -289,7 +290,7 @@ func (a *Adapter) handleCommand(w http.ResponseWriter, r *http.Request) {
 
 func (a *Adapter) replyOrLog(p Person, echo string, msg bot.Message) {
 	if err := a.reply(p, echo, msg); err != nil {
-		a.log.Error("console reply", "person", p.ID, "err", err)
+		a.log.Error("console reply", "person", p.ID, approvals.LogErr, err)
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"net/url"
 
 	slackapi "github.com/slack-go/slack"
+
+	"github.com/mfabot/mfabot/approvals"
 )
 
 // maxBodyBytes bounds a request body. An interaction carries the whole message it came
@@ -40,7 +42,7 @@ func (a *Adapter) serveInteraction(w http.ResponseWriter, r *http.Request) {
 	}
 	ic, err := decodeInteraction(form)
 	if err != nil {
-		a.log.Warn("slack interaction: unreadable payload", "err", err)
+		a.log.Warn("slack interaction: unreadable payload", approvals.LogErr, err)
 		http.Error(w, "unreadable payload", http.StatusBadRequest)
 		return
 	}
@@ -89,13 +91,13 @@ func (a *Adapter) verified(w http.ResponseWriter, r *http.Request) (url.Values, 
 			a.rejects.reject(r.Context(), RejectTooLarge, "path", r.URL.Path, "remote", r.RemoteAddr)
 			http.Error(w, "request too large", http.StatusRequestEntityTooLarge)
 		} else {
-			a.rejects.reject(r.Context(), RejectUnreadable, "path", r.URL.Path, "remote", r.RemoteAddr, "err", err)
+			a.rejects.reject(r.Context(), RejectUnreadable, "path", r.URL.Path, "remote", r.RemoteAddr, approvals.LogErr, err)
 			http.Error(w, "unreadable request", http.StatusBadRequest)
 		}
 		return nil, false
 	}
 	if err := verifySignature(a.cfg.SigningSecret, a.cfg.Clock.Now(), r.Header, body); err != nil {
-		a.rejects.reject(r.Context(), signatureReason(err), "path", r.URL.Path, "remote", r.RemoteAddr, "err", err)
+		a.rejects.reject(r.Context(), signatureReason(err), "path", r.URL.Path, "remote", r.RemoteAddr, approvals.LogErr, err)
 		http.Error(w, "invalid signature", http.StatusUnauthorized)
 		return nil, false
 	}
@@ -114,6 +116,6 @@ func (a *Adapter) writeAck(w http.ResponseWriter, ack any) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	if err := json.NewEncoder(w).Encode(ack); err != nil {
-		a.log.Warn("slack ack", "err", err)
+		a.log.Warn("slack ack", approvals.LogErr, err)
 	}
 }

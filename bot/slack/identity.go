@@ -113,7 +113,7 @@ func (l *linker) lookup(ctx context.Context, userID string) (link, time.Duration
 	log := l.log.With("slack_user", userID)
 	u, err := l.info(ctx, userID)
 	if err != nil {
-		log.Warn("slack user link: users.info", "err", err)
+		log.Warn("slack user link: users.info", approvals.LogErr, err)
 		return link{failed: "Slack did not answer users.info"}, 0
 	}
 	res := link{name: u.RealName}
@@ -134,7 +134,7 @@ func (l *linker) lookup(ctx context.Context, userID string) (link, time.Duration
 		log.Warn("slack user link: no Entra user has the Slack profile e-mail")
 		return res, negativeLinkTTL
 	case err != nil:
-		log.Warn("slack user link: resolve in Entra", "err", err)
+		log.Warn("slack user link: resolve in Entra", approvals.LogErr, err)
 		res.failed = "Microsoft Graph did not answer"
 		return res, 0
 	}

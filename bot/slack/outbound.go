@@ -172,7 +172,7 @@ func (a *Adapter) reply(ctx context.Context, t replyTarget, msg bot.Message, pub
 	sent := false
 	if t.responseURL != "" {
 		if err := a.respond(ctx, t.responseURL, text, public); err != nil {
-			log.Warn("slack reply through response_url", "err", err)
+			log.Warn("slack reply through response_url", approvals.LogErr, err)
 		} else {
 			sent = true
 		}
@@ -185,7 +185,7 @@ func (a *Adapter) reply(ctx context.Context, t replyTarget, msg bot.Message, pub
 			err = a.postEphemeral(ctx, t.channel, t.user, text)
 		}
 		if err != nil {
-			log.Warn("slack reply", "err", err)
+			log.Warn("slack reply", approvals.LogErr, err)
 		}
 	}
 	if msg.Image == nil && len(msg.Files) == 0 {
@@ -199,7 +199,7 @@ func (a *Adapter) reply(ctx context.Context, t replyTarget, msg bot.Message, pub
 			bot.Message{Title: "Attachments: " + msg.Title, Image: msg.Image, Files: msg.Files})
 	}
 	if err != nil {
-		log.Warn("slack reply attachments", "err", err)
+		log.Warn("slack reply attachments", approvals.LogErr, err)
 	}
 }
 

@@ -55,10 +55,10 @@ func (a *Adapter) RunSocketMode(ctx context.Context) error {
 			}
 			ack, err := a.handleSocketEvent(ev)
 			if err != nil {
-				a.log.Warn("slack socket mode event", "type", ev.Type, "err", err)
+				a.log.Warn("slack socket mode event", "type", ev.Type, approvals.LogErr, err)
 			}
 			if err := client.AckCtx(ctx, ev.Request.EnvelopeID, ack); err != nil && ctx.Err() == nil {
-				a.log.Warn("slack socket mode ack", "err", err)
+				a.log.Warn("slack socket mode ack", approvals.LogErr, err)
 			}
 		}
 	}

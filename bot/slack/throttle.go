@@ -167,13 +167,13 @@ func (a *Adapter) Update(ctx context.Context, ref bot.MessageRef, msg bot.Messag
 		e.mu.Unlock()
 		scheduled := a.background(a.cfg.DispatchTimeout, func(ctx context.Context) {
 			if err := sleep(ctx, wait); err != nil {
-				a.log.Warn("slack chat.update: deferred progress update abandoned", "channel", ref.Channel, "ts", ref.MessageID, "err", err)
+				a.log.Warn("slack chat.update: deferred progress update abandoned", "channel", ref.Channel, "ts", ref.MessageID, approvals.LogErr, err)
 			}
 			e.mu.Lock()
 			e.flushing = false
 			e.mu.Unlock()
 			if err := a.flush(ctx, ref, e, 0); err != nil {
-				a.log.Warn("slack chat.update: deferred progress update", "channel", ref.Channel, "ts", ref.MessageID, "err", err)
+				a.log.Warn("slack chat.update: deferred progress update", "channel", ref.Channel, "ts", ref.MessageID, approvals.LogErr, err)
 			}
 		})
 		if scheduled {

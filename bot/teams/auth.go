@@ -165,7 +165,7 @@ func (k *keyCache) refresh(f *keyFetch) {
 	defer cancel()
 	keys, err := k.fetch(ctx)
 	if err != nil {
-		k.log.Warn("fetch Bot Framework signing keys", slog.String("url", k.metadataURL), slog.Any("error", err))
+		k.log.Warn("fetch Bot Framework signing keys", slog.String("url", k.metadataURL), slog.Any(approvals.LogErr, err))
 	}
 	k.mu.Lock()
 	k.attemptAt = k.clock.Now()
@@ -212,7 +212,7 @@ func (k *keyCache) fetch(ctx context.Context) (map[string]signingKey, error) {
 		}
 		pub, err := rsaKey(jk.N, jk.E)
 		if err != nil {
-			k.log.Warn("skip signing key", slog.String("kid", jk.Kid), slog.Any("error", err))
+			k.log.Warn("skip signing key", slog.String("kid", jk.Kid), slog.Any(approvals.LogErr, err))
 			continue
 		}
 		sk := signingKey{pub: pub}

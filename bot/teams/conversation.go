@@ -62,7 +62,7 @@ func (a *Adapter) KnownConversations(ctx context.Context) ([]ConversationRef, er
 	for _, b := range raw {
 		var r ConversationRef
 		if err := json.Unmarshal(b, &r); err != nil {
-			a.log.Warn("skip unreadable teams conversation reference", slog.Any("error", err))
+			a.log.Warn("skip unreadable teams conversation reference", slog.Any(approvals.LogErr, err))
 			continue
 		}
 		refs = append(refs, r)
@@ -102,7 +102,7 @@ func (a *Adapter) putRef(ctx context.Context, r ConversationRef) {
 		return
 	}
 	if err := a.convs.PutConversation(ctx, PlatformName, key, b); err != nil {
-		a.log.Error("store teams conversation reference", slog.String("conversation", key), slog.Any("error", err))
+		a.log.Error("store teams conversation reference", slog.String("conversation", key), slog.Any(approvals.LogErr, err))
 		return
 	}
 	a.mu.Lock()

@@ -40,24 +40,24 @@ func (a *Adapter) serveMessages(w http.ResponseWriter, r *http.Request) {
 			a.rejects.reject(r.Context(), slog.LevelError, RejectKeysUnavailable, "teams request refused: no signing keys", slog.String("remote", r.RemoteAddr))
 			http.Error(w, "signing keys unavailable", http.StatusServiceUnavailable)
 		default:
-			a.rejects.reject(r.Context(), slog.LevelWarn, rejectReason(err), "teams request refused", slog.String("remote", r.RemoteAddr), slog.String("error", err.Error()))
+			a.rejects.reject(r.Context(), slog.LevelWarn, rejectReason(err), "teams request refused", slog.String("remote", r.RemoteAddr), slog.String(approvals.LogErr, err.Error()))
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 		}
 		return
 	}
 	act, status, err := decodeActivity(w, r.Body)
 	if err != nil {
-		a.rejects.reject(r.Context(), slog.LevelWarn, RejectBadActivity, "teams request refused", slog.String("remote", r.RemoteAddr), slog.String("error", err.Error()))
+		a.rejects.reject(r.Context(), slog.LevelWarn, RejectBadActivity, "teams request refused", slog.String("remote", r.RemoteAddr), slog.String(approvals.LogErr, err.Error()))
 		http.Error(w, err.Error(), status)
 		return
 	}
 	if err := ti.checkActivity(act); err != nil {
-		a.rejects.reject(r.Context(), slog.LevelWarn, rejectReason(err), "teams request refused", slog.String("remote", r.RemoteAddr), slog.String("error", err.Error()))
+		a.rejects.reject(r.Context(), slog.LevelWarn, rejectReason(err), "teams request refused", slog.String("remote", r.RemoteAddr), slog.String(approvals.LogErr, err.Error()))
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
 	}
 	if _, err := normalizeServiceURL(act.ServiceURL); err != nil {
-		a.rejects.reject(r.Context(), slog.LevelWarn, RejectServiceURL, "teams request refused", slog.String("remote", r.RemoteAddr), slog.String("error", err.Error()))
+		a.rejects.reject(r.Context(), slog.LevelWarn, RejectServiceURL, "teams request refused", slog.String("remote", r.RemoteAddr), slog.String(approvals.LogErr, err.Error()))
 		http.Error(w, "bad serviceUrl", http.StatusBadRequest)
 		return
 	}
@@ -172,7 +172,7 @@ func (a *Adapter) onMessage(act *activity) {
 		resp := a.d.Handle(ctx, ev)
 		if ev.Button && resp.Card != nil && act.ReplyToID != "" {
 			if err := a.updateActivity(ctx, act.ServiceURL, act.Conversation.ID, act.ReplyToID, *resp.Card); err != nil {
-				a.log.Error("update teams card", slog.String("activity", act.ReplyToID), slog.Any("error", err))
+				a.log.Error("update teams card", slog.String("activity", act.ReplyToID), slog.Any(approvals.LogErr, err))
 			}
 		}
 		if resp.Reply != nil {
@@ -197,7 +197,7 @@ func submittedCommand(value json.RawMessage) (command, reason string, ok bool) {
 func (a *Adapter) replyTo(ctx context.Context, act *activity, msg bot.Message) {
 	opts := a.cardOptions(act.Conversation.ID)
 	if _, err := a.conn.replyToActivity(ctx, act.ServiceURL, act.Conversation.ID, act.ID, cardActivity(msg, opts)); err != nil {
-		a.log.Error("reply in teams", slog.String("conversation", act.Conversation.ID), slog.Any("error", err))
+		a.log.Error("reply in teams", slog.String("conversation", act.Conversation.ID), slog.Any(approvals.LogErr, err))
 	}
 }
 
@@ -333,7 +333,7 @@ func (a *Adapter) cardAnswer(act *activity, msg bot.Message, note *bot.Message) 
 func (a *Adapter) finishLateInvoke(ctx context.Context, act *activity, refresh bool, resp bot.Response) {
 	if resp.Card != nil && act.ReplyToID != "" {
 		if err := a.updateActivity(ctx, act.ServiceURL, act.Conversation.ID, act.ReplyToID, *resp.Card); err != nil {
-			a.log.Error("update teams card", slog.String("activity", act.ReplyToID), slog.Any("error", err))
+			a.log.Error("update teams card", slog.String("activity", act.ReplyToID), slog.Any(approvals.LogErr, err))
 		}
 	}
 	if resp.Reply != nil && !refresh {

@@ -97,7 +97,7 @@ func NewApp(ctx context.Context, cfg *Config, log *slog.Logger, getenv func(stri
 	}
 	a.Graph, err = graph.New(graph.Config{
 		TenantID: cfg.TenantID, ClientID: cfg.ClientID, Credential: cred, BaseURL: cfg.GraphURL,
-		HTTPClient: deps.GraphHTTPClient, Logger: log.With("component", "graph"),
+		HTTPClient: deps.GraphHTTPClient, Logger: log.With(approvals.LogComponent, "graph"),
 		WriteRate: cfg.GraphWriteRate, Concurrency: cfg.GraphConcurrency,
 		ReportLimit: deps.ReportLimit, ReportWindow: deps.ReportWindow,
 	})
@@ -121,9 +121,9 @@ func NewApp(ctx context.Context, cfg *Config, log *slog.Logger, getenv func(stri
 	for _, g := range policy.Pinned {
 		log.Info("pinned group", "use", g.Use, "ref", g.Ref, "id", g.ID, "name", g.Name)
 	}
-	a.Service = approvals.NewService(a.DB, a.Graph, policy, approvals.ServiceOptions{Clock: clock, Logger: log.With("component", "approvals")})
+	a.Service = approvals.NewService(a.DB, a.Graph, policy, approvals.ServiceOptions{Clock: clock, Logger: log.With(approvals.LogComponent, "approvals")})
 	a.Executor = approvals.NewExecutor(a.DB, a.Graph, policy, approvals.ExecutorOptions{
-		Concurrency: cfg.ExecConcurrency, Lease: cfg.ExecLease, Clock: clock, Logger: log.With("component", "executor"),
+		Concurrency: cfg.ExecConcurrency, Lease: cfg.ExecLease, Clock: clock, Logger: log.With(approvals.LogComponent, "executor"),
 	})
 	a.Service.SetWake(a.Executor.Wake)
 
@@ -134,11 +134,11 @@ func NewApp(ctx context.Context, cfg *Config, log *slog.Logger, getenv func(stri
 	a.Summary = &summary.Job{
 		Source: a.Graph, Store: a.DB,
 		Schedule: summary.Schedule{At: cfg.SummaryAt, Location: loc, WeekdaysOnly: cfg.SummaryWeekdaysOnly},
-		Clock:    clock, Logger: log.With("component", "summary"),
+		Clock:    clock, Logger: log.With(approvals.LogComponent, "summary"),
 	}
 
 	a.Dispatcher = commands.NewDispatcher(commands.Options{
-		Service: a.Service, Status: a.Graph, Summary: summaryPoster{a}, Clock: clock, Logger: log.With("component", "commands"),
+		Service: a.Service, Status: a.Graph, Summary: summaryPoster{a}, Clock: clock, Logger: log.With(approvals.LogComponent, "commands"),
 	})
 
 	if cfg.SlackEnabled() {
@@ -146,7 +146,7 @@ func NewApp(ctx context.Context, cfg *Config, log *slog.Logger, getenv func(stri
 			BotToken: cfg.SlackBotToken, SigningSecret: cfg.SlackSigningSecret, AppToken: cfg.SlackAppToken,
 			APIURL: cfg.SlackAPIURL, Channel: cfg.SlackChannel, TeamID: cfg.SlackTeamID,
 			EnterpriseID: cfg.SlackEnterpriseID, AppID: cfg.SlackAppID, UserMap: cfg.SlackUsers,
-			LinkByEmail: cfg.SlackLinkByEmail, Logger: log.With("component", "slack"), Clock: clock,
+			LinkByEmail: cfg.SlackLinkByEmail, Logger: log.With(approvals.LogComponent, "slack"), Clock: clock,
 			OnReject: a.Metrics.rejecter(slack.PlatformName),
 		}, a.Dispatcher, a.Graph)
 		if err != nil {
@@ -159,7 +159,7 @@ func NewApp(ctx context.Context, cfg *Config, log *slog.Logger, getenv func(stri
 		a.Teams, err = teams.New(teams.Config{
 			AppID: cfg.TeamsAppID, AppPassword: cfg.TeamsAppPassword, TenantID: cfg.TeamsTenantID,
 			MultiTenant: cfg.TeamsMultiTenant, OpenIDURL: cfg.TeamsOpenIDURL, Channel: cfg.TeamsChannel,
-			AuthorityHost: cfg.AuthorityHost, Logger: log.With("component", "teams"), Clock: clock,
+			AuthorityHost: cfg.AuthorityHost, Logger: log.With(approvals.LogComponent, "teams"), Clock: clock,
 			Credential: deps.TeamsCredential, HTTPClient: deps.TeamsHTTPClient,
 			OnReject: a.Metrics.rejecter(teams.PlatformName),
 		}, a.Dispatcher, a.DB)
@@ -182,7 +182,7 @@ func NewApp(ctx context.Context, cfg *Config, log *slog.Logger, getenv func(stri
 		counted = append(counted, a.Metrics.platform(p))
 	}
 
-	a.Notifier = bot.NewNotifier(a.DB, counted, a.Dispatcher, bot.NotifierOptions{Logger: log.With("component", "notifier")})
+	a.Notifier = bot.NewNotifier(a.DB, counted, a.Dispatcher, bot.NotifierOptions{Logger: log.With(approvals.LogComponent, "notifier")})
 	observed := a.Metrics.notifier(a.Notifier)
 	a.Service.SetNotifier(observed)
 	a.Executor.SetNotifier(observed)
@@ -270,7 +270,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener, withSummary bool) error 
 		go func() {
 			defer wg.Done()
 			if err := a.Summary.Run(ctx); err != nil && ctx.Err() == nil {
-				a.log.Error("summary schedule", "err", err)
+				a.log.Error("summary schedule", approvals.LogErr, err)
 			}
 		}()
 	}

@@ -104,7 +104,7 @@ func exportAudit(ctx context.Context, db *storage.DB, format string, since time.
 		})
 	case "csv":
 		w := csv.NewWriter(e.stdout)
-		_ = w.Write([]string{"seq", "time", "request_id", "type", "actor_platform", "actor_id", "actor_name", "actor_entra_id", "detail", "prev_hash", "hash"})
+		_ = w.Write([]string{"seq", "time", approvals.LogRequestID, "type", "actor_platform", "actor_id", "actor_name", "actor_entra_id", "detail", "prev_hash", "hash"})
 		err := db.ExportAudit(ctx, since, func(ev approvals.AuditEvent) error {
 			r := recordOf(ev)
 			return w.Write([]string{strconv.FormatInt(r.Seq, 10), r.Time, r.RequestID, r.Type, r.ActorPlatform, r.ActorID,

@@ -147,7 +147,7 @@ func startDemo(ctx context.Context, o demoOptions) (_ *demo, err error) {
 		GraphHTTPClient: d.Graph.HTTPClient(),
 		Platforms: func(disp *commands.Dispatcher) ([]bot.Platform, error) {
 			d.Console, err = console.New(console.Config{
-				People: slices.Clone(demoPeople), Title: "mfabot demo", Logger: o.Logger.With("component", "console"),
+				People: slices.Clone(demoPeople), Title: "mfabot demo", Logger: o.Logger.With(approvals.LogComponent, "console"),
 				History: func(ctx context.Context) ([]bot.Message, error) { return d.history(ctx) },
 			}, disp)
 			if err != nil {
@@ -160,7 +160,7 @@ func startDemo(ctx context.Context, o demoOptions) (_ *demo, err error) {
 		return nil, err
 	}
 	if err := d.Console.LoadHistory(ctx); err != nil {
-		o.Logger.Warn("load history", "err", err)
+		o.Logger.Warn("load history", approvals.LogErr, err)
 	}
 	if d.ln, err = net.Listen("tcp", o.Addr); err != nil {
 		return nil, fmt.Errorf("listen on %s: %w (try --addr 127.0.0.1:0)", o.Addr, err)
@@ -169,7 +169,7 @@ func startDemo(ctx context.Context, o demoOptions) (_ *demo, err error) {
 	d.srv = &http.Server{Handler: d.Console.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := d.srv.Serve(d.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			o.Logger.Error("console server", "err", err)
+			o.Logger.Error("console server", approvals.LogErr, err)
 		}
 	}()
 	return d, nil
