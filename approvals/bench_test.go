@@ -8,7 +8,7 @@ import (
 	"github.com/mfabot/mfabot/approvals"
 	"github.com/mfabot/mfabot/graph"
 	"github.com/mfabot/mfabot/graph/graphtest"
-	"github.com/mfabot/mfabot/storage"
+	"github.com/mfabot/mfabot/storage/storagetest"
 )
 
 // benchScale speeds Graph's documented limits and a 200 ms latency up by the same factor
@@ -47,7 +47,7 @@ func BenchmarkResetDuringBulk(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		db := storage.MustOpenDB(b)
+		db := storagetest.Open(b)
 		pol := approvals.Policy{Requesters: mustPrincipals(b, "slack:UANN"), Approvers: mustPrincipals(b, "slack:UBEN"), ConfirmAbove: 100000}
 		notes := &recorder{}
 		svc := approvals.NewService(db, dir, pol, approvals.ServiceOptions{Notifier: notes})

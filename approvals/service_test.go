@@ -11,6 +11,7 @@ import (
 	"github.com/mfabot/mfabot/approvals"
 	"github.com/mfabot/mfabot/approvals/approvalstest"
 	"github.com/mfabot/mfabot/storage"
+	"github.com/mfabot/mfabot/storage/storagetest"
 )
 
 var (
@@ -101,7 +102,7 @@ func mustPrincipals(t testing.TB, s string) []approvals.Principal {
 func newFixture(t testing.TB, edit func(*approvals.Policy)) *fixture {
 	t.Helper()
 	clock := approvalstest.NewClock(start)
-	db := storage.MustOpenDB(t, storage.WithClock(clock))
+	db := storagetest.Open(t, storage.WithClock(clock))
 	dir := approvalstest.NewDirectory()
 	dir.AddUser(approvals.User{ID: "u-adele", UPN: "adele.vance@contoso.com", DisplayName: "Adele Vance", Enabled: true},
 		approvals.Method{ID: "pw", Type: "password", Note: "password is never removed"},

@@ -16,6 +16,7 @@ import (
 	"github.com/mfabot/mfabot/bot"
 	"github.com/mfabot/mfabot/commands"
 	"github.com/mfabot/mfabot/storage"
+	"github.com/mfabot/mfabot/storage/storagetest"
 )
 
 // platform is a recording fake; its func fields, when set, decide each call's outcome
@@ -164,7 +165,7 @@ func flush(t *testing.T, n *bot.Notifier) {
 }
 
 func TestNotifierPostsAndUpdatesEveryCard(t *testing.T) {
-	db := storage.MustOpenDB(t)
+	db := storagetest.Open(t)
 	ctx := context.Background()
 	slack, teams, console := newPlatform("slack"), newPlatform("teams"), newPlatform("console")
 	console.post = func(context.Context, bot.Message) error { return errors.New("console down") }
@@ -210,7 +211,7 @@ func TestNotifierPostsAndUpdatesEveryCard(t *testing.T) {
 
 // Progress piles up behind a slow platform and is coalesced; the final state always wins.
 func TestNotifierCoalescesProgress(t *testing.T) {
-	db := storage.MustOpenDB(t)
+	db := storagetest.Open(t)
 	ctx := context.Background()
 	slack := newPlatform("slack")
 	n := bot.NewNotifier(db, []bot.Platform{slack}, words(render), bot.NotifierOptions{ProgressEvery: -1})
@@ -252,7 +253,7 @@ func TestNotifierCoalescesProgress(t *testing.T) {
 // The latest progress is delivered even when nothing follows it, but not sooner than
 // ProgressEvery after the previous one.
 func TestNotifierProgressEvery(t *testing.T) {
-	db := storage.MustOpenDB(t)
+	db := storagetest.Open(t)
 	ctx := context.Background()
 	slack := newPlatform("slack")
 	const every = 150 * time.Millisecond
@@ -280,7 +281,7 @@ func TestNotifierProgressEvery(t *testing.T) {
 
 // Notify returns at once even while every platform call hangs.
 func TestNotifierNeverBlocksTheCaller(t *testing.T) {
-	db := storage.MustOpenDB(t)
+	db := storagetest.Open(t)
 	slack := newPlatform("slack")
 	release := make(chan struct{})
 	slack.post = func(ctx context.Context, _ bot.Message) error {
@@ -361,7 +362,7 @@ func TestNotifierTells(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			db := storage.MustOpenDB(t)
+			db := storagetest.Open(t)
 			slack, teams := newPlatform("slack"), newPlatform("teams")
 			// Teams reaches nobody by e-mail; that is fine and not an error.
 			teams.tell = func(_ context.Context, to bot.Recipient, _ bot.Message) error {
@@ -424,7 +425,7 @@ func TestNotifierTells(t *testing.T) {
 
 // A platform call that hangs is cut off by Timeout; the other platforms are updated.
 func TestNotifierTimeout(t *testing.T) {
-	db := storage.MustOpenDB(t)
+	db := storagetest.Open(t)
 	ctx := context.Background()
 	slack, teams := newPlatform("slack"), newPlatform("teams")
 	n := bot.NewNotifier(db, []bot.Platform{slack, teams}, words(render), bot.NotifierOptions{Timeout: 50 * time.Millisecond})
@@ -450,7 +451,7 @@ func TestNotifierTimeout(t *testing.T) {
 // Close waits for queued events; when its context ends first it cancels what is in flight,
 // and later events are dropped.
 func TestNotifierClose(t *testing.T) {
-	db := storage.MustOpenDB(t)
+	db := storagetest.Open(t)
 	slack := newPlatform("slack")
 	cancelled := make(chan struct{})
 	slack.post = func(ctx context.Context, _ bot.Message) error {
@@ -481,7 +482,7 @@ func TestNotifierClose(t *testing.T) {
 
 // A panic while rendering costs that event only.
 func TestNotifierSurvivesPanics(t *testing.T) {
-	db := storage.MustOpenDB(t)
+	db := storagetest.Open(t)
 	slack := newPlatform("slack")
 	var logs bytes.Buffer
 	boom := func(ctx context.Context, r *approvals.Request) bot.Message {
@@ -506,7 +507,7 @@ func TestNotifierSurvivesPanics(t *testing.T) {
 
 // Many requests at once, with Flush racing Notify (run with -race).
 func TestNotifierConcurrent(t *testing.T) {
-	db := storage.MustOpenDB(t)
+	db := storagetest.Open(t)
 	slack, teams := newPlatform("slack"), newPlatform("teams")
 	n := bot.NewNotifier(db, []bot.Platform{slack, teams}, words(render), bot.NotifierOptions{ProgressEvery: -1})
 	var rs []*approvals.Request

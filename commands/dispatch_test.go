@@ -20,6 +20,7 @@ import (
 	"github.com/mfabot/mfabot/bot"
 	"github.com/mfabot/mfabot/commands"
 	"github.com/mfabot/mfabot/storage"
+	"github.com/mfabot/mfabot/storage/storagetest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -126,7 +127,7 @@ type fixtureOptions struct {
 func newFixture(t *testing.T, o fixtureOptions) *fixture {
 	t.Helper()
 	clock := approvalstest.NewClock(start)
-	db := storage.MustOpenDB(t, storage.WithClock(clock))
+	db := storagetest.Open(t, storage.WithClock(clock))
 	dir := approvalstest.NewDirectory()
 	dir.AddUser(approvals.User{ID: "u-adele", UPN: "adele.vance@contoso.com", DisplayName: "Adele Vance", Enabled: true},
 		approvals.Method{ID: "pw", Type: "password", Note: "password is never removed"},

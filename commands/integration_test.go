@@ -14,6 +14,7 @@ import (
 	"github.com/mfabot/mfabot/graph"
 	"github.com/mfabot/mfabot/graph/graphtest"
 	"github.com/mfabot/mfabot/storage"
+	"github.com/mfabot/mfabot/storage/storagetest"
 )
 
 // graph.Client is what status reads.
@@ -116,7 +117,7 @@ func newStack(t *testing.T, users int) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db := storage.MustOpenDB(t)
+	db := storagetest.Open(t)
 	admins, _ := approvals.ParsePrincipals("slack:UANN,slack:UBEN,teams:cleo-aad")
 	pol := approvals.Policy{Requesters: admins, Approvers: admins, ConfirmAbove: 50,
 		ProtectedGroups: []string{graphtest.GroupEmergencyAccess}, EnforceEnabled: true}

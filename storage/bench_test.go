@@ -12,13 +12,14 @@ import (
 	"github.com/mfabot/mfabot/approvals"
 	"github.com/mfabot/mfabot/approvals/approvalstest"
 	"github.com/mfabot/mfabot/storage"
+	"github.com/mfabot/mfabot/storage/storagetest"
 )
 
 // BenchmarkAuditAppend appends one audit entry per transaction, each committed (and
 // fsynced) to a real file.
 func BenchmarkAuditAppend(b *testing.B) {
 	ctx := context.Background()
-	db := storage.MustOpenDB(b)
+	db := storagetest.Open(b)
 	ev := approvals.AuditEvent{Time: t0, RequestID: "R-7K2QXA", Type: approvals.EventItem, Actor: cat,
 		Detail: "revoke 0f8fad5b-d9cb-469f-a165-70867728950e: done"}
 	b.ResetTimer()
@@ -35,7 +36,7 @@ func BenchmarkAuditAppend(b *testing.B) {
 // one transaction, as the executor does.
 func BenchmarkFinishItems(b *testing.B) {
 	ctx := context.Background()
-	db := storage.MustOpenDB(b, storage.WithClock(approvalstest.NewClock(t0)))
+	db := storagetest.Open(b, storage.WithClock(approvalstest.NewClock(t0)))
 	const batch = 1000
 	var total time.Duration
 	for b.Loop() {
@@ -66,7 +67,7 @@ func BenchmarkFinishItems(b *testing.B) {
 // approval by a different person, and reports the latency of Approve.
 func BenchmarkDecide(b *testing.B) {
 	ctx := context.Background()
-	db := storage.MustOpenDB(b, storage.WithClock(approvalstest.NewClock(t0)))
+	db := storagetest.Open(b, storage.WithClock(approvalstest.NewClock(t0)))
 	const deciders, requests = 100, 100
 	ids := make([]string, requests)
 	for i := range ids {

@@ -12,6 +12,7 @@ import (
 	"github.com/mfabot/mfabot/approvals"
 	"github.com/mfabot/mfabot/approvals/approvalstest"
 	"github.com/mfabot/mfabot/storage"
+	"github.com/mfabot/mfabot/storage/storagetest"
 )
 
 // t0 is "now" in most tests: 09:00 UTC, so that messages show times of day.
@@ -26,7 +27,7 @@ var (
 // openDB opens a fresh database whose clock says t0.
 func openDB(t testing.TB) *storage.DB {
 	t.Helper()
-	return storage.MustOpenDB(t, storage.WithClock(approvalstest.NewClock(t0)))
+	return storagetest.Open(t, storage.WithClock(approvalstest.NewClock(t0)))
 }
 
 // openPath opens the database at path, closing it at the end of the test.

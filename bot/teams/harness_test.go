@@ -21,6 +21,7 @@ import (
 	"github.com/mfabot/mfabot/bot/teams"
 	"github.com/mfabot/mfabot/bot/teams/teamstest"
 	"github.com/mfabot/mfabot/storage"
+	"github.com/mfabot/mfabot/storage/storagetest"
 )
 
 var _ teams.ConversationStore = (*storage.DB)(nil)
@@ -109,7 +110,7 @@ func newHarness(t testing.TB, configure ...func(*teams.Config)) *harness {
 		auth:  teamstest.NewAuthority(t),
 		conn:  teamstest.NewConnector(t),
 		disp:  newDispatcher(),
-		db:    storage.MustOpenDB(t),
+		db:    storagetest.Open(t),
 		cred:  &staticCredential{token: "bot-connector-token"},
 		clock: approvalstest.NewClock(time.Now()),
 	}

@@ -128,3 +128,17 @@ func TestSummaryBinary(t *testing.T) {
 		t.Fatal("the chart and CSV were not uploaded")
 	}
 }
+
+// The mfabot binary links no test package: test helpers (storagetest, the fakes'
+// Start(tb) functions) must not pull testing or httptest into production.
+func TestBinaryLinksNoTestPackages(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "github.com/mfabot/mfabot/cmd/mfabot").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if dep == "testing" || strings.HasPrefix(dep, "testing/") || dep == "net/http/httptest" || strings.HasSuffix(dep, "/storagetest") {
+			t.Errorf("the mfabot binary links %s", dep)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/mfabot/mfabot/bot"
 	"github.com/mfabot/mfabot/commands/summary"
 	"github.com/mfabot/mfabot/storage"
+	"github.com/mfabot/mfabot/storage/storagetest"
 )
 
 // The real database implements exactly what the summary consumes.
@@ -100,7 +101,7 @@ func TestPostDailyOnceAcrossInstances(t *testing.T) {
 // Day after day, the summary reads back yesterday's, last week's and last month's
 // snapshots from the real database, and says when one is missing.
 func TestTrendThroughStorage(t *testing.T) {
-	db := storage.MustOpenDB(t)
+	db := storagetest.Open(t)
 	clock := &fakeClock{}
 	src := &fakeSource{}
 	job := &summary.Job{

@@ -13,14 +13,12 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -104,7 +102,7 @@ type Server struct {
 	graph    *http.Server
 	ln       net.Listener
 	url      string
-	auth     *httptest.Server
+	auth     *tlsServer
 	throttle *throttler
 
 	signer    signer
@@ -151,12 +149,23 @@ func NewServer(t *Tenant, o Options) (*Server, error) {
 	amux.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", s.serveDiscovery)
 	amux.HandleFunc("POST /{tenant}/oauth2/v2.0/token", s.serveToken)
 	amux.HandleFunc("GET /{tenant}/discovery/v2.0/keys", s.serveKeys)
-	s.auth = httptest.NewTLSServer(amux)
+	if s.auth, err = newTLSServer(amux); err != nil {
+		_ = s.graph.Close()
+		return nil, fmt.Errorf("graphtest: %w", err)
+	}
 	return s, nil
 }
 
+// TB is the part of testing.TB that Start needs; declared here so that the testing
+// package stays out of the binaries that run graphtest (the demo).
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+	Cleanup(func())
+}
+
 // Start starts a server for t and closes it when tb ends.
-func Start(tb testing.TB, t *Tenant, o Options) *Server {
+func Start(tb TB, t *Tenant, o Options) *Server {
 	tb.Helper()
 	s, err := NewServer(t, o)
 	if err != nil {
