@@ -70,6 +70,7 @@ func crashChild() {
 // item finished before the crash is redone (counted at graphtest), and that the audit
 // chain still verifies.
 func TestCrashResume(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("testing.Short: the crash test spawns a child process")
 	}

@@ -43,6 +43,7 @@ func runAll(t *testing.T, f *fixture, o approvals.ExecutorOptions) {
 }
 
 func TestExecuteReset(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	r := approved(t, f, approvals.NewRequest{Kind: approvals.KindReset, Target: "adele.vance@contoso.com", Reason: "lost phone"})
 	runAll(t, f, approvals.ExecutorOptions{})
@@ -68,6 +69,7 @@ func TestExecuteReset(t *testing.T) {
 }
 
 func TestExecuteRevokeGroup(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		fail   func(op, userID string) error
@@ -135,6 +137,7 @@ func TestExecuteRevokeGroup(t *testing.T) {
 }
 
 func TestExecuteEnforce(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	r := approved(t, f, approvals.NewRequest{Kind: approvals.KindEnforce, Target: "adele.vance@contoso.com", MFAState: approvals.MFAEnforced})
 	runAll(t, f, approvals.ExecutorOptions{})
@@ -147,6 +150,7 @@ func TestExecuteEnforce(t *testing.T) {
 // TestResumeAfterLapsedLease: an executor that claimed a request and died is replaced by
 // another once the lease lapses; finished items are not redone.
 func TestResumeAfterLapsedLease(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	r := approved(t, f, approvals.NewRequest{Kind: approvals.KindRevokeGroup, Target: "All Staff", Confirm: 600})
 	ctx := context.Background()
@@ -205,6 +209,7 @@ func (deadStore) RenewLease(context.Context, string, string, time.Time) error { 
 // TestShutdownReleasesLease: an executor stopped gracefully lets the next start resume at
 // once.
 func TestShutdownReleasesLease(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	r := approved(t, f, approvals.NewRequest{Kind: approvals.KindRevokeGroup, Target: "All Staff", Confirm: 600})
 	ctx := context.Background()

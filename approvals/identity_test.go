@@ -47,6 +47,7 @@ func hasRefusal(t *testing.T, f *fixture, actor approvals.Actor, part string) {
 // puts their second account in it. Pinned by display name at start, the approvers stay
 // the real group's members.
 func TestLookAlikeGroupCannotCaptureApprovers(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, func(p *approvals.Policy) {})
 	f.dir.AddUser(approvals.User{ID: "oid-mallory", UPN: "mallory@contoso.com", Enabled: true})
 	f.dir.AddGroup(approvals.Group{ID: "00000000-0000-4000-8000-00000000e001", DisplayName: "Mallory's team", MailNickname: "MFA Approvers"}, "oid-mallory")
@@ -80,6 +81,7 @@ func TestLookAlikeGroupCannotCaptureApprovers(t *testing.T) {
 }
 
 func TestPinPolicyRefuses(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	f.dir.AddGroup(approvals.Group{ID: "00000000-0000-4000-8000-00000000f001", DisplayName: "Finance"})
 	for _, tt := range []struct {
@@ -102,6 +104,7 @@ func TestPinPolicyRefuses(t *testing.T) {
 // With links required, an unlinked chat account can neither request nor approve: one
 // person could otherwise request as slack:U… and approve as teams:<oid>.
 func TestUnlinkedActorRefused(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, func(p *approvals.Policy) { p.RequireLink = true })
 	ctx := context.Background()
 	_, err := f.svc.Create(ctx, annUnlinked, approvals.NewRequest{Kind: approvals.KindReset, Target: "adele.vance@contoso.com"})
@@ -125,6 +128,7 @@ func TestUnlinkedActorRefused(t *testing.T) {
 
 // With two approvals required, one person on two platforms gives one approval.
 func TestOnePersonOneApproval(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, func(p *approvals.Policy) {
 		p.RequiredApprovals = 2
 		p.RequireLink = true
@@ -151,6 +155,7 @@ func TestOnePersonOneApproval(t *testing.T) {
 // Someone who left the company cannot approve, even while their chat session lives; the
 // account state is read again at most CheckTTL after it changed.
 func TestDisabledApproverRefused(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	ctx := context.Background()
 	r, err := f.svc.Create(ctx, ann, approvals.NewRequest{Kind: approvals.KindReset, Target: "adele.vance@contoso.com"})
@@ -171,6 +176,7 @@ func TestDisabledApproverRefused(t *testing.T) {
 // Role checks are cached for at most CheckTTL: an approver removed from the group is
 // refused once that has passed.
 func TestApproverRemovalTakesEffect(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	ctx := context.Background()
 	r1, _ := f.svc.Create(ctx, ann, approvals.NewRequest{Kind: approvals.KindReset, Target: "adele.vance@contoso.com"})
@@ -192,6 +198,7 @@ func TestApproverRemovalTakesEffect(t *testing.T) {
 }
 
 func TestCancelSomeoneElses(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	ctx := context.Background()
 	r, _ := f.svc.Create(ctx, ann, approvals.NewRequest{Kind: approvals.KindReset, Target: "adele.vance@contoso.com"})
@@ -212,6 +219,7 @@ func TestCancelSomeoneElses(t *testing.T) {
 }
 
 func TestSelfApprovalAudited(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	ctx := context.Background()
 	r, _ := f.svc.Create(ctx, ann, approvals.NewRequest{Kind: approvals.KindReset, Target: "adele.vance@contoso.com"})
@@ -227,6 +235,7 @@ func TestSelfApprovalAudited(t *testing.T) {
 
 // A directory that cannot say whether someone is an approver refuses, never passes.
 func TestMembershipLookupFailureRefuses(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	ctx := context.Background()
 	r, _ := f.svc.Create(ctx, ann, approvals.NewRequest{Kind: approvals.KindReset, Target: "adele.vance@contoso.com"})

@@ -50,6 +50,7 @@ func left(f *fixture, userID string) []string {
 }
 
 func TestResetOrder(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		def     string
@@ -109,6 +110,7 @@ func TestResetOrder(t *testing.T) {
 // A default read from a stale report orders the deletions wrongly: Graph refuses the
 // real default, which is retried once after the others, and the reset still succeeds.
 func TestResetStaleDefault(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	f.dir.AddUser(approvals.User{ID: "u-pat", UPN: "pat@contoso.com", Enabled: true}, mPass, mAuth, mMobile)
 	f.dir.Defaults["u-pat"] = approvals.DefaultSMS
@@ -161,6 +163,7 @@ func (s *staleDefault) deleteCalls(id string) int {
 
 // A deterministic refusal (a 4xx) is final at once; throttling is retried.
 func TestItemRetries(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name     string
 		err      error
@@ -195,6 +198,7 @@ func TestItemRetries(t *testing.T) {
 }
 
 func TestRevokeOneUser(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	r := approved(t, f, approvals.NewRequest{Kind: approvals.KindRevoke, Target: "adele.vance@contoso.com", Reason: "laptop stolen"})
 	runAll(t, f, approvals.ExecutorOptions{})
@@ -210,6 +214,7 @@ func TestRevokeOneUser(t *testing.T) {
 // Entra turns "enabled" into "enforced" for a user with methods: the preview says so and
 // the item records what Entra shows afterwards.
 func TestEnforceBecomes(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	f.dir.SetStateHook = func(userID, state string) string {
 		if state == approvals.MFAEnabled {
@@ -231,6 +236,7 @@ func TestEnforceBecomes(t *testing.T) {
 // Protected accounts are checked again when a request runs: a user who joined a
 // protected group after approval is left alone and the request fails saying why.
 func TestProtectedAtExecution(t *testing.T) {
+	t.Parallel()
 	for _, kind := range []approvals.Kind{approvals.KindReset, approvals.KindRevoke, approvals.KindEnforce} {
 		t.Run(string(kind), func(t *testing.T) {
 			f := newFixture(t, nil)
@@ -250,6 +256,7 @@ func TestProtectedAtExecution(t *testing.T) {
 
 // A group that grew by more than a tenth since approval is not revoked at all.
 func TestRevokeGroupGrew(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name  string
 		add   int
@@ -280,6 +287,7 @@ func TestRevokeGroupGrew(t *testing.T) {
 // A request that waited more than ten minutes has its facts read again before an approval
 // counts; changed facts refuse the approval and update the card, the next approval counts.
 func TestPreviewRefreshed(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	ctx := context.Background()
 	r, err := f.svc.Create(ctx, ann, approvals.NewRequest{Kind: approvals.KindReset, Target: "adele.vance@contoso.com"})
@@ -303,6 +311,7 @@ func TestPreviewRefreshed(t *testing.T) {
 
 // With two required approvals and a preview that is still fresh, nothing is read again.
 func TestPreviewFreshNotRead(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	ctx := context.Background()
 	r, _ := f.svc.Create(ctx, ann, approvals.NewRequest{Kind: approvals.KindReset, Target: "adele.vance@contoso.com"})
@@ -316,6 +325,7 @@ func TestPreviewFreshNotRead(t *testing.T) {
 // Single-user work is not stuck behind a bulk request: with the bulk revoke held inside
 // Graph, a reset approved afterwards runs to its end.
 func TestSingleUserNotBehindBulk(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

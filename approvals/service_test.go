@@ -157,6 +157,7 @@ func itoa(i int) string {
 func code(err error) string { return approvals.ErrorCode(err) }
 
 func TestCreate(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		actor   approvals.Actor
@@ -202,6 +203,7 @@ func TestCreate(t *testing.T) {
 }
 
 func TestCreatePreview(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	ctx := context.Background()
 	r, err := f.svc.Create(ctx, ann, approvals.NewRequest{Kind: approvals.KindReset, Target: "adele.vance@contoso.com"})
@@ -226,6 +228,7 @@ func TestCreatePreview(t *testing.T) {
 }
 
 func TestDecide(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		setup   func(f *fixture)
@@ -292,6 +295,7 @@ func firstID(f *fixture) string {
 }
 
 func TestTwoApprovalsRequired(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, func(p *approvals.Policy) { p.RequiredApprovals = 2 })
 	ctx := context.Background()
 	r, err := f.svc.Create(ctx, ann, approvals.NewRequest{Kind: approvals.KindReset, Target: "adele.vance@contoso.com"})
@@ -312,6 +316,7 @@ func TestTwoApprovalsRequired(t *testing.T) {
 }
 
 func TestCancel(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	ctx := context.Background()
 	r, err := f.svc.Create(ctx, ann, approvals.NewRequest{Kind: approvals.KindReset, Target: "adele.vance@contoso.com"})
@@ -332,6 +337,7 @@ func TestCancel(t *testing.T) {
 }
 
 func TestSweepExpired(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	ctx := context.Background()
 	r, err := f.svc.Create(ctx, ann, approvals.NewRequest{Kind: approvals.KindReset, Target: "adele.vance@contoso.com"})
@@ -354,6 +360,7 @@ func TestSweepExpired(t *testing.T) {
 // TestConcurrentApprovals: 50 approvers click Approve on the same request at once; exactly
 // one approval is recorded and the request runs exactly once.
 func TestConcurrentApprovals(t *testing.T) {
+	t.Parallel()
 	var approvers []string
 	for i := range 50 {
 		approvers = append(approvers, "slack:UAPP"+itoa(i))
@@ -428,6 +435,7 @@ func TestConcurrentApprovals(t *testing.T) {
 }
 
 func TestParsePrincipal(t *testing.T) {
+	t.Parallel()
 	for _, s := range []string{"slack:U1", "teams:6a1b", "entra-group:MFA Approvers", "Entra:oid"} {
 		if _, err := approvals.ParsePrincipal(s); err != nil {
 			t.Errorf("%s: %v", s, err)

@@ -20,6 +20,7 @@ func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(
 func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func TestBackground(t *testing.T) {
+	t.Parallel()
 	var logs syncBuf
 	bg := bot.NewBackground(slog.New(slog.NewTextHandler(&logs, nil)))
 	ran := make(chan struct{})

@@ -165,6 +165,7 @@ func flush(t *testing.T, n *bot.Notifier) {
 }
 
 func TestNotifierPostsAndUpdatesEveryCard(t *testing.T) {
+	t.Parallel()
 	db := storagetest.Open(t)
 	ctx := context.Background()
 	slack, teams, console := newPlatform("slack"), newPlatform("teams"), newPlatform("console")
@@ -211,6 +212,7 @@ func TestNotifierPostsAndUpdatesEveryCard(t *testing.T) {
 
 // Progress piles up behind a slow platform and is coalesced; the final state always wins.
 func TestNotifierCoalescesProgress(t *testing.T) {
+	t.Parallel()
 	db := storagetest.Open(t)
 	ctx := context.Background()
 	slack := newPlatform("slack")
@@ -253,6 +255,7 @@ func TestNotifierCoalescesProgress(t *testing.T) {
 // The latest progress is delivered even when nothing follows it, but not sooner than
 // ProgressEvery after the previous one.
 func TestNotifierProgressEvery(t *testing.T) {
+	t.Parallel()
 	db := storagetest.Open(t)
 	ctx := context.Background()
 	slack := newPlatform("slack")
@@ -281,6 +284,7 @@ func TestNotifierProgressEvery(t *testing.T) {
 
 // Notify returns at once even while every platform call hangs.
 func TestNotifierNeverBlocksTheCaller(t *testing.T) {
+	t.Parallel()
 	db := storagetest.Open(t)
 	slack := newPlatform("slack")
 	release := make(chan struct{})
@@ -319,6 +323,7 @@ func TestNotifierNeverBlocksTheCaller(t *testing.T) {
 }
 
 func TestNotifierTells(t *testing.T) {
+	t.Parallel()
 	reasonDenied := "not during the change freeze"
 	tests := []struct {
 		name      string
@@ -425,6 +430,7 @@ func TestNotifierTells(t *testing.T) {
 
 // A platform call that hangs is cut off by Timeout; the other platforms are updated.
 func TestNotifierTimeout(t *testing.T) {
+	t.Parallel()
 	db := storagetest.Open(t)
 	ctx := context.Background()
 	slack, teams := newPlatform("slack"), newPlatform("teams")
@@ -451,6 +457,7 @@ func TestNotifierTimeout(t *testing.T) {
 // Close waits for queued events; when its context ends first it cancels what is in flight,
 // and later events are dropped.
 func TestNotifierClose(t *testing.T) {
+	t.Parallel()
 	db := storagetest.Open(t)
 	slack := newPlatform("slack")
 	cancelled := make(chan struct{})
@@ -482,6 +489,7 @@ func TestNotifierClose(t *testing.T) {
 
 // A panic while rendering costs that event only.
 func TestNotifierSurvivesPanics(t *testing.T) {
+	t.Parallel()
 	db := storagetest.Open(t)
 	slack := newPlatform("slack")
 	var logs bytes.Buffer
@@ -507,6 +515,7 @@ func TestNotifierSurvivesPanics(t *testing.T) {
 
 // Many requests at once, with Flush racing Notify (run with -race).
 func TestNotifierConcurrent(t *testing.T) {
+	t.Parallel()
 	db := storagetest.Open(t)
 	slack, teams := newPlatform("slack"), newPlatform("teams")
 	n := bot.NewNotifier(db, []bot.Platform{slack, teams}, words(render), bot.NotifierOptions{ProgressEvery: -1})

@@ -102,6 +102,7 @@ func failedItems(n int) []approvals.Item {
 }
 
 func TestRequestCardGolden(t *testing.T) {
+	t.Parallel()
 	rs := cardRequests()
 	now := start.Add(30 * time.Minute)
 	failed := map[string][]approvals.Item{
@@ -124,6 +125,7 @@ func TestRequestCardGolden(t *testing.T) {
 
 // What every card must say, whatever the wording elsewhere.
 func TestRequestCardRules(t *testing.T) {
+	t.Parallel()
 	rs := cardRequests()
 	now := start.Add(30 * time.Minute)
 	for name, r := range rs {
@@ -163,6 +165,7 @@ func TestRequestCardRules(t *testing.T) {
 }
 
 func TestRequestCardFailedList(t *testing.T) {
+	t.Parallel()
 	r := cardRequests()["revoke-partly-failed"]
 	c := commands.RequestCard(r, failedItems(20), start)
 	var sec *bot.Section
@@ -180,6 +183,7 @@ func TestRequestCardFailedList(t *testing.T) {
 }
 
 func TestCardsPolicy(t *testing.T) {
+	t.Parallel()
 	r := cardRequests()["revoke-pending"]
 	plain := commands.RequestCard(r, nil, start)
 	withPolicy := commands.Cards{Policy: approvals.Policy{RequiredApprovals: 2, ConfirmAbove: 500}}.Request(r, nil, start)

@@ -231,6 +231,7 @@ func says(t *testing.T, m *bot.Message, want ...string) {
 }
 
 func TestDispatchResetFlow(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	resp := f.do(ann, "reset adele.vance@contoso.com lost her phone <!channel>")
 	if resp.Reply == nil || resp.Card == nil {
@@ -293,6 +294,7 @@ func TestDispatchResetFlow(t *testing.T) {
 }
 
 func TestDispatchDenyCancelExpire(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	t.Run("OK_Deny", func(t *testing.T) {
 		id := f.request(t, "reset adele.vance@contoso.com")
@@ -332,6 +334,7 @@ func TestDispatchDenyCancelExpire(t *testing.T) {
 }
 
 func TestDispatchTwoApprovals(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{required: 2, confirmAbove: 500})
 	says(t, f.do(ann, "revoke-group \"All Staff\" enrollment push").Reply, "All Staff has 1200 members (more than 500)", "--confirm 1200")
 	says(t, f.do(ann, "revoke-group \"All Staff\" --confirm 1000").Reply, "All Staff has 1200 members, not 1000")
@@ -352,6 +355,7 @@ func TestDispatchTwoApprovals(t *testing.T) {
 }
 
 func TestDispatchReplies(t *testing.T) {
+	t.Parallel()
 	internal := errors.New("socket: connection reset by peer")
 	tests := []struct {
 		name   string
@@ -420,6 +424,7 @@ func TestDispatchReplies(t *testing.T) {
 }
 
 func TestDispatchPendingList(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	a := f.request(t, "reset adele.vance@contoso.com lost phone")
 	f.clock.Advance(12 * time.Minute)
@@ -443,6 +448,7 @@ func (failingStore) Requests(context.Context, approvals.RequestFilter) ([]*appro
 }
 
 func TestDispatchInternalErrors(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	logs := &logBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
@@ -484,6 +490,7 @@ func TestDispatchInternalErrors(t *testing.T) {
 
 // Every command is logged with who, what and how it ended; reasons are logged as typed.
 func TestDispatchLogsEveryCommand(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	id := f.request(t, "reset adele.vance@contoso.com lost phone")
 	f.do(nina, "status adele.vance@contoso.com")
@@ -511,6 +518,7 @@ func TestDispatchLogsEveryCommand(t *testing.T) {
 }
 
 func TestSummarizerFunc(t *testing.T) {
+	t.Parallel()
 	called := false
 	var s commands.Summarizer = commands.SummarizerFunc(func(context.Context) error { called = true; return nil })
 	if err := s.Post(context.Background()); err != nil || !called {
@@ -521,6 +529,7 @@ func TestSummarizerFunc(t *testing.T) {
 // A reason typed into a button's prompt reaches the request as typed, whatever it starts
 // with: it is never parsed as part of the command.
 func TestDispatchButtonReason(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	id := f.request(t, "reset adele.vance@contoso.com lost phone")
 	resp := f.d.Handle(context.Background(), bot.Event{Actor: ben, Text: "deny " + id, Button: true, Reason: "  --force  was\nnever asked \"for\" "})

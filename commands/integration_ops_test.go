@@ -29,6 +29,7 @@ func (s *stack) resetThrough(t *testing.T, text string) bot.Message {
 // The demo's reset works for every kind of generated user, push-default ones first among
 // them: whatever the methods and the default, nothing but the password is left.
 func TestIntegrationResetGeneratedUsers(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, 400)
 	byDefault := map[string]int{}
 	n := 0
@@ -57,6 +58,7 @@ func TestIntegrationResetGeneratedUsers(t *testing.T) {
 // Every character Entra allows in a name, through the parser, the resolver against
 // graphtest and the card renderers.
 func TestIntegrationNames(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, 60)
 	dom := s.tenant.Domain()
 	tests := []struct {
@@ -95,6 +97,7 @@ func TestIntegrationNames(t *testing.T) {
 
 // revoke signs one user out, as its own approved request; their methods stay.
 func TestIntegrationRevokeUser(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, 60)
 	adele, _ := s.tenant.User(graphtest.AdeleUPN)
 	before := len(s.tenant.Methods(adele.ID))
@@ -114,6 +117,7 @@ func TestIntegrationRevokeUser(t *testing.T) {
 
 // enforce says before approval what Entra will show, and after what it shows.
 func TestIntegrationEnforceBecomes(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, 60)
 	resp := s.do(ann, "enforce "+graphtest.MeganUPN+" enabled pilot group")
 	if resp.Card == nil {
@@ -134,6 +138,7 @@ func TestIntegrationEnforceBecomes(t *testing.T) {
 // A reset approved for someone who joined the protected group while it waited changes
 // nothing.
 func TestIntegrationProtectedAtExecution(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, 60)
 	megan, _ := s.tenant.User(graphtest.MeganUPN)
 	resp := s.do(ann, "reset "+graphtest.MeganUPN)

@@ -159,6 +159,7 @@ func flush(t *testing.T, n *bot.Notifier) {
 }
 
 func TestIntegrationReset(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, 60)
 	adele, _ := s.tenant.User(graphtest.AdeleUPN)
 	before := len(s.tenant.Methods(adele.ID))
@@ -215,6 +216,7 @@ func TestIntegrationReset(t *testing.T) {
 }
 
 func TestIntegrationRevokeGroup(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, 120)
 	all, ok := func() (graphtest.Group, bool) {
 		for _, g := range s.tenant.Groups() {
@@ -245,6 +247,7 @@ func TestIntegrationRevokeGroup(t *testing.T) {
 }
 
 func TestIntegrationStatusWithoutLicence(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, 60)
 	s.tenant.SetLicensed(false)
 	resp := s.do(ann, "status "+graphtest.AdeleUPN)

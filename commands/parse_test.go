@@ -14,6 +14,7 @@ import (
 )
 
 func TestParse(t *testing.T) {
+	t.Parallel()
 	const guid = "6e7b768e-07e2-4810-8459-485f84f8f204"
 	tests := []struct {
 		name string
@@ -84,6 +85,7 @@ func TestParse(t *testing.T) {
 }
 
 func TestParseErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, in string
 		says     []string
@@ -148,6 +150,7 @@ func TestParseErrors(t *testing.T) {
 }
 
 func TestCanonical(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		in   commands.Command

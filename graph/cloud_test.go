@@ -72,6 +72,7 @@ func (f *fakeCloud) RoundTrip(r *http.Request) (*http.Response, error) {
 // Graph, and goes to that Graph only: a nextLink to another cloud's Graph (for a national
 // cloud, the public one) is followed without it.
 func TestClouds(t *testing.T) {
+	t.Parallel()
 	const tenant = "6f1c8e2a-3b4d-4e5f-8a9b-0c1d2e3f4a5b"
 	tests := []struct {
 		name, graphHost, authorityHost, otherGraph string
@@ -154,6 +155,7 @@ func TestClouds(t *testing.T) {
 // TestLookupCloud: names in any case, "" for the public cloud, an error naming the known
 // ones otherwise; an explicit BaseURL wins over the cloud's Graph.
 func TestLookupCloud(t *testing.T) {
+	t.Parallel()
 	for name, want := range map[string]graph.Cloud{"": graph.CloudPublic, " China ": graph.CloudChina, "USGovDoD": graph.CloudUSGovDoD} {
 		if got, err := graph.LookupCloud(name); err != nil || got != want {
 			t.Errorf("LookupCloud(%q) = %+v, %v", name, got, err)
@@ -170,6 +172,7 @@ func TestLookupCloud(t *testing.T) {
 // TestBaseURLOverridesCloud: an explicit BaseURL (a proxy, the simulator) wins over the
 // cloud's Graph, and the token is asked for it.
 func TestBaseURLOverridesCloud(t *testing.T) {
+	t.Parallel()
 	_, srv := start(t, 10, graphtest.Options{})
 	cred, err := graph.NewCredential(graph.CredentialOptions{TenantID: srv.Tenant().ID(), ClientID: srv.ClientID(), ClientSecret: srv.ClientSecret(),
 		Cloud: graph.CloudUSGov, AuthorityHost: srv.AuthorityURL(), HTTPClient: srv.HTTPClient()})

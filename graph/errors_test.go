@@ -18,6 +18,7 @@ import (
 // TestMapError: each kind of Graph failure becomes one approvals.Error with a specific,
 // chat-safe message and a kind callers can test with errors.Is; the cause is kept.
 func TestMapError(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		op      op
@@ -78,6 +79,7 @@ func TestMapError(t *testing.T) {
 }
 
 func TestParseRetryAfter(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
 	tests := []struct {
 		in   string
@@ -98,6 +100,7 @@ func TestParseRetryAfter(t *testing.T) {
 }
 
 func TestMaskPhone(t *testing.T) {
+	t.Parallel()
 	tests := map[string]string{
 		"+1 2065555555":  "+1 ••• 5555",
 		"+44 7700900123": "+44 ••• 0123",
@@ -112,6 +115,7 @@ func TestMaskPhone(t *testing.T) {
 }
 
 func TestQuoteEscapesODataStrings(t *testing.T) {
+	t.Parallel()
 	if got := quote("O'Neil's team"); got != "'O''Neil''s team'" {
 		t.Fatalf("quote = %s", got)
 	}
@@ -121,6 +125,7 @@ func TestQuoteEscapesODataStrings(t *testing.T) {
 }
 
 func TestValidateBaseURL(t *testing.T) {
+	t.Parallel()
 	cred := staticCred{}
 	tests := []struct {
 		base string
@@ -156,6 +161,7 @@ func (staticCred) GetToken(context.Context, policy.TokenRequestOptions) (azcore.
 // every refusal (a 4xx other than 429, the default-method rule included) is not, nor is
 // the caller's own cancellation.
 func TestTransient(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		err       error
@@ -200,6 +206,7 @@ func (timeoutErr) Temporary() bool { return true }
 // TestRetriableStatuses: the middleware repeats 429, 503 and 504 for any request, 500
 // and 502 for requests safe to repeat, and never a 4xx other than 429.
 func TestRetriableStatuses(t *testing.T) {
+	t.Parallel()
 	for status := 400; status < 600; status++ {
 		for _, method := range []string{"GET", "DELETE", "POST", "PATCH"} {
 			want := status == 429 || status == 503 || status == 504 ||
@@ -214,6 +221,7 @@ func TestRetriableStatuses(t *testing.T) {
 // TestDefaultMethodRefusal: Graph's sentence for deleting the default method, in any case
 // or spacing, inside a 400 and nothing else, is approvals.ErrDefaultMethod.
 func TestDefaultMethodRefusal(t *testing.T) {
+	t.Parallel()
 	const graphSays = "Cannot delete default method with other methods configured. Please change default method before deletion."
 	tests := []struct {
 		name   string

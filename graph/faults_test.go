@@ -37,6 +37,7 @@ func methodOf(t *testing.T, c *graph.Client, userID, typ string) approvals.Metho
 // halves the pace. Fake time stands still unless the test moves it, so "held" means
 // asleep on the clock and "went on" means done without sleeping.
 func TestUnavailableHoldsOnlyItsRequest(t *testing.T) {
+	t.Parallel()
 	clk := newManualClock(t)
 	c, srv := startClock(t, 50, graphtest.Options{}, clk)
 	tn := srv.Tenant()
@@ -106,6 +107,7 @@ func TestUnavailableHoldsOnlyItsRequest(t *testing.T) {
 // failed items were held. Every user ends revoked, or (after five 503s in a row, which
 // is rare) with the 503 and Graph's reason, not revoked.
 func TestBatchItemsUnavailable(t *testing.T) {
+	t.Parallel()
 	c, srv := start(t, 400, graphtest.Options{Limits: graphtest.DocumentedLimits()})
 	srv.SetFaults(graphtest.Faults{Unavailable: 0.3, InBatches: true})
 	var ids []string
@@ -145,6 +147,7 @@ func TestBatchItemsUnavailable(t *testing.T) {
 // skipClock runs fast while batches wait their turn: it must still be on when the first
 // batch lands.)
 func TestNothingLostUnderFaults(t *testing.T) {
+	t.Parallel()
 	c, srv := start(t, 600, graphtest.Options{Limits: graphtest.DocumentedLimits()})
 	srv.SetFaults(graphtest.Faults{Unavailable: 0.1, InBatches: true})
 	srv.ThrottleFor(30 * time.Second)
@@ -177,6 +180,7 @@ func TestNothingLostUnderFaults(t *testing.T) {
 // single deletion and a single user's revocation go through at once: they finish while
 // the bulk revoke is still in progress (fake time frozen, so the bulk work cannot move).
 func TestPriorityWriteGoesAheadOfBulk(t *testing.T) {
+	t.Parallel()
 	clk := newManualClock(t)
 	c, srv := startClock(t, 500, graphtest.Options{}, clk)
 	tn := srv.Tenant()
@@ -240,6 +244,7 @@ func TestPriorityWriteGoesAheadOfBulk(t *testing.T) {
 // Refusals (4xx other than 429) go once and are final; 429 and 503 are repeated; every
 // error is transient exactly when repeating it later may succeed.
 func TestRetriesThroughTheClient(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	tests := []struct {
 		name      string
@@ -306,6 +311,7 @@ func resolve(upn string) func(*graph.Client, *graphtest.Tenant) error {
 // reached, ends in a transient ErrUnavailable; reads are repeated, writes that may have
 // reached Graph are not.
 func TestTransportErrorsAreTransient(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	c, srv := start(t, 10, graphtest.Options{})
 	adele, _ := srv.Tenant().User(graphtest.AdeleUPN)

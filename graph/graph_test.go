@@ -45,6 +45,7 @@ func startClock(t testing.TB, users int, o graphtest.Options, clk graph.TestCloc
 }
 
 func TestResolveUser(t *testing.T) {
+	t.Parallel()
 	c, srv := start(t, 300, graphtest.Options{})
 	ctx := context.Background()
 	var guest graphtest.User
@@ -82,6 +83,7 @@ func TestResolveUser(t *testing.T) {
 }
 
 func TestMethodsAndReset(t *testing.T) {
+	t.Parallel()
 	c, srv := start(t, 50, graphtest.Options{})
 	ctx := context.Background()
 	adele, _ := srv.Tenant().User(graphtest.AdeleUPN)
@@ -124,6 +126,7 @@ func TestMethodsAndReset(t *testing.T) {
 }
 
 func TestDefaultPhoneRefusedWhileOthersRemain(t *testing.T) {
+	t.Parallel()
 	c, srv := start(t, 50, graphtest.Options{})
 	ctx := context.Background()
 	adele, _ := srv.Tenant().User(graphtest.AdeleUPN)
@@ -144,6 +147,7 @@ func TestDefaultPhoneRefusedWhileOthersRemain(t *testing.T) {
 }
 
 func TestRegistrationAndMFAState(t *testing.T) {
+	t.Parallel()
 	c, srv := start(t, 50, graphtest.Options{})
 	ctx := context.Background()
 	adele, _ := srv.Tenant().User(graphtest.AdeleUPN)
@@ -174,6 +178,7 @@ func TestRegistrationAndMFAState(t *testing.T) {
 }
 
 func TestGroupsAndBatchRevoke(t *testing.T) {
+	t.Parallel()
 	c, srv := start(t, 3000, graphtest.Options{})
 	ctx := context.Background()
 	g, err := c.ResolveGroup(ctx, "All Staff")
@@ -216,6 +221,7 @@ func TestGroupsAndBatchRevoke(t *testing.T) {
 }
 
 func TestBatchItemsThrottledAreRetried(t *testing.T) {
+	t.Parallel()
 	l := graphtest.Limits{AppWrites: 30, AppWriteWindow: 2 * time.Second}
 	c, srv := start(t, 300, graphtest.Options{Limits: l})
 	ctx := context.Background()
@@ -238,6 +244,7 @@ func TestBatchItemsThrottledAreRetried(t *testing.T) {
 }
 
 func TestRegistrationsStream(t *testing.T) {
+	t.Parallel()
 	c, srv := start(t, 2500, graphtest.Options{})
 	n, pages := 0, 0
 	err := c.Registrations(context.Background(), func(rs []approvals.Registration) error {
@@ -255,6 +262,7 @@ func TestRegistrationsStream(t *testing.T) {
 }
 
 func TestGrantedPermissions(t *testing.T) {
+	t.Parallel()
 	c, srv := start(t, 10, graphtest.Options{})
 	srv.Tenant().SetGranted([]string{"User.Read.All", "Application.Read.All", "Directory.ReadWrite.All"})
 	got, err := c.GrantedPermissions(context.Background())
@@ -267,6 +275,7 @@ func TestGrantedPermissions(t *testing.T) {
 // succeed (retried after Retry-After or a backoff) and a write that finally fails is
 // reported for its user as an upstream error, never as success.
 func TestFaultsAreRetried(t *testing.T) {
+	t.Parallel()
 	c, srv := start(t, 300, graphtest.Options{})
 	srv.SetFaults(graphtest.Faults{ServerErrors: 0.2})
 	ctx := context.Background()
@@ -297,6 +306,7 @@ func TestFaultsAreRetried(t *testing.T) {
 // gets them listed alternate, office, mobile after every other method, and a reset in that
 // order goes through without Graph refusing the default phone.
 func TestPhonesDeletedDefaultLast(t *testing.T) {
+	t.Parallel()
 	c, srv := start(t, 10, graphtest.Options{})
 	tn := srv.Tenant()
 	u, err := tn.AddUser(graphtest.User{UserPrincipalName: "phones@contoso.com", DisplayName: "Pat Phones", AccountEnabled: true})
@@ -347,6 +357,7 @@ func TestPhonesDeletedDefaultLast(t *testing.T) {
 // TestGroupNames: display names are escaped in the filter, an ambiguous name lists the
 // candidates, and the member count ($count) agrees with the streamed membership.
 func TestGroupNames(t *testing.T) {
+	t.Parallel()
 	c, srv := start(t, 300, graphtest.Options{})
 	tn := srv.Tenant()
 	ctx := context.Background()

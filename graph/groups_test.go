@@ -13,6 +13,7 @@ import (
 // can pick a nickname; names with apostrophes are quoted, so a name cannot widen the
 // filter either.
 func TestGroupsNamed(t *testing.T) {
+	t.Parallel()
 	c, srv := start(t, 20, graphtest.Options{})
 	tn := srv.Tenant()
 	add := func(display, nick string) string {

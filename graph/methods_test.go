@@ -16,6 +16,7 @@ import (
 // details in beta) appears once, typed, named and deletable; it is deleted through beta,
 // Graph's default-method rule applies to it, and deleting it twice counts as done.
 func TestHardwareOathMethods(t *testing.T) {
+	t.Parallel()
 	c, srv := start(t, 10, graphtest.Options{})
 	tn := srv.Tenant()
 	ctx := context.Background()
@@ -82,6 +83,7 @@ func TestHardwareOathMethods(t *testing.T) {
 // TestMethodTypes: every type Graph lists comes back with approvals' type constant; a
 // type mfabot cannot delete is listed, not deletable, with a Note naming it.
 func TestMethodTypes(t *testing.T) {
+	t.Parallel()
 	c, srv := start(t, 10, graphtest.Options{})
 	tn := srv.Tenant()
 	u, err := tn.AddUser(graphtest.User{UserPrincipalName: "every@contoso.com", DisplayName: "Every Method", AccountEnabled: true})
@@ -128,6 +130,7 @@ func TestMethodTypes(t *testing.T) {
 // a token v1.0 lists is still listed, deletable, with a Note saying its details are
 // missing; the rest of the list is whole.
 func TestHardwareOathWithoutBeta(t *testing.T) {
+	t.Parallel()
 	c, srv := start(t, 10, graphtest.Options{NationalCloud: true})
 	tn := srv.Tenant()
 	adele, _ := tn.User(graphtest.AdeleUPN)
@@ -156,6 +159,7 @@ func TestHardwareOathWithoutBeta(t *testing.T) {
 
 // TestMethodsDenied: without a methods permission, Methods says which one is missing.
 func TestMethodsDenied(t *testing.T) {
+	t.Parallel()
 	c, srv := start(t, 10, graphtest.Options{})
 	adele, _ := srv.Tenant().User(graphtest.AdeleUPN)
 	srv.Tenant().SetGranted([]string{"User.Read.All"})

@@ -31,6 +31,7 @@ func near(d time.Duration, secs float64) bool { return math.Abs(d.Seconds()-secs
 // Retry-After, and climbs back to the ceiling by recoverPerBatch of it per batch interval
 // while Graph stays quiet.
 func TestPacerSlowsDownAndRecovers(t *testing.T) {
+	t.Parallel()
 	clk := newFakeNow(t)
 	p := newPacer(20, clk)
 	ceiling := 20 * headroom
@@ -83,6 +84,7 @@ func TestPacerSlowsDownAndRecovers(t *testing.T) {
 // TestPacerNoBurstAfterHold: tickets queued before a 429 do not all go when the hold
 // ends; they resume at the cut pace, one after the other.
 func TestPacerNoBurstAfterHold(t *testing.T) {
+	t.Parallel()
 	clk := newFakeNow(t)
 	p := newPacer(20, clk)
 	ceiling := 20 * headroom
@@ -104,6 +106,7 @@ func TestPacerNoBurstAfterHold(t *testing.T) {
 // three batches goes at once, but counts: every bulk ticket already waiting, and every
 // one reserved afterwards, waits longer by its cost. A 429 holds priority writes too.
 func TestPacerPriority(t *testing.T) {
+	t.Parallel()
 	clk := newFakeNow(t)
 	p := newPacer(20, clk)
 	ceiling := 20 * headroom
@@ -143,6 +146,7 @@ func TestPacerPriority(t *testing.T) {
 // TestPacerRepeatWaitsOnlyForHold: a repeat Graph never counted (n == 0) takes no tokens
 // and does not queue behind the bulk deficit; it does wait out a 429 hold.
 func TestPacerRepeatWaitsOnlyForHold(t *testing.T) {
+	t.Parallel()
 	clk := newFakeNow(t)
 	p := newPacer(20, clk)
 	var last float64
@@ -179,6 +183,7 @@ func (c *sleepRecorder) Sleep(ctx context.Context, d time.Duration) error {
 
 // TestWindowReportsLimit: at most n requests in any window, the first n at once.
 func TestWindowReportsLimit(t *testing.T) {
+	t.Parallel()
 	clk := newFakeNow(t)
 	w := newWindow(5, 10*time.Second, clk)
 	for i := range 5 {

@@ -13,6 +13,7 @@ import (
 // preferences, DefaultNone when there is none; where they are refused it comes from the
 // registration report; where both are refused the preferences' error says what to grant.
 func TestDefaultMethod(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	c, srv := start(t, 10, graphtest.Options{})
 	tn := srv.Tenant()
@@ -63,6 +64,7 @@ func TestDefaultMethod(t *testing.T) {
 // TestSetDefaultMethod: the default moves to any method the user has; one the user has
 // not is Graph's 400 with its words, not transient; the change is one PATCH Graph records.
 func TestSetDefaultMethod(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	c, srv := start(t, 10, graphtest.Options{})
 	tn := srv.Tenant()

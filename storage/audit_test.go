@@ -54,6 +54,7 @@ func shell(t testing.TB, path string) *sql.DB {
 }
 
 func TestAudit(t *testing.T) {
+	t.Parallel()
 	db := openDB(t)
 	want := appendEvents(t, db, 5)
 	got := auditEvents(t, db)
@@ -89,6 +90,7 @@ func TestAudit(t *testing.T) {
 // TestAuditHashEncoding pins the documented encoding: a verifier written elsewhere must
 // get the same hash.
 func TestAuditHashEncoding(t *testing.T) {
+	t.Parallel()
 	at := time.Date(2026, 11, 22, 9, 14, 0, 5, time.UTC)
 	got := storage.AuditHash(1, at, "R-7K2QXA", "approved", "slack", "U0BOB", "Bob", "", "ok", "")
 	// printf 'mfabot-audit-v1\n0:\n1:1\n30:2026-11-22T09:14:00.000000005Z\n8:R-7K2QXA\n8:approved\n5:slack\n5:U0BOB\n3:Bob\n0:\n2:ok\n' | sha256sum
@@ -99,6 +101,7 @@ func TestAuditHashEncoding(t *testing.T) {
 }
 
 func TestAuditTriggers(t *testing.T) {
+	t.Parallel()
 	path := tempPath(t)
 	db := openPath(t, path)
 	appendEvents(t, db, 3)
@@ -124,6 +127,7 @@ func TestAuditTriggers(t *testing.T) {
 // TestVerifyAudit tampers with the file after dropping the triggers, and checks that
 // VerifyAudit finds the first bad entry.
 func TestVerifyAudit(t *testing.T) {
+	t.Parallel()
 	const n = 6
 	tests := []struct {
 		name        string
@@ -298,6 +302,7 @@ func forge(t *testing.T, raw *sql.DB, seq int64, at time.Time, prev string) {
 }
 
 func TestExportAudit(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 
 	t.Run("OK_Since", func(t *testing.T) {

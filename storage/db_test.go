@@ -18,6 +18,7 @@ import (
 )
 
 func TestOpen(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 
 	t.Run("OK_Migrated", func(t *testing.T) {
@@ -154,6 +155,7 @@ func TestOpen(t *testing.T) {
 // TestTwoInstances runs two handles on one file, as two mfabot processes would: their
 // writes queue for the lock and none fails with "database is locked".
 func TestTwoInstances(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	path := tempPath(t)
 	dbs := []*storage.DB{openPath(t, path), openPath(t, path)}
@@ -195,6 +197,7 @@ func TestTwoInstances(t *testing.T) {
 }
 
 func TestConversations(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := openDB(t)
 	put := func(platform, id, data string) {
@@ -237,6 +240,7 @@ func TestConversations(t *testing.T) {
 }
 
 func TestSnapshots(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := openDB(t)
 	for day, data := range map[string]string{
@@ -277,6 +281,7 @@ func TestSnapshots(t *testing.T) {
 }
 
 func TestJobRuns(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 
 	t.Run("OK_OnceAcrossInstances", func(t *testing.T) {

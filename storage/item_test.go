@@ -29,6 +29,7 @@ func itemEvents(items []approvals.Item) []approvals.AuditEvent {
 }
 
 func TestAddItems(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 
 	t.Run("OK_NumbersFromOne", func(t *testing.T) {
@@ -96,6 +97,7 @@ func TestAddItems(t *testing.T) {
 }
 
 func TestItems(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := openDB(t)
 	r := running(t, db, "exec", t0.Add(time.Hour))
@@ -156,6 +158,7 @@ func TestItems(t *testing.T) {
 }
 
 func TestFinishItems(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	setup := func(t *testing.T) (db interface {
 		FinishItems(context.Context, []approvals.Item, []approvals.AuditEvent) error
@@ -261,6 +264,7 @@ func TestFinishItems(t *testing.T) {
 }
 
 func TestMessageRefs(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := openDB(t)
 	r := newRequest(t, db)

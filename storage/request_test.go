@@ -16,6 +16,7 @@ import (
 )
 
 func TestCreateRequest(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 
 	t.Run("OK_AssignsID", func(t *testing.T) {
@@ -117,6 +118,7 @@ func TestCreateRequest(t *testing.T) {
 }
 
 func TestRequest(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := openDB(t)
 	r := newRequest(t, db, func(r *approvals.Request) { r.ID = "R-10ABCD" })
@@ -166,6 +168,7 @@ func TestRequest(t *testing.T) {
 }
 
 func TestRequests(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := openDB(t)
 	var ids []string // oldest first
@@ -218,6 +221,7 @@ func TestRequests(t *testing.T) {
 }
 
 func TestApprove(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	at := t0.Add(14 * time.Minute) // 09:14
 	dec := func(a approvals.Actor, at time.Time) approvals.Decision {
@@ -346,6 +350,7 @@ func TestApprove(t *testing.T) {
 // TestApproveConcurrent has many approvers click at once: the request gets exactly the
 // approvals it needs and moves to approved once.
 func TestApproveConcurrent(t *testing.T) {
+	t.Parallel()
 	for _, required := range []int{1, 3} {
 		t.Run(fmt.Sprintf("OK_Required%d", required), func(t *testing.T) {
 			ctx := context.Background()
@@ -405,6 +410,7 @@ func TestApproveConcurrent(t *testing.T) {
 }
 
 func TestTransition(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	deny := approvals.Transition{From: approvals.StatePending, To: approvals.StateDenied,
 		Denial: &approvals.Decision{Actor: bob, At: t0.Add(20 * time.Minute), Reason: "not needed"}, At: t0.Add(20 * time.Minute)}
@@ -586,6 +592,7 @@ func TestTransition(t *testing.T) {
 }
 
 func TestExpireDue(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := openDB(t)
 	expiring := func(at time.Time) func(*approvals.Request) {
@@ -633,6 +640,7 @@ func TestExpireDue(t *testing.T) {
 }
 
 func TestClaim(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	started := approvals.AuditEvent{Type: approvals.EventStarted, Detail: "executor exec-1"}
 
@@ -712,6 +720,7 @@ func TestClaim(t *testing.T) {
 // TestClaimConcurrent runs two executors, each on its own handle as two instances
 // would, until the work runs out: every request is claimed exactly once.
 func TestClaimConcurrent(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	path := tempPath(t)
 	dbs := []*storage.DB{openPath(t, path), openPath(t, path)}
@@ -756,6 +765,7 @@ func TestClaimConcurrent(t *testing.T) {
 }
 
 func TestRenewLease(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	tests := []struct {
 		name     string
@@ -812,6 +822,7 @@ func TestRenewLease(t *testing.T) {
 // One open request per kind and target is the database's rule: a second one, from any
 // instance, is ECONFLICT naming the first; a closed one is no obstacle, nor another kind.
 func TestOneOpenRequestPerTarget(t *testing.T) {
+	t.Parallel()
 	db := openDB(t)
 	ctx := context.Background()
 	target := approvals.Target{Type: "user", ID: "5f1c0e2a-0000-4000-8000-00000000abcd", Name: "erin@contoso.com"}

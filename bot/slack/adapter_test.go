@@ -114,6 +114,7 @@ func (f *fixture) waitEvent(t *testing.T) bot.Event {
 // (Slack gives up after 3 s), the verified user and the text reach the dispatcher
 // unchanged, and the reply arrives later through response_url, ephemeral and escaped.
 func TestSlashCommand(t *testing.T) {
+	t.Parallel()
 	release := make(chan struct{})
 	slow := newRecorder(func(ev bot.Event) bot.Response {
 		<-release
@@ -151,6 +152,7 @@ func TestSlashCommand(t *testing.T) {
 }
 
 func TestRefusedRequests(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, newRecorder(nil))
 	ctx := context.Background()
 	good := f.slack.Command(f.ann, slacktest.Channel, "status ann@contoso.com")
@@ -203,6 +205,7 @@ func approvalCard() bot.Message {
 }
 
 func TestApprovalCardButtonsAndDenyModal(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, newRecorder(func(ev bot.Event) bot.Response {
 		if strings.HasPrefix(ev.Text, "approve") {
 			return bot.Response{Reply: &bot.Message{Text: "you cannot approve or deny your own request", Tone: bot.ToneBad}}
@@ -282,6 +285,7 @@ func TestApprovalCardButtonsAndDenyModal(t *testing.T) {
 }
 
 func TestUpdateKeepsFinalState(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, newRecorder(nil))
 	ctx := context.Background()
 	ref, err := f.ad.Post(ctx, bot.Message{Title: "running"})
@@ -307,6 +311,7 @@ func TestUpdateKeepsFinalState(t *testing.T) {
 }
 
 func TestRenderGolden(t *testing.T) {
+	t.Parallel()
 	cards := map[string]bot.Message{
 		"pending": {Title: "Reset MFA for adele.vance@contoso.com", Tone: bot.TonePending,
 			Text:     "Deletes every method except the password.",

@@ -10,6 +10,7 @@ import (
 )
 
 func TestConfigValidate(t *testing.T) {
+	t.Parallel()
 	ok := slack.Config{BotToken: "xoxb-1-2-abc", SigningSecret: "s3cret", Channel: "C0APPROVALS"}
 	tests := []struct {
 		name   string

@@ -35,6 +35,7 @@ func chartPNG(t *testing.T) []byte {
 // (files.getUploadURLExternal, the bytes to the upload URL, files.completeUploadExternal
 // with channel_id), and Slack ends up with exactly the bytes given.
 func TestPostUploadsImageAndFiles(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, newRecorder(nil))
 	chart := chartPNG(t)
 	csv := []byte("upn,displayName\nadele.vance@contoso.com,Adele Vance\n")
@@ -102,6 +103,7 @@ func TestPostUploadsImageAndFiles(t *testing.T) {
 // TestPostUploadFailure: when one upload fails Post still returns the posted message's
 // reference with the error, and the other files are uploaded all the same.
 func TestPostUploadFailure(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, newRecorder(nil))
 	csv := []byte("upn\nadele.vance@contoso.com\n")
 	ref, err := f.ad.Post(context.Background(), bot.Message{

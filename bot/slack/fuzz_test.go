@@ -260,6 +260,7 @@ func FuzzSlackInteraction(f *testing.F) {
 // command and a signed button press are dispatched, so the fuzzers explore past the
 // signature check.
 func TestFuzzHarnessServes(t *testing.T) {
+	t.Parallel()
 	body := slacktest.Command{TeamID: slacktest.TeamID, AppID: slacktest.AppID, UserID: "UANN", Command: "/mfa", Text: "help"}.Form()
 	a, d := fuzzAdapter(t)
 	if rec := serve(t, a, CommandsPath, signedHeader(body), body); rec.Code != http.StatusOK || d.n.Load() != 1 {

@@ -44,6 +44,7 @@ func (d *directory) count() int {
 // Slack profile e-mail, is cached for the TTL, and stays empty when the e-mail is
 // unconfirmed, unknown in Entra or the lookup fails; the explicit map needs no lookup.
 func TestLinkByEmail(t *testing.T) {
+	t.Parallel()
 	clk := &clock{t: time.Now()}
 	dir := &directory{users: map[string]approvals.User{"bob@contoso.com": {ID: "oid-bob", UPN: "bob@contoso.com"}}}
 	f := newFixtureWith(t, newRecorder(nil), dir, func(c *slack.Config) {
@@ -102,6 +103,7 @@ func TestLinkByEmail(t *testing.T) {
 }
 
 func TestLinkByEmailNeedsResolver(t *testing.T) {
+	t.Parallel()
 	_, err := slack.New(slack.Config{BotToken: slacktest.BotToken, SigningSecret: "s", Channel: slacktest.Channel, LinkByEmail: true}, newRecorder(nil), nil)
 	if approvals.ErrorCode(err) != approvals.EINVALID || !strings.Contains(err.Error(), "LinkByEmail") {
 		t.Fatalf("err = %v", err)

@@ -47,6 +47,7 @@ const (
 // user it names; the same request five minutes and a second later is refused with 401
 // and reaches nobody.
 func TestSlackExampleThroughHandler(t *testing.T) {
+	t.Parallel()
 	fake := slacktest.Start(t)
 	clk := &clock{t: time.Unix(1531420618, 0)}
 	d := newRecorder(nil) // no reply: the example's response_url is the real Slack's
@@ -95,6 +96,7 @@ func TestSlackExampleThroughHandler(t *testing.T) {
 // TestForgedRequestsDoNothing: a request that fails the signature check gets 401 and
 // causes no dispatch and no call to Slack at all.
 func TestForgedRequestsDoNothing(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, newRecorder(nil))
 	before := len(f.slack.Calls())
 	ctx := context.Background()
@@ -139,6 +141,7 @@ func TestForgedRequestsDoNothing(t *testing.T) {
 // a member of another organisation in a shared channel, are answered with a clear refusal
 // and never dispatched.
 func TestRefusedOrigins(t *testing.T) {
+	t.Parallel()
 	const org = "E0MFAORG01"
 	f := newFixtureWith(t, newRecorder(nil), nil, func(c *slack.Config) {
 		c.TeamID, c.EnterpriseID, c.AppID = slacktest.TeamID, org, slacktest.AppID
@@ -231,6 +234,7 @@ func TestRefusedOrigins(t *testing.T) {
 // TestNotConnectedRefuses: without a configured or learned workspace the adapter serves
 // nobody, rather than everybody.
 func TestNotConnectedRefuses(t *testing.T) {
+	t.Parallel()
 	fake := slacktest.Start(t)
 	d := newRecorder(nil)
 	ad, err := slack.New(slack.Config{BotToken: slacktest.BotToken, SigningSecret: secret, APIURL: fake.APIURL(), Channel: slacktest.Channel}, d, nil)
@@ -258,6 +262,7 @@ func TestNotConnectedRefuses(t *testing.T) {
 // TestReasonModalValidation: an empty or overlong reason keeps the modal open with an
 // error under the input, and nothing is dispatched; a good one is dispatched on one line.
 func TestReasonModalValidation(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, newRecorder(nil))
 	ctx := context.Background()
 	ref, err := f.ad.Post(ctx, approvalCard())
@@ -325,6 +330,7 @@ func TestReasonModalValidation(t *testing.T) {
 // TestReplies: a public reply goes in_channel; a reply whose response_url no longer works
 // falls back to chat.postEphemeral; attachments of a private reply go by direct message.
 func TestReplies(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	t.Run("OKPublic", func(t *testing.T) {
 		f := newFixture(t, newRecorder(func(bot.Event) bot.Response {
@@ -372,6 +378,7 @@ func TestReplies(t *testing.T) {
 // TestShutdown: Shutdown waits for a command being handled, and afterwards requests are
 // turned away with 503.
 func TestShutdown(t *testing.T) {
+	t.Parallel()
 	release := make(chan struct{})
 	f := newFixture(t, newRecorder(func(bot.Event) bot.Response {
 		<-release

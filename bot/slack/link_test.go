@@ -47,6 +47,7 @@ func (r *emailResolver) lookups() []string {
 // the Entra lookup fails the actor is unlinked (EntraID empty), and an explicit UserMap
 // entry wins over the e-mail without any lookup.
 func TestEntraLinkByEmail(t *testing.T) {
+	t.Parallel()
 	entra := map[string]approvals.User{
 		"bob@contoso.com": {ID: "oid-bob", UPN: "bob@contoso.com"},
 		// Ann's profile e-mail resolves too, to someone the explicit map does not name.

@@ -17,6 +17,7 @@ import (
 )
 
 func TestPostWithAttachments(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, newRecorder(nil))
 	png := bytes.Repeat([]byte{0x89, 'P', 'N', 'G'}, 300)
 	csv := []byte("upn,registered\nann@contoso.com,false\n")
@@ -52,6 +53,7 @@ func TestPostWithAttachments(t *testing.T) {
 }
 
 func TestTell(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, newRecorder(nil))
 	f.slack.AddUser(slacktest.User{ID: "UADELE", Name: "adele", Email: "Adele.Vance@contoso.com"})
 	f.slack.AddUser(slacktest.User{ID: "UBOT", Name: "otherbot", Email: "bot@contoso.com", Bot: true})
@@ -96,6 +98,7 @@ func TestTell(t *testing.T) {
 // TestRateLimited: a 429 is waited out for the Retry-After Slack names and the call
 // repeated; a call that keeps being refused fails as EUPSTREAM.
 func TestRateLimited(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, newRecorder(nil))
 	ctx := context.Background()
 	f.slack.RateLimit("chat.postMessage", 1, time.Second)
@@ -128,6 +131,7 @@ func TestRateLimited(t *testing.T) {
 // at most one update per interval goes out, the latest report always follows, and a
 // final state is sent even when it arrives in the middle of a burst.
 func TestUpdateCoalesces(t *testing.T) {
+	t.Parallel()
 	const interval = 50 * time.Millisecond
 	f := newFixture(t, newRecorder(nil))
 	ctx := context.Background()
@@ -187,6 +191,7 @@ func lastText(f *fixture, ref bot.MessageRef) string {
 }
 
 func TestUpdateUnknownMessage(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, newRecorder(nil))
 	err := f.ad.Update(context.Background(), bot.MessageRef{Platform: "slack", Channel: slacktest.Channel, MessageID: "1.000001"}, bot.Message{Title: "x"})
 	if approvals.ErrorCode(err) != approvals.EUPSTREAM || !strings.Contains(err.Error(), "message_not_found") {
@@ -219,6 +224,7 @@ func (s *syncBuffer) String() string {
 // TestLogsKeepSecrets: through forged requests, failed deliveries and Slack errors, the
 // log never shows the bot token, the signing secret or a response_url (a capability).
 func TestLogsKeepSecrets(t *testing.T) {
+	t.Parallel()
 	var logs syncBuffer
 	f := newFixtureWith(t, newRecorder(func(bot.Event) bot.Response {
 		return bot.Response{Reply: &bot.Message{Text: "ok"}}

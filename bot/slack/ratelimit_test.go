@@ -15,6 +15,7 @@ import (
 // direct message's) waits out the same Retry-After, because Slack's limits are per
 // method, while other methods (conversations.open) go ahead at once.
 func TestRateLimitHoldsTheMethod(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, newRecorder(nil))
 	f.slack.AddUser(slacktest.User{ID: "UBOB", Name: "bob"})
 	ctx := context.Background()

@@ -50,6 +50,7 @@ func (h *logCounter) refusals() []map[string]string {
 // TestForgedRequestsCountedNotLogged: a flood of forged requests is counted one by one,
 // by reason, and logged at most once per reason per interval.
 func TestForgedRequestsCountedNotLogged(t *testing.T) {
+	t.Parallel()
 	logs := &logCounter{}
 	clk := &clock{t: time.Now()}
 	var mu sync.Mutex

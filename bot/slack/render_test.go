@@ -21,6 +21,7 @@ var hostile = []string{"<!channel>", "<!here|here>", "<@U0ADMIN>", "<http://evil
 // TestRenderEscapesUserText: wherever user text lands (text, facts, lists, footer), the
 // mrkdwn carries it escaped and verbatim, so Slack shows it as typed.
 func TestRenderEscapesUserText(t *testing.T) {
+	t.Parallel()
 	places := map[string]func(s string) bot.Message{
 		"Text": func(s string) bot.Message { return bot.Message{Text: "reason: " + s} },
 		"Fact": func(s string) bot.Message { return bot.Message{Facts: []bot.Fact{{Label: "Reason " + s, Value: s}}} },
@@ -102,6 +103,7 @@ func mrkdwnTexts(t *testing.T, blocks []slackapi.Block) []textObj {
 // accepts (checked by posting them to the fake, which enforces the limits) and that keep
 // what matters: the buttons, the footer, and whole escape entities.
 func TestRenderLimits(t *testing.T) {
+	t.Parallel()
 	many := func(n int, f func(i int) string) []string {
 		out := make([]string, n)
 		for i := range out {

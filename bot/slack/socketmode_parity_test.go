@@ -106,6 +106,7 @@ func responseTo(t *testing.T, fake *slacktest.Server, responseURL string) slackt
 // replies go to the envelope's response_url, requests from another workspace never reach
 // the dispatcher, and cancelling the context makes RunSocketMode return nil.
 func TestSocketModeMatchesHTTP(t *testing.T) {
+	t.Parallel()
 	replyDone := func(ev bot.Event) bot.Response {
 		if ev.Button {
 			return bot.Response{}
@@ -213,6 +214,7 @@ func TestSocketModeMatchesHTTP(t *testing.T) {
 // TestRunSocketModeFails: RunSocketMode returns at once when it has no app token (the
 // adapter stays an HTTP one, ready) or Slack refuses the token (never ready).
 func TestRunSocketModeFails(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		cfg       func(fake *slacktest.Server) slack.Config

@@ -13,6 +13,7 @@ import (
 // slash command and a button press reach the dispatcher exactly as over HTTP, every
 // envelope is acknowledged, and another workspace is refused.
 func TestSocketMode(t *testing.T) {
+	t.Parallel()
 	fake := slacktest.Start(t)
 	ann := slacktest.User{ID: "UANN", Name: "ann", RealName: "Ann Admin"}
 	fake.AddUser(ann)

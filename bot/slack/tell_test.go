@@ -46,6 +46,7 @@ func sentCalls(fake *slacktest.Server) []sentCall {
 // Slack failing otherwise is EUPSTREAM, never ErrUnreachable (the notifier logs only the
 // latter as a problem).
 func TestTellCalls(t *testing.T) {
+	t.Parallel()
 	bob := slacktest.User{ID: "UBOB", Name: "bob", RealName: "Bob", Email: "Bob@contoso.com"}
 	gone := slacktest.User{ID: "UGONE", Name: "gone", Email: "gone@contoso.com", Deleted: true}
 	tests := []struct {
@@ -100,6 +101,7 @@ func TestTellCalls(t *testing.T) {
 // TestTellWithFile: a direct message's file is shared into the direct conversation, in
 // the message's thread.
 func TestTellWithFile(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, newRecorder(nil))
 	f.slack.AddUser(slacktest.User{ID: "UBOB", Name: "bob", Email: "bob@contoso.com"})
 	csv := []byte("upn\nadele.vance@contoso.com\n")

@@ -16,6 +16,7 @@ const (
 )
 
 func TestVerifySignatureSlackExample(t *testing.T) {
+	t.Parallel()
 	at := time.Unix(1531420618, 0)
 	header := func(ts, sig string) http.Header {
 		h := http.Header{}

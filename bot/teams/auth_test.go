@@ -17,6 +17,7 @@ import (
 )
 
 func TestInboundAuthRefusesBadTokens(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	for _, kind := range teamstest.BadTokens {
 		t.Run(kind.String(), func(t *testing.T) {
@@ -51,6 +52,7 @@ func TestInboundAuthRefusesBadTokens(t *testing.T) {
 }
 
 func TestInboundAuthChecksActivity(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		mutate func(h *harness, act map[string]any)
@@ -91,6 +93,7 @@ func TestInboundAuthChecksActivity(t *testing.T) {
 }
 
 func TestInboundAuthEndorsements(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name         string
 		endorsements []string
@@ -115,6 +118,7 @@ func TestInboundAuthEndorsements(t *testing.T) {
 }
 
 func TestInboundAuthIssuers(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name        string
 		multiTenant bool
@@ -142,6 +146,7 @@ func TestInboundAuthIssuers(t *testing.T) {
 }
 
 func TestInboundAuthClockSkew(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	tests := []struct {
 		name string
@@ -166,6 +171,7 @@ func TestInboundAuthClockSkew(t *testing.T) {
 }
 
 func TestInboundAuthKeyRotation(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	if status, _ := h.post(t, h.token(), h.message("<at>mfabot</at> help")); status != http.StatusOK {
 		t.Fatalf("first request: status %d", status)
@@ -208,6 +214,7 @@ func TestInboundAuthKeyRotation(t *testing.T) {
 }
 
 func TestInboundAuthOldKeyRefusedAfterRotation(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	old := h.auth.SigningKey()
 	h.post(t, h.token(), h.message("<at>mfabot</at> help"))
@@ -221,6 +228,7 @@ func TestInboundAuthOldKeyRefusedAfterRotation(t *testing.T) {
 }
 
 func TestInboundAuthKeysUnavailable(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(c *teams.Config) { c.OpenIDURL = "http://127.0.0.1:1/v1/.well-known/openidconfiguration" })
 	status, _ := h.post(t, h.token(), h.message("<at>mfabot</at> help"))
 	if status != http.StatusServiceUnavailable {
@@ -232,6 +240,7 @@ func TestInboundAuthKeysUnavailable(t *testing.T) {
 }
 
 func TestInboundAuthAudienceList(t *testing.T) {
+	t.Parallel()
 	// aud may be an array; it must contain the app id.
 	h := newHarness(t)
 	claims := teamstest.Claims(appID, h.conn.URL)
@@ -246,6 +255,7 @@ func TestInboundAuthAudienceList(t *testing.T) {
 }
 
 func TestInboundOnlyPOST(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	resp, err := http.Get(h.srv.URL + teams.MessagesPath)
 	if err != nil {
@@ -277,6 +287,7 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 // key endpoint is slow. The fetch goes on regardless, and a genuine request waiting for it
 // is served the moment it completes — no retry penalty, no second fetch.
 func TestInboundAuthKeyFetchSurvivesHangUp(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	arrived, release := h.auth.HoldKeys(t)
 
@@ -334,6 +345,7 @@ func TestInboundAuthKeyFetchSurvivesHangUp(t *testing.T) {
 // end of the last fetch, on the adapter's clock; an unknown kid after a rotation triggers
 // a refetch once it has passed, and not before.
 func TestInboundAuthRefreshSpacedFromFetchEnd(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	arrived, release := h.auth.HoldKeys(t)
 	answered := make(chan int, 1)
@@ -368,6 +380,7 @@ func TestInboundAuthRefreshSpacedFromFetchEnd(t *testing.T) {
 // TestRefusedBeforeBodyClosesConnection: a request refused on its token is answered at
 // once and its connection closed, without waiting for a body the client may trickle.
 func TestRefusedBeforeBodyClosesConnection(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	conn, err := net.Dial("tcp", strings.TrimPrefix(h.srv.URL, "http://"))
 	if err != nil {

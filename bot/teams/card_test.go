@@ -46,6 +46,7 @@ func golden(t *testing.T, name string, got json.RawMessage) {
 }
 
 func TestRenderCardGolden(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		msg  bot.Message
@@ -147,6 +148,7 @@ func textsOf(v any) []string {
 }
 
 func TestRenderCardEscapesUserText(t *testing.T) {
+	t.Parallel()
 	hostile := "[ok](http://evil.example) <at>Boss</at> **urgent** _x_ `code` &lt; ~~s~~"
 	msg := bot.Message{
 		Title:    hostile,
@@ -196,6 +198,7 @@ func containsString(list []string, s string) bool {
 }
 
 func TestRenderCardDropsBidiControls(t *testing.T) {
+	t.Parallel()
 	msg := bot.Message{Title: "reset \u202emoc.otsoc@nna\u202c"}
 	if got := string(teams.RenderCard(msg, teams.CardOptions{})); strings.Contains(got, "\u202e") || strings.Contains(got, `\u202e`) {
 		t.Errorf("bidi override kept: %s", got)
@@ -203,6 +206,7 @@ func TestRenderCardDropsBidiControls(t *testing.T) {
 }
 
 func TestRenderCardFitsSizeLimit(t *testing.T) {
+	t.Parallel()
 	lines := make([]string, 5000)
 	for i := range lines {
 		lines[i] = fmt.Sprintf("user%04d@contoso.com: token revocation failed (throttled)", i)
@@ -256,6 +260,7 @@ func pngOf(t *testing.T, w, h int, noisy bool) []byte {
 }
 
 func TestRenderCardImage(t *testing.T) {
+	t.Parallel()
 	small := pngOf(t, 64, 64, false)
 	large := pngOf(t, 400, 400, true)
 	if len(large) <= teams.MaxInlineImageBytes {
@@ -285,6 +290,7 @@ func TestRenderCardImage(t *testing.T) {
 }
 
 func TestRenderCardFilesNoted(t *testing.T) {
+	t.Parallel()
 	msg := bot.Message{Title: "Summary", Files: []bot.File{{Name: "unregistered.csv", ContentType: "text/csv", Data: make([]byte, 2048)}}}
 	got := string(teams.RenderCard(msg, teams.CardOptions{}))
 	if !strings.Contains(got, "unregistered.csv (2.0 KB) is not attached") {
@@ -293,6 +299,7 @@ func TestRenderCardFilesNoted(t *testing.T) {
 }
 
 func TestRenderCardRefreshUsersCapped(t *testing.T) {
+	t.Parallel()
 	ids := make([]string, 75)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("29:user%d", i)

@@ -8,6 +8,7 @@ import (
 )
 
 func TestConfigValidate(t *testing.T) {
+	t.Parallel()
 	good := teams.Config{AppID: appID, AppPassword: "secret", TenantID: tenantID, Channel: channelID}
 	tests := []struct {
 		name   string
@@ -51,6 +52,7 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestNewRefusesInvalidConfig(t *testing.T) {
+	t.Parallel()
 	if _, err := teams.New(teams.Config{}, newDispatcher(), nil); err == nil {
 		t.Fatal("New accepted an empty config")
 	}

@@ -379,6 +379,7 @@ func FuzzTeamsActivity(f *testing.F) {
 // activity is served and dispatched, and the claims of a genuine token are accepted, so
 // the fuzzers explore past authentication.
 func TestFuzzHarnessServes(t *testing.T) {
+	t.Parallel()
 	a, d := fuzzAdapter(t)
 	rec := post(t, a, "Bearer "+fuzzToken(fuzzClaims(fuzzServiceURL)), mustJSON(fuzzActivity("message")))
 	if rec.Code != http.StatusOK || len(d.events) != 1 || d.events[0].Text != "status ann@contoso.com" {

@@ -16,6 +16,7 @@ import (
 )
 
 func TestMessageBecomesCommand(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		text string
@@ -52,6 +53,7 @@ func TestMessageBecomesCommand(t *testing.T) {
 }
 
 func TestMessageNotForTheBotIgnored(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	act := h.message("just chatting about mfa")
 	delete(act, "entities")
@@ -65,6 +67,7 @@ func TestMessageNotForTheBotIgnored(t *testing.T) {
 }
 
 func TestPersonalChatNeedsNoMention(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	act := h.activity("message")
 	act["text"] = "mfa pending"
@@ -88,6 +91,7 @@ func TestPersonalChatNeedsNoMention(t *testing.T) {
 }
 
 func TestMessageWithoutEntraUserIgnored(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	act := h.message("<at>mfabot</at> reset ann@contoso.com")
 	delete(act["from"].(map[string]any), "aadObjectId")
@@ -99,6 +103,7 @@ func TestMessageWithoutEntraUserIgnored(t *testing.T) {
 }
 
 func TestMessageReplyGoesToThread(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.disp.set(func(ctx context.Context, ev bot.Event) bot.Response {
 		return bot.Response{Reply: &bot.Message{Title: "Usage", Text: "reset <user> [reason…]"}}
@@ -123,6 +128,7 @@ func TestMessageReplyGoesToThread(t *testing.T) {
 }
 
 func TestConversationUpdateStoresReferences(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	act := h.activity("conversationUpdate")
 	act["conversation"] = map[string]any{"id": teamID, "conversationType": "channel", "tenantId": tenantID}
@@ -166,6 +172,7 @@ func TestConversationUpdateStoresReferences(t *testing.T) {
 }
 
 func TestInstallationUpdateStoresPersonalChat(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	act := h.activity("installationUpdate")
 	act["action"] = "add"
@@ -211,6 +218,7 @@ func pendingCard(state string) *bot.Message {
 }
 
 func TestInvokeAnsweredWithCard(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.disp.set(func(ctx context.Context, ev bot.Event) bot.Response {
 		return bot.Response{Card: pendingCard("approved by Ann Admin")}
@@ -236,6 +244,7 @@ func TestInvokeAnsweredWithCard(t *testing.T) {
 }
 
 func TestInvokeRefusalShownToClicker(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.disp.set(func(ctx context.Context, ev bot.Event) bot.Response {
 		return bot.Response{
@@ -256,6 +265,7 @@ func TestInvokeRefusalShownToClicker(t *testing.T) {
 }
 
 func TestInvokeDenyCarriesReason(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.post(t, h.token(), h.invoke("command", map[string]any{
 		"command": "deny R-7K2Q", "reason": "  not\nverified\u202e by phone ",
@@ -267,6 +277,7 @@ func TestInvokeDenyCarriesReason(t *testing.T) {
 }
 
 func TestInvokeBadData(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		verb string
@@ -293,6 +304,7 @@ func TestInvokeBadData(t *testing.T) {
 }
 
 func TestInvokeRefresh(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.disp.set(func(ctx context.Context, ev bot.Event) bot.Response {
 		return bot.Response{Card: pendingCard("running 40%")}
@@ -316,6 +328,7 @@ func TestInvokeRefresh(t *testing.T) {
 }
 
 func TestInvokeSlowCoreAnsweredWithLastCardThenUpdated(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(c *teams.Config) { c.InvokeTimeout = 100 * time.Millisecond })
 	h.storeChannel(t)
 	// The card is posted first, so its state is known.
@@ -345,6 +358,7 @@ func TestInvokeSlowCoreAnsweredWithLastCardThenUpdated(t *testing.T) {
 }
 
 func TestSubmitFallbackUpdatesCardAndReplies(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.conn.AddActivity(channelID, "1700000000400")
 	h.disp.set(func(ctx context.Context, ev bot.Event) bot.Response {
@@ -369,6 +383,7 @@ func TestSubmitFallbackUpdatesCardAndReplies(t *testing.T) {
 }
 
 func TestUnknownInvokeNotImplemented(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	act := h.activity("invoke")
 	act["name"] = "composeExtension/query"
@@ -378,6 +393,7 @@ func TestUnknownInvokeNotImplemented(t *testing.T) {
 }
 
 func TestInvokePublicReplyGoesToConversation(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.disp.set(func(ctx context.Context, ev bot.Event) bot.Response {
 		return bot.Response{Reply: &bot.Message{Text: "R-7K2Q approved by Ann Admin"}, Public: true, Card: pendingCard("approved")}

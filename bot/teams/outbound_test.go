@@ -17,6 +17,7 @@ import (
 )
 
 func TestPostToApprovalsChannel(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.storeChannel(t)
 	ref, err := h.a.Post(context.Background(), *pendingCard("pending"))
@@ -44,6 +45,7 @@ func TestPostToApprovalsChannel(t *testing.T) {
 }
 
 func TestPostUnknownChannel(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	_, err := h.a.Post(context.Background(), *pendingCard("pending"))
 	if got := errorCode(err); got != approvals.ENOTFOUND {
@@ -55,6 +57,7 @@ func TestPostUnknownChannel(t *testing.T) {
 }
 
 func TestPostUsesTenantServiceURLBeforeChannelIsSeen(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	// Only the team's General channel is known.
 	act := h.activity("conversationUpdate")
@@ -71,6 +74,7 @@ func TestPostUsesTenantServiceURLBeforeChannelIsSeen(t *testing.T) {
 }
 
 func TestConnectorRetries(t *testing.T) {
+	t.Parallel()
 	for _, status := range []int{http.StatusTooManyRequests, http.StatusPreconditionFailed, http.StatusBadGateway, http.StatusGatewayTimeout} {
 		t.Run(fmt.Sprint(status), func(t *testing.T) {
 			h := newHarness(t)
@@ -97,6 +101,7 @@ func TestConnectorRetries(t *testing.T) {
 }
 
 func TestConnectorHonoursRetryAfter(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.storeChannel(t)
 	h.conn.Fail(http.StatusTooManyRequests, 1, "1")
@@ -114,6 +119,7 @@ func TestConnectorHonoursRetryAfter(t *testing.T) {
 }
 
 func TestConnectorGivesUp(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.storeChannel(t)
 	h.conn.Fail(http.StatusBadGateway, 10, "0")
@@ -131,6 +137,7 @@ func TestConnectorGivesUp(t *testing.T) {
 }
 
 func TestConnectorDoesNotRetryRefusals(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.storeChannel(t)
 	h.conn.Fail(http.StatusForbidden, 1, "")
@@ -143,6 +150,7 @@ func TestConnectorDoesNotRetryRefusals(t *testing.T) {
 }
 
 func TestTokenOnlyToVerifiedServiceURLs(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.storeChannel(t)
 	evil := teamstest.NewConnector(t)
@@ -166,6 +174,7 @@ func TestTokenOnlyToVerifiedServiceURLs(t *testing.T) {
 }
 
 func TestServiceURLTrustSurvivesRestart(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.storeChannel(t)
 	ref, err := h.a.Post(context.Background(), *pendingCard("pending"))
@@ -186,6 +195,7 @@ func TestServiceURLTrustSurvivesRestart(t *testing.T) {
 }
 
 func TestUpdateEscapesIDsAndCoalesces(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.storeChannel(t)
 	ref, err := h.a.Post(context.Background(), *pendingCard("pending"))
@@ -233,6 +243,7 @@ func TestUpdateEscapesIDsAndCoalesces(t *testing.T) {
 }
 
 func TestSendsPacedUnderTeamsLimits(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.storeChannel(t)
 	for i := range 10 {
@@ -251,6 +262,7 @@ func TestSendsPacedUnderTeamsLimits(t *testing.T) {
 }
 
 func TestTell(t *testing.T) {
+	t.Parallel()
 	bob := "0b0b0b0b-1111-2222-3333-444444444444"
 	tests := []struct {
 		name    string
@@ -330,6 +342,7 @@ func TestTell(t *testing.T) {
 }
 
 func TestTellRemembersCreatedChat(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.post(t, h.token(), h.message("<at>mfabot</at> help"))
 	h.disp.next(t)
@@ -355,6 +368,7 @@ func TestTellRemembersCreatedChat(t *testing.T) {
 }
 
 func TestClientSecretCredentialAgainstFakeAuthority(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name        string
 		multiTenant bool

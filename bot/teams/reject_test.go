@@ -70,6 +70,7 @@ func (c *rejectCounter) counts() map[string]int {
 // TestForgedRequestsCountedNotLogged: a flood of forged requests is counted one by one,
 // by reason, and logged at most once per reason per interval.
 func TestForgedRequestsCountedNotLogged(t *testing.T) {
+	t.Parallel()
 	logs := &logCounter{}
 	rejected := &rejectCounter{n: map[string]int{}}
 	h := newHarness(t, func(c *teams.Config) {
@@ -129,6 +130,7 @@ func TestForgedRequestsCountedNotLogged(t *testing.T) {
 // TestOtherTenantCounted: a genuine token about another tenant's activity is refused and
 // counted as such.
 func TestOtherTenantCounted(t *testing.T) {
+	t.Parallel()
 	rejected := &rejectCounter{n: map[string]int{}}
 	h := newHarness(t, func(c *teams.Config) { c.OnReject = rejected.add })
 	act := h.message("<at>mfabot</at> help")

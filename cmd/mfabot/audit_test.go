@@ -45,6 +45,7 @@ func runCmd(t *testing.T, args ...string) (int, string, string) {
 // TestAuditVerifyAfterShellEdit: an edit made with the sqlite3 shell, triggers dropped as
 // an attacker would, is found and named.
 func TestAuditVerifyAfterShellEdit(t *testing.T) {
+	t.Parallel()
 	shell, err := exec.LookPath("sqlite3")
 	if err != nil {
 		t.Skip("exec.LookPath found no sqlite3 shell (apt-get install sqlite3)")
@@ -71,6 +72,7 @@ func TestAuditVerifyAfterShellEdit(t *testing.T) {
 }
 
 func TestAuditExport(t *testing.T) {
+	t.Parallel()
 	path := auditDB(t)
 	code, out, errOut := runCmd(t, "audit", "export", "--db", path, "--format", "jsonl", "--since", "2026-11-21")
 	if code != 0 {

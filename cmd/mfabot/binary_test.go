@@ -1,9 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"context"
-	"io"
-	"net"
+	"encoding/json"
 	"net/http"
 	"os"
 	"os/exec"
@@ -37,36 +37,51 @@ func binaryEnv(t *testing.T, gs *graphtest.Server, fake *slacktest.Server, db, l
 	)
 }
 
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // TestServeBinaryStopsOnSIGTERM runs the built binary as production does: it serves
 // /healthz and /readyz, and SIGTERM ends it cleanly (exit 0) within the grace period.
 func TestServeBinaryStopsOnSIGTERM(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("testing.Short: builds and runs the binary")
 	}
 	bin := binary(t)
 	gs := graphtest.Start(t, graphtest.Generate(graphtest.GenOptions{Seed: 1, Users: 50}), graphtest.Options{})
 	fake := slacktest.Start(t)
-	addr := freeAddr(t)
+	// The binary picks its own port and logs it: a port chosen here could be taken by
+	// another test before the binary binds it.
 	cmd := exec.Command(bin, "serve")
-	cmd.Env = binaryEnv(t, gs, fake, filepath.Join(t.TempDir(), "m.db"), addr)
+	cmd.Env = binaryEnv(t, gs, fake, filepath.Join(t.TempDir(), "m.db"), "127.0.0.1:0")
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	serving := make(chan string, 1)
 	logs := make(chan string, 1)
 	go func() {
-		b, _ := io.ReadAll(stderr)
-		logs <- string(b)
+		var all strings.Builder
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			all.WriteString(line + "\n")
+			var rec struct {
+				Msg  string `json:"msg"`
+				Addr string `json:"addr"`
+			}
+			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "mfabot serving" {
+				serving <- rec.Addr
+			}
+		}
+		logs <- all.String()
 	}()
+	var addr string
+	select {
+	case addr = <-serving:
+	case out := <-logs:
+		t.Fatalf("the binary ended before serving:\n%s", out)
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("never served:\n%s", <-logs)
+	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		resp, err := http.Get("http://" + addr + "/readyz")
@@ -99,6 +114,7 @@ func TestServeBinaryStopsOnSIGTERM(t *testing.T) {
 // TestSummaryBinary: `mfabot summary` prints the enrollment summary; with --post it posts
 // it (chart and CSV uploaded) once per day: a second run the same day posts nothing.
 func TestSummaryBinary(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("testing.Short: builds and runs the binary")
 	}
@@ -132,6 +148,7 @@ func TestSummaryBinary(t *testing.T) {
 // The mfabot binary links no test package: test helpers (storagetest, the fakes'
 // Start(tb) functions) must not pull testing or httptest into production.
 func TestBinaryLinksNoTestPackages(t *testing.T) {
+	t.Parallel()
 	out, err := exec.Command("go", "list", "-deps", "github.com/mfabot/mfabot/cmd/mfabot").Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)

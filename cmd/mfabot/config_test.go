@@ -25,6 +25,7 @@ func envOf(m map[string]string) func(string) string {
 }
 
 func TestLoadConfig(t *testing.T) {
+	t.Parallel()
 	secret := writeFile(t, "secret", "s3cret-from-file\n")
 	path := writeFile(t, "mfabot.yaml", `
 listen: 127.0.0.1:9000
@@ -75,6 +76,7 @@ summary:
 }
 
 func TestLoadConfigErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, yaml string
 		env        map[string]string
@@ -101,6 +103,7 @@ func TestLoadConfigErrors(t *testing.T) {
 }
 
 func TestValidateNamesKeys(t *testing.T) {
+	t.Parallel()
 	cfg, err := LoadConfig("", envOf(map[string]string{
 		"MFABOT_SLACK_BOT_TOKEN": "not-a-bot-token",
 		"MFABOT_GRAPH_URL":       "http://graph.example.com",
@@ -134,6 +137,7 @@ func TestValidateNamesKeys(t *testing.T) {
 
 // TestExampleConfig: the printed example is a valid configuration file as it stands.
 func TestExampleConfig(t *testing.T) {
+	t.Parallel()
 	ex := ExampleConfig()
 	if _, err := LoadConfig(writeFile(t, "example.yaml", ex), envOf(nil)); err != nil {
 		t.Fatalf("example does not load: %v\n%s", err, ex)
@@ -148,6 +152,7 @@ func TestExampleConfig(t *testing.T) {
 
 // TestREADMEDocumentsEverySetting: the environment names are a public contract.
 func TestREADMEDocumentsEverySetting(t *testing.T) {
+	t.Parallel()
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -161,6 +166,7 @@ func TestREADMEDocumentsEverySetting(t *testing.T) {
 }
 
 func TestTeamsPackageCommand(t *testing.T) {
+	t.Parallel()
 	out := filepath.Join(t.TempDir(), "app.zip")
 	code, stdout, _ := runCmd(t, "teams", "package", "--app-id", "11111111-2222-3333-4444-555555555555", "--out", out)
 	if code != 0 || !strings.Contains(stdout, "wrote") {
@@ -193,6 +199,7 @@ func TestTeamsPackageCommand(t *testing.T) {
 
 // graph.cloud sets the Graph URL and the token authority together; explicit values win.
 func TestGraphCloud(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		cloud, url, authority string
 		vars                  map[string]string
@@ -226,6 +233,7 @@ func TestGraphCloud(t *testing.T) {
 
 // Plain http is allowed to this machine only, by exact host.
 func TestGraphURLLoopbackOnly(t *testing.T) {
+	t.Parallel()
 	for u, ok := range map[string]bool{
 		"http://127.0.0.1:8080":        true,
 		"http://localhost:9000/":       true,

@@ -15,6 +15,7 @@ import (
 // TestDemoRestartKeepsHistory: the demo stops cleanly on cancel (Ctrl-C), and started again
 // with the same --db it shows the requests made before.
 func TestDemoRestartKeepsHistory(t *testing.T) {
+	t.Parallel()
 	db := filepath.Join(t.TempDir(), "demo.db")
 	run := func(fn func(d *demo)) {
 		ctx, cancel := context.WithCancel(context.Background())

@@ -35,6 +35,7 @@ func chromium(t *testing.T) string {
 // own Approve is refused, Ben approves, the card reaches "Succeeded" live, and the
 // simulated tenant shows Adele's methods gone.
 func TestDemoInBrowser(t *testing.T) {
+	t.Parallel()
 	exe := chromium(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -206,6 +206,7 @@ func withScopes(extra ...string) []string {
 }
 
 func TestDoctor(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		c    doctorCase
@@ -311,6 +312,7 @@ func TestDoctor(t *testing.T) {
 // TestDoctorFixes: every problem says how to fix it, in words that name the setting or
 // the place in the admin portal.
 func TestDoctorFixes(t *testing.T) {
+	t.Parallel()
 	c := doctorCase{
 		tenant: func(tn *graphtest.Tenant) {
 			tn.SetGranted(append(withoutPerm(graphtest.DefaultGranted(), "GroupMember.Read.All"), "Directory.Read.All"))
@@ -346,6 +348,7 @@ func TestDoctorFixes(t *testing.T) {
 // TestDoctorSecretsNeverPrinted runs doctor with every secret set, right and wrong, on
 // every platform, and looks for each one in everything it printed.
 func TestDoctorSecretsNeverPrinted(t *testing.T) {
+	t.Parallel()
 	wrong := map[string]string{
 		"AZURE_CLIENT_SECRET":         "leak-check-graph-secret-4711",
 		"MFABOT_SLACK_BOT_TOKEN":      "xoxb-leak-check-bot-token-4711",
@@ -391,6 +394,7 @@ func TestDoctorSecretsNeverPrinted(t *testing.T) {
 // TestDoctorRedactsEchoedSecrets: a secret that comes back inside an upstream message
 // (here the database path, which doctor names) is blanked out.
 func TestDoctorRedactsEchoedSecrets(t *testing.T) {
+	t.Parallel()
 	const secret = "echoed-graph-secret-0815"
 	c := doctorCase{vars: map[string]string{"AZURE_CLIENT_SECRET": secret}}
 	vars, deps := c.start(t)
@@ -402,6 +406,7 @@ func TestDoctorRedactsEchoedSecrets(t *testing.T) {
 }
 
 func TestDoctorDatabase(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	makeDB := func(t *testing.T, path string) {
 		t.Helper()
@@ -504,6 +509,7 @@ func TestDoctorDatabase(t *testing.T) {
 }
 
 func TestDoctorTeams(t *testing.T) {
+	t.Parallel()
 	const (
 		appID    = "3d9f6a2b-1c4e-4b7a-9e8d-5f0a1b2c3d4e"
 		password = "teams-app-password-from-azure-bot"
@@ -590,6 +596,7 @@ func TestDoctorTeams(t *testing.T) {
 // line per check with the fix indented under its message; the exit code follows the
 // worst status.
 func TestDoctorOutput(t *testing.T) {
+	t.Parallel()
 	vars, deps := doctorCase{vars: map[string]string{"MFABOT_APPROVERS": "nobody", "MFABOT_SLACK_CHANNEL": ""}}.start(t)
 
 	var out bytes.Buffer

@@ -28,6 +28,7 @@ const malloryAADObject = "0c0c0c0c-1111-2222-3333-444444444444"
 //
 // Every attempt is refused to the clicker and audited; the real approver's click counts.
 func TestInsiderEndToEnd(t *testing.T) {
+	t.Parallel()
 	const secret = "e2e-insider-signing-secret"
 	fake := slacktest.Start(t)
 	ann := slacktest.User{ID: "UANN", Name: "ann", RealName: "Ann Admin", Email: "ann@contoso.com"}
@@ -153,6 +154,7 @@ func TestInsiderEndToEnd(t *testing.T) {
 // With two platforms on, a slack: principal that is not linked to Entra could act as a
 // second person: mfabot refuses to start.
 func TestUnlinkedSlackPrincipalRefusedAtStart(t *testing.T) {
+	t.Parallel()
 	vars := map[string]string{
 		"MFABOT_DB": "x.db", "AZURE_TENANT_ID": teamsTenantID, "AZURE_CLIENT_ID": teamsAppID,
 		"MFABOT_SLACK_BOT_TOKEN": slacktest.BotToken, "MFABOT_SLACK_SIGNING_SECRET": "s", "MFABOT_SLACK_CHANNEL": slacktest.Channel,

@@ -16,6 +16,7 @@ import (
 // TestSlackEndToEnd drives mfabot only through signed HTTP requests as Slack sends them,
 // with the real Graph client, graphtest, a real SQLite file and the Slack Web API fake.
 func TestSlackEndToEnd(t *testing.T) {
+	t.Parallel()
 	const secret = "e2e-signing-secret-9f8e7d"
 	fake := slacktest.Start(t)
 	ann := slacktest.User{ID: "UANN", Name: "ann", RealName: "Ann Admin", Email: "ann@contoso.com"}

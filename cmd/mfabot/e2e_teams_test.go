@@ -80,6 +80,7 @@ func (c *teamsClient) invoke(fromAAD, fromName, command, cardID string) map[stri
 // TestTeamsEndToEnd: real JWTs against a real JWKS endpoint, a fake Connector, graphtest
 // and a real SQLite file, through the App as `mfabot serve` builds it.
 func TestTeamsEndToEnd(t *testing.T) {
+	t.Parallel()
 	auth := teamstest.NewAuthority(t)
 	conn := teamstest.NewConnector(t)
 	ts := teamstest.NewTokenServer(t, teamsTenantID, teamsAppID, teamsSecret)

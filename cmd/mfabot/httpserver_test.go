@@ -144,6 +144,7 @@ func (c *slowClient) status() string {
 // off by the server once the body deadline passes, and their connections and goroutines
 // are released, while a genuine Slack request is served.
 func TestEdgeDropsSlowBodies(t *testing.T) {
+	t.Parallel()
 	fake := slacktest.Start(t)
 	ann := slacktest.User{ID: "UANN", Name: "ann", RealName: "Ann Admin", Email: "ann@contoso.com"}
 	fake.AddUser(ann)
@@ -205,6 +206,7 @@ func TestEdgeDropsSlowBodies(t *testing.T) {
 // next one gets 503 at once, while health and metrics still answer; a genuine request
 // gets through as soon as a slot is free.
 func TestEdgeCapsInbound(t *testing.T) {
+	t.Parallel()
 	fake := slacktest.Start(t)
 	ann := slacktest.User{ID: "UANN", Name: "ann", RealName: "Ann Admin", Email: "ann@contoso.com"}
 	fake.AddUser(ann)
@@ -290,6 +292,7 @@ func TestEdgeCapsInbound(t *testing.T) {
 // TestAppServesThroughEdge: App.Run's server is newHTTPServer's — the platform endpoints
 // are capped (at the default) and health is not.
 func TestAppServesThroughEdge(t *testing.T) {
+	t.Parallel()
 	fake := slacktest.Start(t)
 	app := startApp(t, map[string]string{
 		"MFABOT_SLACK_BOT_TOKEN":      slacktest.BotToken,
@@ -333,6 +336,7 @@ func TestAppServesThroughEdge(t *testing.T) {
 }
 
 func TestNewHTTPServerDefaults(t *testing.T) {
+	t.Parallel()
 	srv := newHTTPServer(http.NotFoundHandler(), slog.New(slog.DiscardHandler))
 	if srv.ReadHeaderTimeout != 10*time.Second || srv.ReadTimeout != 30*time.Second ||
 		srv.WriteTimeout != 60*time.Second || srv.IdleTimeout != 60*time.Second || srv.MaxHeaderBytes != 64<<10 {
@@ -351,6 +355,7 @@ func TestNewHTTPServerDefaults(t *testing.T) {
 // TestInboundLimiterLogsShedding: a flood of refused requests makes one log line per
 // interval, naming how many it did not log.
 func TestInboundLimiterLogsShedding(t *testing.T) {
+	t.Parallel()
 	logs := &recordCounter{}
 	now := time.Unix(1_800_000_000, 0)
 	var mu sync.Mutex
@@ -452,6 +457,7 @@ func (h *recordCounter) last(key string) string {
 // TestForgedTrafficCountedInMetrics: forged Slack requests and bad Teams tokens sent to
 // the App show in mfabot_inbound_rejected_total one by one, and in the log once per reason.
 func TestForgedTrafficCountedInMetrics(t *testing.T) {
+	t.Parallel()
 	fake := slacktest.Start(t)
 	auth := teamstest.NewAuthority(t)
 	conn := teamstest.NewConnector(t)

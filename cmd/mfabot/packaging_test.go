@@ -194,6 +194,7 @@ func binary(t *testing.T) string {
 // TestDockerfile builds mfabot as the Dockerfile does and runs what the image runs.
 // Docker itself is not available to the tests.
 func TestDockerfile(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("testing.Short: builds the binary")
 	}
@@ -241,6 +242,7 @@ func TestDockerfile(t *testing.T) {
 // the Kubernetes manifests run as, the database on the volume, the port it listens on,
 // and a config file that loads when nothing is mounted over it.
 func TestDockerfileRuntime(t *testing.T) {
+	t.Parallel()
 	ins := dockerfile(t)
 	var from []string
 	for _, i := range ins {
@@ -329,6 +331,7 @@ func dockerignore(patterns []string, path string) bool {
 // sources, embedded files, go.mod, go.sum) is in the build context, and the big or
 // private things (the repository, a local binary, databases) are not.
 func TestDockerignore(t *testing.T) {
+	t.Parallel()
 	data, err := os.ReadFile(filepath.Join(repoRoot, ".dockerignore"))
 	if err != nil {
 		t.Fatal(err)
@@ -478,6 +481,7 @@ type probe struct {
 // non-root with a read-only root file system, probes on /healthz and /readyz, the
 // database on the claimed volume.
 func TestKubernetesManifests(t *testing.T) {
+	t.Parallel()
 	var zero Config
 	settings := map[string]setting{}
 	for _, s := range zero.settings() {
@@ -698,6 +702,7 @@ func systemdUnit(t *testing.T, path string) map[string]map[string][]string {
 // sets only variables mfabot knows, and waits longer than shutdown_grace on stop. Where
 // systemd-analyze exists, systemd itself must accept every line.
 func TestSystemdUnit(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(repoRoot, "deploy/systemd/mfabot.service")
 	svc := systemdUnit(t, path)["Service"]
 	one := func(k string) string {
@@ -769,6 +774,7 @@ func TestSystemdUnit(t *testing.T) {
 // mfabot needs, every metric mfabot exports and no other, every doctor check name, and
 // its relative links lead to files that exist.
 func TestDeploymentGuide(t *testing.T) {
+	t.Parallel()
 	docPath := filepath.Join(repoRoot, "docs/deployment.md")
 	data, err := os.ReadFile(docPath)
 	if err != nil {

@@ -52,6 +52,7 @@ func readZip(t *testing.T, path string) map[string][]byte {
 // TestTeamsPackage unzips what `mfabot teams package` writes: manifest.json carries the app
 // id as the app's and the bot's id, and both icons it names are in the zip at Teams' sizes.
 func TestTeamsPackage(t *testing.T) {
+	t.Parallel()
 	const appID = "0f6c1e2a-3b4d-4e5f-8a9b-0c1d2e3f4a5b"
 	tests := []struct {
 		name string
@@ -115,6 +116,7 @@ func TestTeamsPackage(t *testing.T) {
 }
 
 func TestTeamsPackageRefuses(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		args   []string

@@ -65,6 +65,7 @@ var (
 )
 
 func TestChart(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		s         *summary.Summary

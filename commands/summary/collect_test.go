@@ -70,6 +70,7 @@ func tenant() *fakeSource {
 }
 
 func TestCollect(t *testing.T) {
+	t.Parallel()
 	s, err := summary.Collect(context.Background(), tenant(), summary.Options{Day: "2026-11-22", TopN: 3})
 	if err != nil {
 		t.Fatal(err)
@@ -123,6 +124,7 @@ func TestCollect(t *testing.T) {
 }
 
 func TestCollectTopNDefault(t *testing.T) {
+	t.Parallel()
 	src := &fakeSource{regs: [][]approvals.Registration{nil}}
 	for i := 0; i < 40; i++ {
 		// Descending UPNs, so keeping the first 15 seen would be wrong.
@@ -158,6 +160,7 @@ func deniedErr(perm string) error {
 }
 
 func TestCollectGaps(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		usersErr  error
@@ -203,6 +206,7 @@ func TestCollectGaps(t *testing.T) {
 }
 
 func TestCollectFails(t *testing.T) {
+	t.Parallel()
 	unavailable := approvals.WrapError(approvals.EUPSTREAM, graph.ErrUnavailable, "Microsoft Graph is unavailable (HTTP 503); try again later")
 	for _, tt := range []struct {
 		name string
@@ -221,6 +225,7 @@ func TestCollectFails(t *testing.T) {
 }
 
 func TestCSVCell(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct{ in, want string }{
 		{"", ""},
 		{"ann@contoso.com", "ann@contoso.com"},

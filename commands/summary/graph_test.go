@@ -116,6 +116,7 @@ func newGraphClient(tb testing.TB, tn *graphtest.Tenant) *graph.Client {
 // A generated tenant streamed through the real Graph client over HTTP gives the same
 // figures, lists and CSV size as the tenant's own records say.
 func TestCollectThroughGraph(t *testing.T) {
+	t.Parallel()
 	tn := graphtest.Generate(graphtest.GenOptions{Seed: 7, Users: 3000})
 	client := newGraphClient(t, tn)
 	s, err := summary.Collect(context.Background(), client, summary.Options{Day: "2026-11-22", TopN: 15})
@@ -144,6 +145,7 @@ func TestCollectThroughGraph(t *testing.T) {
 // Without the P1/P2 licence, and without AuditLog.Read.All, Graph's real refusals reach
 // the summary as gaps that say what to do.
 func TestCollectThroughGraphRefused(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		setup func(*graphtest.Tenant)

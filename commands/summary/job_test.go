@@ -63,6 +63,7 @@ func titles(p *fakePlatform) []string {
 }
 
 func TestPostDaily(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, "2026-11-20T08:00:00Z")
 	ctx := context.Background()
 	if err := f.job.PostDaily(ctx, utc("2026-11-20T08:00:00Z")); err != nil {
@@ -110,6 +111,7 @@ func TestPostDaily(t *testing.T) {
 }
 
 func TestPostDailyDayIsLocal(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, "2026-11-22T23:30:00Z")
 	// 23:30 UTC on the 22nd is already the 23rd in Amsterdam.
 	if err := f.job.PostDaily(context.Background(), utc("2026-11-22T23:30:00Z")); err != nil {
@@ -121,6 +123,7 @@ func TestPostDailyDayIsLocal(t *testing.T) {
 }
 
 func TestPostDailyClaimedElsewhere(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, "2026-11-20T08:00:00Z")
 	ctx := context.Background()
 	if ok, err := f.store.ClaimRun(ctx, summary.JobName, "2026-11-20/slack", f.clock.Now()); !ok || err != nil {
@@ -138,6 +141,7 @@ func TestPostDailyClaimedElsewhere(t *testing.T) {
 }
 
 func TestPostDailyBuildFails(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, "2026-11-20T08:00:00Z")
 	f.src.regsErr = approvals.WrapError(approvals.EUPSTREAM, graph.ErrUnavailable, "Microsoft Graph is unavailable (HTTP 503); try again later")
 	err := f.job.PostDaily(context.Background(), f.clock.Now())
@@ -156,6 +160,7 @@ func TestPostDailyBuildFails(t *testing.T) {
 }
 
 func TestPostDailyPostFails(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, "2026-11-20T08:00:00Z")
 	f.slack.postErr = approvals.Errorf(approvals.EUPSTREAM, "Slack said channel_not_found")
 	err := f.job.PostDaily(context.Background(), f.clock.Now())
@@ -179,6 +184,7 @@ func TestPostDailyPostFails(t *testing.T) {
 }
 
 func TestPostDailyClaimFails(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, "2026-11-20T08:00:00Z")
 	f.store.claimErr = approvals.Errorf(approvals.EINTERNAL, "disk full")
 	if err := f.job.PostDaily(context.Background(), f.clock.Now()); err == nil {
@@ -190,6 +196,7 @@ func TestPostDailyClaimFails(t *testing.T) {
 }
 
 func TestBuildSurvivesStoreErrors(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, "2026-11-20T08:00:00Z")
 	f.store.snapErr = approvals.Errorf(approvals.EINTERNAL, "disk I/O error")
 	msg, err := f.job.Build(context.Background())
@@ -202,6 +209,7 @@ func TestBuildSurvivesStoreErrors(t *testing.T) {
 }
 
 func TestRun(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name       string
 		start      string   // UTC
@@ -263,6 +271,7 @@ func TestRun(t *testing.T) {
 }
 
 func TestRunInvalidSchedule(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, "2026-11-20T10:00:00Z")
 	f.job.Schedule.At = "9am"
 	if err := f.job.Run(context.Background()); err == nil {
@@ -271,6 +280,7 @@ func TestRunInvalidSchedule(t *testing.T) {
 }
 
 func TestRunRealWaitStops(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, "2026-11-20T10:00:00Z")
 	f.job.Clock = nil // the real clock: the next slot is hours or days away
 	f.job.Platforms = nil
@@ -282,6 +292,7 @@ func TestRunRealWaitStops(t *testing.T) {
 }
 
 func TestPostNow(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, "2026-11-21T12:00:00Z") // a Saturday: no slot, and no claim needed
 	f.teams.postErr = approvals.Errorf(approvals.EUPSTREAM, "Teams is down")
 	err := f.job.PostNow(context.Background())

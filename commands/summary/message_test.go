@@ -71,6 +71,7 @@ func golden(t *testing.T, name, got string) {
 }
 
 func TestMessageGolden(t *testing.T) {
+	t.Parallel()
 	allRegistered := &fakeSource{regs: [][]approvals.Registration{{
 		{UserID: guid(1), UPN: "ann@contoso.com", UserType: "member", IsAdmin: true, IsMfaRegistered: true, MethodsRegistered: []string{"fido2", "fido2SecurityKey", "passKeyDeviceBound"}},
 		{UserID: guid(2), UPN: "bob@contoso.com", UserType: "member", IsMfaRegistered: true, MethodsRegistered: []string{"newMethodFromGraph"}},
@@ -107,6 +108,7 @@ func TestMessageGolden(t *testing.T) {
 }
 
 func TestMessageListsEveryAdmin(t *testing.T) {
+	t.Parallel()
 	src := &fakeSource{regs: [][]approvals.Registration{nil}}
 	for i := 0; i < 60; i++ {
 		src.regs[0] = append(src.regs[0], approvals.Registration{
@@ -130,6 +132,7 @@ func TestMessageListsEveryAdmin(t *testing.T) {
 }
 
 func TestMessageTinyShareIsNotZero(t *testing.T) {
+	t.Parallel()
 	s := &summary.Summary{Day: "2026-11-22", Report: true, Directory: true,
 		Members: summary.Counts{Enabled: 4330, MFARegistered: 4330}, Methods: map[string]int{"officePhone": 1, "mobilePhone": 4330}}
 	got := dump(summary.Message(s))

@@ -26,6 +26,7 @@ func utc(s string) time.Time {
 }
 
 func TestScheduleNext(t *testing.T) {
+	t.Parallel()
 	ams := mustZone(t, "Europe/Amsterdam")
 	lhi := mustZone(t, "Australia/Lord_Howe") // half-hour daylight saving shift
 	tests := []struct {
@@ -66,6 +67,7 @@ func TestScheduleNext(t *testing.T) {
 }
 
 func TestScheduleSlot(t *testing.T) {
+	t.Parallel()
 	ams := mustZone(t, "Europe/Amsterdam")
 	s := summary.Schedule{At: "09:00", Location: ams, WeekdaysOnly: true}
 	got, ok, err := s.Slot(utc("2026-11-20T22:00:00Z")) // Friday 23:00 in Amsterdam
@@ -78,6 +80,7 @@ func TestScheduleSlot(t *testing.T) {
 }
 
 func TestScheduleValidate(t *testing.T) {
+	t.Parallel()
 	for _, at := range []string{"", "9:00", "25:00", "09:60", "09:00:00", "9am"} {
 		s := summary.Schedule{At: at}
 		if err := s.Validate(); err == nil {

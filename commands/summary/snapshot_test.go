@@ -22,6 +22,7 @@ func snap(t *testing.T, registered, enabled int) []byte {
 }
 
 func TestSnapshot(t *testing.T) {
+	t.Parallel()
 	s := &summary.Summary{
 		Day: "2026-11-22", Report: true, Disabled: 3,
 		Members:          summary.Counts{Enabled: 10, MFARegistered: 7, MFACapable: 6, SSPRRegistered: 5, PasswordlessCapable: 1},
@@ -59,6 +60,7 @@ func TestSnapshot(t *testing.T) {
 }
 
 func TestAddHistory(t *testing.T) {
+	t.Parallel()
 	s := &summary.Summary{Day: "2026-11-22", Report: true, Members: summary.Counts{Enabled: 200, MFARegistered: 150}} // 75%
 	err := s.AddHistory(map[string][]byte{
 		"2026-11-22": snap(t, 1, 100),    // today's stored figures lose to s's own
@@ -99,6 +101,7 @@ func TestAddHistory(t *testing.T) {
 }
 
 func TestAddHistoryWithoutReport(t *testing.T) {
+	t.Parallel()
 	s := &summary.Summary{Day: "2026-11-22"}
 	if err := s.AddHistory(map[string][]byte{"2026-11-21": snap(t, 1, 2), "2026-11-22": snap(t, 1, 2)}); err != nil {
 		t.Fatal(err)
@@ -116,6 +119,7 @@ func TestAddHistoryWithoutReport(t *testing.T) {
 }
 
 func TestHistoryRange(t *testing.T) {
+	t.Parallel()
 	from, to, err := summary.HistoryRange("2026-03-01")
 	if err != nil || from != "2026-01-30" || to != "2026-03-01" {
 		t.Errorf("HistoryRange = %q, %q, %v; want 2026-01-30, 2026-03-01", from, to, err)

@@ -34,6 +34,7 @@ func openDB(t *testing.T, path string) *storage.DB {
 // post the same day's summary several times over: each channel gets it exactly once.
 // A third instance started afterwards (a restart) posts nothing.
 func TestPostDailyOnceAcrossInstances(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "mfabot.db")
 	slack, teams := &fakePlatform{name: "slack"}, &fakePlatform{name: "teams"}
 	ams := mustZone(t, "Europe/Amsterdam")
@@ -101,6 +102,7 @@ func TestPostDailyOnceAcrossInstances(t *testing.T) {
 // Day after day, the summary reads back yesterday's, last week's and last month's
 // snapshots from the real database, and says when one is missing.
 func TestTrendThroughStorage(t *testing.T) {
+	t.Parallel()
 	db := storagetest.Open(t)
 	clock := &fakeClock{}
 	src := &fakeSource{}
