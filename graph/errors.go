@@ -37,9 +37,6 @@ func IsLicenceError(err error) bool { return errors.Is(err, ErrLicence) }
 // IsAccessDenied reports whether Graph refused the call for want of a permission.
 func IsAccessDenied(err error) bool { return errors.Is(err, ErrAccessDenied) }
 
-// IsThrottled reports whether Graph was still throttling after mfabot's retries.
-func IsThrottled(err error) bool { return errors.Is(err, ErrThrottled) }
-
 // Graph error codes mfabot treats specially. Directory APIs use the Request_*/Authorization_*
 // family, newer workloads the lower-camel OData ones.
 const (

@@ -52,10 +52,6 @@ type Option func(*DB)
 // audit events without a time, migrations). The default is approvals.SystemClock.
 func WithClock(c approvals.Clock) Option { return func(db *DB) { db.clock = c } }
 
-// WithBusyTimeout sets how long a write waits for another process's write; the default
-// is DefaultBusyTimeout.
-func WithBusyTimeout(d time.Duration) Option { return func(db *DB) { db.busyTimeout = d } }
-
 // Open opens the SQLite file at path, creating it if needed, and brings its schema up to
 // date. path must name a file (not ":memory:"): the read and write pools share it.
 func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -583,20 +582,6 @@ func (t *Tenant) setDefaultLocked(i int32, pref string) error {
 	return nil
 }
 
-// SetSystemPreferred turns system-preferred MFA on or off for the user
-// (isSystemPreferredAuthenticationMethodEnabled of the sign-in preferences).
-func (t *Tenant) SetSystemPreferred(userID string, on bool) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	i, ok := t.lookupUser(userID)
-	if !ok {
-		return fmt.Errorf("set system-preferred MFA: user %s: %w", userID, ErrNotFound)
-	}
-	t.users[i].noSystemPreferred = !on
-	t.users[i].updated = t.now()
-	return nil
-}
-
 // signInPreferences returns the user's sign-in preferences: whether system-preferred MFA
 // is on, and the default second factor.
 func (t *Tenant) signInPreferences(userRef string) (systemPreferred bool, preferred string, ok bool) {
@@ -971,12 +956,6 @@ func (t *Tenant) transitiveLocked(gi int32) []int32 {
 	return out
 }
 
-func (t *Tenant) isTransitiveMemberLocked(gi, ui int32) bool {
-	s := t.transitiveLocked(gi)
-	_, found := slices.BinarySearch(s, ui)
-	return found
-}
-
 // TransitiveUsers returns the object ids of every user in the group, nested groups
 // expanded, in creation order of the users.
 func (t *Tenant) TransitiveUsers(groupID string) []string {
@@ -992,14 +971,6 @@ func (t *Tenant) TransitiveUsers(groupID string) []string {
 		out[k] = t.users[ui].ID
 	}
 	return out
-}
-
-// groupMembers returns the direct members of a group: users, then groups.
-func (t *Tenant) directMembersLocked(gi int32) (users, groups []int32) {
-	g := &t.groups[gi]
-	users = slices.Clone(g.users)
-	sort.Slice(users, func(a, b int) bool { return users[a] < users[b] })
-	return users, g.groups
 }
 
 // registrations returns the report entries of users [from, to) in creation order.

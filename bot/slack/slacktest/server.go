@@ -178,13 +178,6 @@ func (s *Server) AddUser(u User) {
 	s.users[u.ID] = u
 }
 
-// AddChannel makes a channel exist, with the bot in it.
-func (s *Server) AddChannel(id string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.channels[id] = true
-}
-
 // RateLimit makes the next times calls of method answer HTTP 429 with Retry-After (whole
 // seconds, at least one).
 func (s *Server) RateLimit(method string, times int, retryAfter time.Duration) {
@@ -331,8 +324,6 @@ type apiError struct {
 	code     string
 	messages []string
 }
-
-func (e *apiError) Error() string { return e.code }
 
 func fail(code string, messages ...string) *apiError {
 	return &apiError{code: code, messages: messages}
