@@ -123,7 +123,7 @@ func OpenReadOnly(ctx context.Context, path string, opts ...Option) (*DB, error)
 	}
 	if err := db.rdb.PingContext(ctx); err != nil {
 		db.rdb.Close()
-		return nil, fmt.Errorf("open database %s: %w", path, err)
+		return nil, fmt.Errorf("not a readable SQLite database: %w", err)
 	}
 	return db, nil
 }
