@@ -1,14 +1,13 @@
-package main
+package config_test
 
 import (
-	"archive/zip"
-	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mfabot/mfabot/cmd/mfabot/config"
 )
 
 func writeFile(t *testing.T, name, content string) string {
@@ -43,7 +42,7 @@ policy:
 summary:
   timezone: Europe/Amsterdam
 `)
-	cfg, err := LoadConfig(path, envOf(map[string]string{
+	cfg, err := config.Load(path, envOf(map[string]string{
 		"MFABOT_SLACK_BOT_TOKEN": "xoxb-1",
 		"MFABOT_SLACK_CHANNEL":   "C0999", // the environment wins over the file
 		"MFABOT_EXPIRY_RESET":    "15m",
@@ -89,7 +88,7 @@ func TestLoadConfigErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := LoadConfig(writeFile(t, "c.yaml", tt.yaml), envOf(tt.env))
+			_, err := config.Load(writeFile(t, "c.yaml", tt.yaml), envOf(tt.env))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want it to say %q", err, tt.want)
 			}
@@ -101,7 +100,7 @@ func TestLoadConfigErrors(t *testing.T) {
 }
 
 func TestValidateNamesKeys(t *testing.T) {
-	cfg, err := LoadConfig("", envOf(map[string]string{
+	cfg, err := config.Load("", envOf(map[string]string{
 		"MFABOT_SLACK_BOT_TOKEN": "not-a-bot-token",
 		"MFABOT_GRAPH_URL":       "http://graph.example.com",
 		"MFABOT_REQUESTERS":      "slack:U1",
@@ -134,60 +133,27 @@ func TestValidateNamesKeys(t *testing.T) {
 
 // TestExampleConfig: the printed example is a valid configuration file as it stands.
 func TestExampleConfig(t *testing.T) {
-	ex := ExampleConfig()
-	if _, err := LoadConfig(writeFile(t, "example.yaml", ex), envOf(nil)); err != nil {
+	ex := config.Example()
+	if _, err := config.Load(writeFile(t, "example.yaml", ex), envOf(nil)); err != nil {
 		t.Fatalf("example does not load: %v\n%s", err, ex)
 	}
-	var c Config
-	for _, s := range c.settings() {
-		if !strings.Contains(ex, s.env) {
-			t.Errorf("example does not mention %s", s.env)
+	for _, s := range config.Settings() {
+		if !strings.Contains(ex, s.Env) {
+			t.Errorf("example does not mention %s", s.Env)
 		}
 	}
 }
 
 // TestREADMEDocumentsEverySetting: the environment names are a public contract.
 func TestREADMEDocumentsEverySetting(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
+	readme, err := os.ReadFile("../../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var c Config
-	for _, s := range c.settings() {
-		if !strings.Contains(string(readme), "`"+s.env+"`") {
-			t.Errorf("README.md does not document %s (%s)", s.env, s.key)
+	for _, s := range config.Settings() {
+		if !strings.Contains(string(readme), "`"+s.Env+"`") {
+			t.Errorf("README.md does not document %s (%s)", s.Env, s.Key)
 		}
-	}
-}
-
-func TestTeamsPackageCommand(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "app.zip")
-	code, stdout, _ := runCmd(t, "teams", "package", "--app-id", "11111111-2222-3333-4444-555555555555", "--out", out)
-	if code != 0 || !strings.Contains(stdout, "wrote") {
-		t.Fatalf("teams package: %d %s", code, stdout)
-	}
-	zr, err := zip.OpenReader(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer zr.Close()
-	var names []string
-	for _, f := range zr.File {
-		names = append(names, f.Name)
-		if f.Name == "manifest.json" {
-			r, _ := f.Open()
-			b, _ := io.ReadAll(r)
-			r.Close()
-			if !strings.Contains(string(b), "11111111-2222-3333-4444-555555555555") || strings.Contains(string(b), "{{") {
-				t.Fatalf("manifest.json: %s", b)
-			}
-		}
-	}
-	if !slices.Equal(slices.Sorted(slices.Values(names)), []string{"color.png", "manifest.json", "outline.png"}) {
-		t.Fatalf("zip holds %v", names)
-	}
-	if code, _, errOut := runCmd(t, "teams", "package", "--app-id", "not-a-guid", "--out", out); code != 1 || !strings.Contains(errOut, "GUID") {
-		t.Fatalf("bad app id: %d %s", code, errOut)
 	}
 }
 
@@ -209,7 +175,7 @@ func TestGraphCloud(t *testing.T) {
 			for k, v := range tt.vars {
 				vars[k] = v
 			}
-			cfg, err := LoadConfig("", envOf(vars))
+			cfg, err := config.Load("", envOf(vars))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -218,7 +184,7 @@ func TestGraphCloud(t *testing.T) {
 			}
 		})
 	}
-	cfg, _ := LoadConfig("", envOf(map[string]string{"MFABOT_GRAPH_CLOUD": "germany"}))
+	cfg, _ := config.Load("", envOf(map[string]string{"MFABOT_GRAPH_CLOUD": "germany"}))
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "graph.cloud (MFABOT_GRAPH_CLOUD)") {
 		t.Fatalf("unknown cloud: %v", err)
 	}
@@ -235,7 +201,7 @@ func TestGraphURLLoopbackOnly(t *testing.T) {
 		"http://graph.microsoft.com":   false,
 		"https://graph.microsoft.com/": true,
 	} {
-		cfg, _ := LoadConfig("", envOf(map[string]string{"MFABOT_GRAPH_URL": u}))
+		cfg, _ := config.Load("", envOf(map[string]string{"MFABOT_GRAPH_URL": u}))
 		err := cfg.Validate()
 		if got := err == nil || !strings.Contains(err.Error(), "graph.url"); got != ok {
 			t.Errorf("%s: accepted %v, want %v (%v)", u, got, ok, err)
