@@ -1,9 +1,3 @@
-// Package config is mfabot's configuration: every setting with its YAML key and
-// environment variable (the public contract README documents), loading from defaults,
-// the file and the environment, and validation. The rules of the platforms' and Graph's
-// own settings live with their adapters (slack.Config.Validate, teams.Config.Validate,
-// graph.ValidateBaseURL): Validate calls them and names each problem by its key and
-// variable, and adds only what mfabot as a whole requires.
 package config
 
 import (

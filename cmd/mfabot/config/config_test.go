@@ -208,3 +208,54 @@ func TestGraphURLLoopbackOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateUsesAdapterRules: the Slack and Teams rules are the adapters' own (what
+// serve would refuse, Validate refuses), each problem named by its key and variable.
+func TestValidateUsesAdapterRules(t *testing.T) {
+	base := map[string]string{
+		"AZURE_TENANT_ID": "11111111-1111-1111-1111-111111111111", "AZURE_CLIENT_ID": "22222222-2222-2222-2222-222222222222",
+		"MFABOT_SLACK_BOT_TOKEN": "xoxb-1-2-abc", "MFABOT_SLACK_SIGNING_SECRET": "s", "MFABOT_SLACK_CHANNEL": "C0123ABCD",
+		"MFABOT_TEAMS_APP_ID": "33333333-3333-3333-3333-333333333333", "MFABOT_TEAMS_APP_PASSWORD": "p",
+		"MFABOT_TEAMS_TENANT_ID": "11111111-1111-1111-1111-111111111111", "MFABOT_TEAMS_CHANNEL": "19:a@thread.tacv2",
+		"MFABOT_REQUESTERS": "teams:44444444-4444-4444-4444-444444444444", "MFABOT_APPROVERS": "teams:55555555-5555-5555-5555-555555555555",
+	}
+	tests := []struct {
+		name string
+		vars map[string]string
+		want string // "" for valid
+	}{
+		{"OK", nil, ""},
+		{"ErrSlackChannelName", map[string]string{"MFABOT_SLACK_CHANNEL": "mfa-approvals"},
+			"slack.channel (MFABOT_SLACK_CHANNEL): must be a channel id such as C0123ABCD, not a name"},
+		{"ErrSlackAPIPlainHTTP", map[string]string{"MFABOT_SLACK_API_URL": "http://slack.example.com/api/"},
+			"slack.api_url (MFABOT_SLACK_API_URL): must be https (plain http only for localhost)"},
+		{"ErrSlackWorkspaceName", map[string]string{"MFABOT_SLACK_TEAM_ID": "contoso"}, "slack.team_id (MFABOT_SLACK_TEAM_ID): must be a workspace id"},
+		{"ErrTeamsAppIDNotGUID", map[string]string{"MFABOT_TEAMS_APP_ID": "mfabot"}, "teams.app_id (MFABOT_TEAMS_APP_ID): must be a GUID"},
+		{"ErrTeamsMultiTenantWithoutTenant", map[string]string{"MFABOT_TEAMS_MULTI_TENANT": "true", "MFABOT_TEAMS_TENANT_ID": ""},
+			"teams.tenant_id (MFABOT_TEAMS_TENANT_ID): is required"},
+		{"ErrTeamsAuthorityNotHTTPS", map[string]string{"AZURE_AUTHORITY_HOST": "login.microsoftonline.com"},
+			"graph.authority_host (AZURE_AUTHORITY_HOST): must be an https URL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			vars := map[string]string{}
+			for k, v := range base {
+				vars[k] = v
+			}
+			for k, v := range tt.vars {
+				vars[k] = v
+			}
+			cfg, err := config.Load("", envOf(vars))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = cfg.Validate()
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("Validate = %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("Validate = %v, want it to say %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -1,8 +1,3 @@
-// Package doctor is `mfabot doctor`: from the configuration it builds the pieces serve
-// would, runs the checks each of them offers, in order, and reports what they found. It
-// knows no platform: storage.Check, graph.Check, slack.Check and teams.Check live next to
-// the code they check, with their messages; doctor adds only the configuration check,
-// the report and the redaction of secrets. Nothing it runs changes anything.
 package doctor
 
 import (
