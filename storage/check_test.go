@@ -100,3 +100,45 @@ func TestOpenReadOnly(t *testing.T) {
 		}
 	})
 }
+
+// findings records what Check reports, one "status check: message" line each.
+type findings struct{ lines []string }
+
+func (f *findings) OK(check, msg, _ string)   { f.lines = append(f.lines, "ok "+check+": "+msg) }
+func (f *findings) Warn(check, msg, _ string) { f.lines = append(f.lines, "warn "+check+": "+msg) }
+func (f *findings) Fail(check, msg, _ string) { f.lines = append(f.lines, "fail "+check+": "+msg) }
+
+func TestCheck(t *testing.T) {
+	ctx := context.Background()
+	t.Run("OK_CurrentKeptOpenReadOnly", func(t *testing.T) {
+		path := tempPath(t)
+		newRequest(t, openPath(t, path))
+		var f findings
+		db := storage.Check(ctx, path, &f)
+		if db == nil {
+			t.Fatalf("no database returned: %q", f.lines)
+		}
+		defer db.Close()
+		want := []string{"ok database: " + path + " opens; schema version", "ok audit: audit log intact: 1 entries, hash chain verified"}
+		if len(f.lines) != 2 || !strings.HasPrefix(f.lines[0], want[0]) || f.lines[1] != want[1] {
+			t.Errorf("reported %q, want %q", f.lines, want)
+		}
+		if _, err := db.Conversations(ctx, "teams"); err != nil {
+			t.Errorf("the returned database does not read: %v", err)
+		}
+	})
+	t.Run("OK_MissingFileLeftAlone", func(t *testing.T) {
+		path := tempPath(t)
+		var f findings
+		if db := storage.Check(ctx, path, &f); db != nil {
+			db.Close()
+			t.Error("a database was returned for a missing file")
+		}
+		if len(f.lines) != 1 || !strings.Contains(f.lines[0], "does not exist yet") {
+			t.Errorf("reported %q", f.lines)
+		}
+		if _, err := os.Stat(path); !os.IsNotExist(err) {
+			t.Errorf("Check created the file: %v", err)
+		}
+	})
+}
