@@ -15,7 +15,7 @@ COPY . .
 ARG VERSION=dev
 ARG COMMIT=unknown
 ARG DATE=unknown
-# cmd/mfabot/packaging_test.go builds mfabot with this line's flags and checks the result.
+# deploy/packaging_test.go builds mfabot with this line's flags and checks the result.
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=1 go build -trimpath -ldflags "-s -w -X main.version=${VERSION} -X main.commit=${COMMIT} -X main.date=${DATE}" -o /out/mfabot ./cmd/mfabot
 

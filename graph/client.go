@@ -92,21 +92,33 @@ func (c Config) Validate() error {
 	if c.Credential == nil {
 		return errNoCredential
 	}
-	u, err := url.Parse(c.BaseURL)
+	if err := ValidateBaseURL(c.BaseURL); err != nil {
+		return fmt.Errorf("graph: BaseURL %w", err)
+	}
+	return nil
+}
+
+// ValidateBaseURL is the rule for Graph's base URL (Config.BaseURL, MFABOT_GRAPH_URL): an
+// absolute https URL without query or fragment; plain http only to this machine, by
+// exact host, so that a token never crosses a network in clear text
+// (http://localhost.evil.com is not this machine). mfabot's configuration applies the
+// same rule by calling it.
+func ValidateBaseURL(base string) error {
+	u, err := url.Parse(base)
 	if err != nil || u.Host == "" {
-		return fmt.Errorf("graph: BaseURL %q is not an absolute URL", c.BaseURL)
+		return fmt.Errorf("%q is not an absolute URL", base)
 	}
 	switch u.Scheme {
 	case "https":
 	case "http":
 		if !isLoopback(u.Hostname()) {
-			return fmt.Errorf("graph: BaseURL %q: plain http is allowed for localhost only", c.BaseURL)
+			return fmt.Errorf("%q must be https:// (plain http only for localhost)", base)
 		}
 	default:
-		return fmt.Errorf("graph: BaseURL %q: scheme must be https", c.BaseURL)
+		return fmt.Errorf("%q: scheme must be https", base)
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("graph: BaseURL %q must not carry a query or fragment", c.BaseURL)
+		return fmt.Errorf("%q must not carry a query or fragment", base)
 	}
 	return nil
 }

@@ -1,7 +1,7 @@
 // Package graph is mfabot's adapter to Microsoft Graph: every Entra ID operation the bot
 // performs (users, authentication methods hardware OATH tokens included, the default
 // second factor, the registration report, per-user MFA, sign-in session revocation,
-// groups, and the app's own permissions for doctor), built on the msgraph-sdk-go v1.0
+// groups, and the app's own permissions), built on the msgraph-sdk-go v1.0
 // client and azidentity credentials, in the public cloud or a national one (Cloud).
 //
 // It owns what talking to Graph at scale needs: paging that streams page by page, JSON
@@ -15,6 +15,9 @@
 // mapping of HTTP status and Graph error codes to approvals.Error (with a kind for
 // errors.Is, and Transient for what is worth repeating) is done once, here. Every wait
 // is on a clock tests can replace.
+//
+// Check runs mfabot doctor's Entra ID and Graph checks (token, permissions, licence,
+// pinned groups) with the same credential and client serve builds.
 //
 // Client implements approvals.Directory. What lives only in Graph's beta API (per-user
 // MFA, sign-in preferences, hardware OATH tokens) is reached through the v1.0 SDK's

@@ -97,6 +97,36 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	return db, nil
 }
 
+// OpenReadOnly opens the SQLite file at path for reading, as it is: it neither creates
+// the file nor applies migrations nor changes its journal mode, so that a check run
+// before an upgrade (mfabot doctor) leaves the file as the running version expects it.
+// Every write fails. MigrationStatus tells whether the schema is one this binary reads.
+func OpenReadOnly(ctx context.Context, path string, opts ...Option) (*DB, error) {
+	if path == "" || strings.Contains(path, ":memory:") || strings.Contains(path, "mode=memory") {
+		return nil, fmt.Errorf("open database: path must name a file, not %q", path)
+	}
+	db := &DB{path: path, clock: approvals.SystemClock{}, busyTimeout: DefaultBusyTimeout, newID: newRequestID,
+		wqueue: make(chan struct{}, 1)}
+	for _, o := range opts {
+		o(db)
+	}
+	v := url.Values{}
+	v.Set("mode", "ro")
+	v.Set("_busy_timeout", strconv.FormatInt(db.busyTimeout.Milliseconds(), 10))
+	var err error
+	if db.rdb, err = sql.Open("sqlite3", dsn(path, v)); err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if err := db.rdb.PingContext(ctx); err != nil {
+		db.rdb.Close()
+		return nil, fmt.Errorf("not a readable SQLite database: %w", err)
+	}
+	return db, nil
+}
+
+// errReadOnly is the error of a write to a database opened with OpenReadOnly.
+var errReadOnly = errors.New("the database is open read-only")
+
 func cloneValues(v url.Values) url.Values {
 	c := url.Values{}
 	for k, vs := range v {
@@ -224,6 +254,9 @@ type writeTx struct {
 // served); waiting for the one write connection instead would hand it to a random
 // waiter, and under load some would wait far longer than the rest.
 func (db *DB) beginWrite(ctx context.Context) (*writeTx, error) {
+	if db.wdb == nil {
+		return nil, fmt.Errorf("begin: %w", errReadOnly)
+	}
 	select {
 	case db.wqueue <- struct{}{}:
 	case <-ctx.Done():
@@ -251,20 +284,37 @@ func (t *writeTx) Rollback() error {
 	return t.Tx.Rollback()
 }
 
-// MigrationStatus reports the schema version of the file and the newest version this
-// binary knows. current > latest means a newer mfabot has migrated the file.
+// MigrationStatus reports the schema version of the file (0 for an empty database) and
+// the newest version this binary knows. current > latest means a newer mfabot has
+// migrated the file. A file that is not SQLite, or not mfabot's, is an error.
 func (db *DB) MigrationStatus(ctx context.Context) (current, latest int, err error) {
-	ms, err := migrations()
-	if err != nil {
+	if latest, err = LatestSchema(); err != nil {
 		return 0, 0, err
 	}
-	if len(ms) > 0 {
-		latest = ms[len(ms)-1].version
+	var tables, recorded int
+	if err := db.rdb.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(name = 'schema_migrations'), 0)
+		FROM sqlite_master WHERE type = 'table'`).Scan(&tables, &recorded); err != nil {
+		return 0, 0, fmt.Errorf("not a readable SQLite database: %w", err)
+	}
+	switch {
+	case tables == 0:
+		return 0, latest, nil
+	case recorded == 0:
+		return 0, 0, errors.New("a SQLite database, but not mfabot's (no schema_migrations table)")
 	}
 	if err := db.rdb.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
 		return 0, 0, fmt.Errorf("read schema version: %w", err)
 	}
 	return current, latest, nil
+}
+
+// LatestSchema is the newest schema version this binary knows: the one Open migrates to.
+func LatestSchema() (int, error) {
+	ms, err := migrations()
+	if err != nil || len(ms) == 0 {
+		return 0, err
+	}
+	return ms[len(ms)-1].version, nil
 }
 
 func (db *DB) now() time.Time { return db.clock.Now().UTC() }

@@ -11,5 +11,8 @@
 // written in the same transaction. Times are stored as UTC RFC 3339 text with nine
 // fractional digits, so they sort as text.
 //
+// OpenReadOnly reads a file as it is, without migrating it, and Check (mfabot doctor's
+// database and audit checks) uses it, so that a check before an upgrade changes nothing.
+//
 // storage imports approvals and the standard library, never the chat or Graph adapters.
 package storage

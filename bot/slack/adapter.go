@@ -66,17 +66,9 @@ func New(cfg Config, d bot.Handler, users UserResolver) (*Adapter, error) {
 		return nil, approvals.Errorf(approvals.EINVALID, "slack config: LinkByEmail: needs a user resolver")
 	}
 	cfg = cfg.withDefaults()
-	opts := []slackapi.Option{
-		slackapi.OptionAPIURL(cfg.APIURL),
-		slackapi.OptionHTTPClient(cfg.HTTPClient),
-		slackapi.OptionLog(slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug)),
-	}
-	if cfg.AppToken != "" {
-		opts = append(opts, slackapi.OptionAppLevelToken(cfg.AppToken))
-	}
 	a := &Adapter{
 		cfg: cfg,
-		api: slackapi.New(cfg.BotToken, opts...),
+		api: newAPI(cfg),
 		d:   d,
 		log: cfg.Logger.With("platform", PlatformName),
 	}
@@ -88,6 +80,20 @@ func New(cfg Config, d bot.Handler, users UserResolver) (*Adapter, error) {
 		a.allowed.Store(&origin{team: cfg.TeamID, enterprise: cfg.EnterpriseID, app: cfg.AppID})
 	}
 	return a, nil
+}
+
+// newAPI is the Web API client of cfg (with its defaults): the bot token, and the
+// app-level token for Socket Mode. The adapter and Check share it.
+func newAPI(cfg Config) *slackapi.Client {
+	opts := []slackapi.Option{
+		slackapi.OptionAPIURL(cfg.APIURL),
+		slackapi.OptionHTTPClient(cfg.HTTPClient),
+		slackapi.OptionLog(slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug)),
+	}
+	if cfg.AppToken != "" {
+		opts = append(opts, slackapi.OptionAppLevelToken(cfg.AppToken))
+	}
+	return slackapi.New(cfg.BotToken, opts...)
 }
 
 // Ready reports whether the adapter can serve: Connect has learned (or the config names)

@@ -98,56 +98,54 @@ var (
 	userIDPattern  = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
 )
 
-// Validate checks cfg and returns every problem found, each naming its field.
+// Validate checks cfg and returns every problem found, each an EINVALID naming its field
+// and the environment variable that sets it. It is the one place the rules of the Slack
+// settings live: mfabot's configuration calls it too, and words each problem with its
+// own names through the Setting and Problem methods every problem has.
 func (c Config) Validate() error {
 	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, approvals.Errorf(approvals.EINVALID, "slack config: %s: %s", field, fmt.Sprintf(format, args...)))
+	bad := func(field, env, format string, args ...any) {
+		errs = append(errs, &approvals.Error{Code: approvals.EINVALID, Message: "slack config",
+			Err: &fieldError{field: field, env: env, problem: fmt.Sprintf(format, args...)}})
 	}
 	switch {
 	case c.BotToken == "":
-		bad("BotToken (MFABOT_SLACK_BOT_TOKEN)", "is required")
-	case !strings.HasPrefix(c.BotToken, "xoxb-"):
-		bad("BotToken (MFABOT_SLACK_BOT_TOKEN)", "must be a bot token (xoxb-…)")
+		bad("BotToken", "MFABOT_SLACK_BOT_TOKEN", "required")
+	case !isBotToken(c.BotToken):
+		bad("BotToken", "MFABOT_SLACK_BOT_TOKEN", "must be a bot token starting with xoxb-")
 	}
 	if c.SigningSecret == "" && c.AppToken == "" {
-		bad("SigningSecret (MFABOT_SLACK_SIGNING_SECRET)", "is required unless AppToken (MFABOT_SLACK_APP_TOKEN) is set for Socket Mode")
+		bad("SigningSecret", "MFABOT_SLACK_SIGNING_SECRET", "required in HTTP mode (or set the app-level token, MFABOT_SLACK_APP_TOKEN, for Socket Mode)")
 	}
 	if c.AppToken != "" && !strings.HasPrefix(c.AppToken, "xapp-") {
-		bad("AppToken (MFABOT_SLACK_APP_TOKEN)", "must be an app-level token (xapp-…)")
+		bad("AppToken", "MFABOT_SLACK_APP_TOKEN", "must be an app-level token starting with xapp-")
 	}
 	if c.APIURL != "" {
-		u, err := url.Parse(c.APIURL)
-		switch {
-		case err != nil:
-			bad("APIURL (MFABOT_SLACK_API_URL)", "is not a URL")
-		case u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname())):
-			bad("APIURL (MFABOT_SLACK_API_URL)", "must be https (plain http only for localhost)")
-		case u.Host == "":
-			bad("APIURL (MFABOT_SLACK_API_URL)", "has no host")
+		if err := checkAPIURL(c.APIURL); err != nil {
+			bad("APIURL", "MFABOT_SLACK_API_URL", "%v", err)
 		}
 	}
 	switch {
 	case c.Channel == "":
-		bad("Channel (MFABOT_SLACK_CHANNEL)", "is required")
+		bad("Channel", "MFABOT_SLACK_CHANNEL", "required: the approvals channel id")
 	case !slackIDPattern.MatchString(c.Channel):
-		bad("Channel (MFABOT_SLACK_CHANNEL)", "must be a channel id such as C0123ABCD, not a name")
+		bad("Channel", "MFABOT_SLACK_CHANNEL", "must be a channel id such as C0123ABCD, not a name")
 	}
 	if c.TeamID != "" && !slackIDPattern.MatchString(c.TeamID) {
-		bad("TeamID", "must be a workspace id such as T0123ABCD")
+		bad("TeamID", "MFABOT_SLACK_TEAM_ID", "must be a workspace id such as T0123ABCD")
 	}
 	if c.EnterpriseID != "" && !slackIDPattern.MatchString(c.EnterpriseID) {
-		bad("EnterpriseID", "must be an organisation id such as E0123ABCD")
+		bad("EnterpriseID", "MFABOT_SLACK_ENTERPRISE_ID", "must be an organisation id such as E0123ABCD")
 	}
 	if c.AppID != "" && !slackIDPattern.MatchString(c.AppID) {
-		bad("AppID", "must be an app id such as A0123ABCD")
+		bad("AppID", "MFABOT_SLACK_APP_ID", "must be an app id such as A0123ABCD")
 	}
 	for slackID, entraID := range c.UserMap {
 		if !userIDPattern.MatchString(slackID) {
-			bad("UserMap", "key %q is not a Slack user id (U…/W…)", slackID)
+			bad("UserMap", "MFABOT_SLACK_USERS", "key %q is not a Slack user id (U…/W…)", slackID)
 		}
 		if strings.TrimSpace(entraID) == "" {
-			bad("UserMap", "%s maps to an empty Entra object id", slackID)
+			bad("UserMap", "MFABOT_SLACK_USERS", "%s maps to an empty Entra object id", slackID)
 		}
 	}
 	for _, d := range []struct {
@@ -155,10 +153,49 @@ func (c Config) Validate() error {
 		v     time.Duration
 	}{{"LinkTTL", c.LinkTTL}, {"DispatchTimeout", c.DispatchTimeout}, {"UpdateInterval", c.UpdateInterval}} {
 		if d.v < 0 {
-			bad(d.field, "must not be negative")
+			bad(d.field, "", "must not be negative")
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// fieldError is one problem with one Config field.
+type fieldError struct {
+	field   string // "BotToken"
+	env     string // "MFABOT_SLACK_BOT_TOKEN"; "" for a field only Go code sets
+	problem string
+}
+
+func (e *fieldError) Error() string {
+	if e.env == "" {
+		return e.field + ": " + e.problem
+	}
+	return fmt.Sprintf("%s (%s): %s", e.field, e.env, e.problem)
+}
+
+// Setting returns the environment variable that sets the field, "" if none does.
+func (e *fieldError) Setting() string { return e.env }
+
+// Problem says what is wrong with the field's value.
+func (e *fieldError) Problem() string { return e.problem }
+
+// isBotToken reports whether token has the shape of a bot user OAuth token. Any other
+// token (a user's xoxp-, an app-level xapp-) is never sent to Slack in its place.
+func isBotToken(token string) bool { return strings.HasPrefix(token, "xoxb-") }
+
+// checkAPIURL is the rule for the Web API base: https, plain http only to this machine
+// (by exact host) so that the bot token never crosses a network in clear text.
+func checkAPIURL(s string) error {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return errors.New("is not a URL")
+	case u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname())):
+		return errors.New("must be https (plain http only for localhost)")
+	case u.Host == "":
+		return errors.New("has no host")
+	}
+	return nil
 }
 
 // withDefaults returns c with its empty optional fields filled in.

@@ -26,7 +26,7 @@ func TestConfigValidate(t *testing.T) {
 		}, nil},
 		{"ErrNoBotToken", func(c *slack.Config) { c.BotToken = "" }, []string{"BotToken", "MFABOT_SLACK_BOT_TOKEN"}},
 		{"ErrUserToken", func(c *slack.Config) { c.BotToken = "xoxp-user" }, []string{"BotToken"}},
-		{"ErrNoSecretNorAppToken", func(c *slack.Config) { c.SigningSecret = "" }, []string{"SigningSecret", "AppToken"}},
+		{"ErrNoSecretNorAppToken", func(c *slack.Config) { c.SigningSecret = "" }, []string{"SigningSecret", "MFABOT_SLACK_APP_TOKEN"}},
 		{"ErrBotTokenAsAppToken", func(c *slack.Config) { c.AppToken = "xoxb-1" }, []string{"AppToken"}},
 		{"ErrPlainHTTPAPI", func(c *slack.Config) { c.APIURL = "http://slack.example.com/api/" }, []string{"APIURL"}},
 		{"ErrChannelName", func(c *slack.Config) { c.Channel = "#approvals" }, []string{"Channel", "not a name"}},

@@ -11,6 +11,10 @@
 //     escaped for mrkdwn, chat.postMessage, throttled chat.update, direct messages, file
 //     uploads, and ephemeral replies through response_url.
 //
+// Check runs mfabot doctor's Slack checks (token, scopes, channel, Socket Mode token or
+// signing secret) with the adapter's own Web API client, posting nothing; Config.Validate
+// is the one place the rules of the Slack settings live.
+//
 // It contains no command logic: the text after "/mfa" and the command a button carries
 // go to the Dispatcher unchanged, and authorisation is the core's business at every
 // click. It imports bot and approvals, never commands, graph or storage; the consumer

@@ -18,6 +18,12 @@ import (
 // ConversationStore keeps conversation references; storage.DB implements it.
 type ConversationStore interface {
 	PutConversation(ctx context.Context, platform, id string, data []byte) error
+	ConversationReader
+}
+
+// ConversationReader reads the stored conversation references (Check only reads them);
+// storage.DB implements it, also when opened read-only.
+type ConversationReader interface {
 	// Conversation returns an error with code approvals.ENOTFOUND when id is unknown.
 	Conversation(ctx context.Context, platform, id string) ([]byte, error)
 	Conversations(ctx context.Context, platform string) ([][]byte, error)

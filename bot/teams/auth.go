@@ -178,20 +178,44 @@ func (k *keyCache) refresh(f *keyFetch) {
 }
 
 func (k *keyCache) fetch(ctx context.Context) (map[string]signingKey, error) {
-	var meta struct {
-		Issuer      string   `json:"issuer"`
-		JWKSURI     string   `json:"jwks_uri"`
-		SigningAlgs []string `json:"id_token_signing_alg_values_supported"`
-	}
+	var meta openIDMetadata
 	if err := k.getJSON(ctx, k.metadataURL, &meta); err != nil {
 		return nil, fmt.Errorf("openid metadata: %w", err)
 	}
-	if err := checkEndpointURL(meta.JWKSURI); err != nil {
-		return nil, fmt.Errorf("openid metadata: jwks_uri: %w", err)
+	if err := meta.check(); err != nil {
+		return nil, fmt.Errorf("openid metadata: %w", err)
 	}
-	if len(meta.SigningAlgs) > 0 && !slices.Contains(meta.SigningAlgs, "RS256") {
-		return nil, errors.New("openid metadata: RS256 not among the signing algorithms")
+	keys, err := k.keySet(ctx, meta.JWKSURI)
+	if err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
 	}
+	if len(keys) == 0 {
+		return nil, errors.New("signing keys: no usable RSA key")
+	}
+	return keys, nil
+}
+
+// openIDMetadata is what the adapter reads of the Bot Framework OpenID metadata.
+type openIDMetadata struct {
+	Issuer      string   `json:"issuer"`
+	JWKSURI     string   `json:"jwks_uri"`
+	SigningAlgs []string `json:"id_token_signing_alg_values_supported"`
+}
+
+// check refuses metadata whose keys could not verify a token: a jwks_uri that is not
+// https (plain http only to this machine), or no RS256 among the signing algorithms.
+func (m openIDMetadata) check() error {
+	if err := checkEndpointURL(m.JWKSURI); err != nil {
+		return fmt.Errorf("jwks_uri %w", err)
+	}
+	if len(m.SigningAlgs) > 0 && !slices.Contains(m.SigningAlgs, "RS256") {
+		return errors.New("RS256 not among the signing algorithms")
+	}
+	return nil
+}
+
+// keySet fetches the key set at uri and keeps the usable RSA signing keys.
+func (k *keyCache) keySet(ctx context.Context, uri string) (map[string]signingKey, error) {
 	var set struct {
 		Keys []struct {
 			Kty          string    `json:"kty"`
@@ -202,8 +226,8 @@ func (k *keyCache) fetch(ctx context.Context) (map[string]signingKey, error) {
 			Endorsements *[]string `json:"endorsements"`
 		} `json:"keys"`
 	}
-	if err := k.getJSON(ctx, meta.JWKSURI, &set); err != nil {
-		return nil, fmt.Errorf("signing keys: %w", err)
+	if err := k.getJSON(ctx, uri, &set); err != nil {
+		return nil, err
 	}
 	keys := make(map[string]signingKey, len(set.Keys))
 	for _, jk := range set.Keys {
@@ -221,9 +245,6 @@ func (k *keyCache) fetch(ctx context.Context) (map[string]signingKey, error) {
 		}
 		keys[jk.Kid] = sk
 	}
-	if len(keys) == 0 {
-		return nil, errors.New("signing keys: no usable RSA key")
-	}
 	return keys, nil
 }
 
@@ -239,7 +260,7 @@ func (k *keyCache) getJSON(ctx context.Context, u string, v any) error {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: status %d", u, resp.StatusCode)
+		return fmt.Errorf("GET %s: HTTP %s", u, resp.Status)
 	}
 	return json.NewDecoder(io.LimitReader(resp.Body, maxMetadataBytes)).Decode(v)
 }

@@ -94,52 +94,80 @@ var guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[
 // IsGUID reports whether s is a GUID in its usual 8-4-4-4-12 form, as Entra ids are.
 func IsGUID(s string) bool { return guidRE.MatchString(s) }
 
-// Validate checks the configuration and returns every problem, each naming its field.
+// Validate checks the configuration and returns every problem, each naming its field
+// and the environment variable that sets it. It is the one place the rules of the Teams
+// settings live: mfabot's configuration calls it too, and words each problem with its
+// own names through the Setting and Problem methods every problem has.
 func (c Config) Validate() error {
 	var errs []error
+	bad := func(field, env, problem string) {
+		errs = append(errs, &fieldError{field: field, env: env, problem: problem})
+	}
 	switch {
 	case c.AppID == "":
-		errs = append(errs, errors.New("teams: AppID (MFABOT_TEAMS_APP_ID) is required"))
+		bad("AppID", "MFABOT_TEAMS_APP_ID", "is required")
 	case !IsGUID(c.AppID):
-		errs = append(errs, errors.New("teams: AppID (MFABOT_TEAMS_APP_ID) must be a GUID"))
+		bad("AppID", "MFABOT_TEAMS_APP_ID", "must be a GUID")
 	}
+	// Every bot serves one tenant, a legacy multi-tenant registration too: activities
+	// from any other tenant are refused.
 	switch {
 	case c.TenantID == "":
-		errs = append(errs, errors.New("teams: TenantID (MFABOT_TEAMS_TENANT_ID) is required"))
+		bad("TenantID", "MFABOT_TEAMS_TENANT_ID", "is required")
 	case !IsGUID(c.TenantID):
-		errs = append(errs, errors.New("teams: TenantID (MFABOT_TEAMS_TENANT_ID) must be a GUID"))
+		bad("TenantID", "MFABOT_TEAMS_TENANT_ID", "must be a GUID")
 	}
 	if c.AppPassword == "" && c.Credential == nil {
-		errs = append(errs, errors.New("teams: AppPassword (MFABOT_TEAMS_APP_PASSWORD) is required"))
+		bad("AppPassword", "MFABOT_TEAMS_APP_PASSWORD", "is required")
 	}
 	if c.OpenIDURL != "" {
 		if err := checkEndpointURL(c.OpenIDURL); err != nil {
-			errs = append(errs, fmt.Errorf("teams: OpenIDURL (MFABOT_TEAMS_OPENID_URL): %w", err))
+			bad("OpenIDURL", "MFABOT_TEAMS_OPENID_URL", err.Error())
 		}
 	}
 	if c.AuthorityHost != "" {
 		if u, err := url.Parse(c.AuthorityHost); err != nil || u.Scheme != "https" || u.Host == "" {
-			errs = append(errs, errors.New("teams: AuthorityHost (AZURE_AUTHORITY_HOST) must be an https URL"))
+			bad("AuthorityHost", "AZURE_AUTHORITY_HOST", "must be an https URL")
 		}
 	}
 	if c.Channel != "" && strings.ContainsAny(c.Channel, " \t\r\n/") {
-		errs = append(errs, errors.New("teams: Channel (MFABOT_TEAMS_CHANNEL) is not a conversation id"))
+		bad("Channel", "MFABOT_TEAMS_CHANNEL", "is not a conversation id")
 	}
 	if c.InvokeTimeout < 0 {
-		errs = append(errs, errors.New("teams: InvokeTimeout must not be negative"))
+		bad("InvokeTimeout", "", "must not be negative")
 	}
 	if c.DispatchTimeout < 0 {
-		errs = append(errs, errors.New("teams: DispatchTimeout must not be negative"))
+		bad("DispatchTimeout", "", "must not be negative")
 	}
 	return errors.Join(errs...)
 }
+
+// fieldError is one problem with one Config field.
+type fieldError struct {
+	field   string // "AppID"
+	env     string // "MFABOT_TEAMS_APP_ID"; "" for a field only Go code sets
+	problem string // "is required"
+}
+
+func (e *fieldError) Error() string {
+	if e.env == "" {
+		return fmt.Sprintf("teams: %s %s", e.field, e.problem)
+	}
+	return fmt.Sprintf("teams: %s (%s) %s", e.field, e.env, e.problem)
+}
+
+// Setting returns the environment variable that sets the field, "" if none does.
+func (e *fieldError) Setting() string { return e.env }
+
+// Problem says what is wrong with the field's value.
+func (e *fieldError) Problem() string { return e.problem }
 
 // checkEndpointURL accepts https URLs, and plain http only on a loopback address (local
 // fakes).
 func checkEndpointURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil || u.Host == "" {
-		return errors.New("not an absolute URL")
+		return errors.New("is not an absolute URL")
 	}
 	switch u.Scheme {
 	case "https":

@@ -18,8 +18,13 @@
 //     updates coalesced per message. The bot's token is only ever sent to a serviceUrl
 //     that came in a verified activity.
 //
+// Check runs mfabot doctor's Teams checks (the bot's token, the signing keys, the
+// approvals channel's stored address) with the adapter's own credential and key cache,
+// sending nothing to Teams; Config.Validate is the one place the rules of the Teams
+// settings live.
+//
 // It contains no command logic: command text goes to the Dispatcher, which parses it and
 // asks the core, and card data is never trusted beyond the command text it carries. It
 // imports bot and approvals, never commands, graph or storage; the interfaces it consumes
-// (Dispatcher, ConversationStore) are declared here.
+// (Dispatcher, ConversationStore, ConversationReader) are declared here.
 package teams

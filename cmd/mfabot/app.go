@@ -17,6 +17,7 @@ import (
 	"github.com/mfabot/mfabot/bot"
 	"github.com/mfabot/mfabot/bot/slack"
 	"github.com/mfabot/mfabot/bot/teams"
+	"github.com/mfabot/mfabot/cmd/mfabot/config"
 	"github.com/mfabot/mfabot/commands"
 	"github.com/mfabot/mfabot/commands/summary"
 	"github.com/mfabot/mfabot/graph"
@@ -27,7 +28,7 @@ import (
 // chat platforms and the background jobs. serve and demo both build one, so the demo
 // takes no path around approvals or the executor that production does not take.
 type App struct {
-	cfg   *Config
+	cfg   *config.Config
 	log   *slog.Logger
 	clock approvals.Clock
 
@@ -65,7 +66,7 @@ type appDeps struct {
 }
 
 // NewApp builds the application from a validated configuration. Nothing runs until Run.
-func NewApp(ctx context.Context, cfg *Config, log *slog.Logger, getenv func(string) string, deps appDeps) (_ *App, err error) {
+func NewApp(ctx context.Context, cfg *config.Config, log *slog.Logger, getenv func(string) string, deps appDeps) (_ *App, err error) {
 	a := &App{cfg: cfg, log: log, mux: http.NewServeMux()}
 	defer func() {
 		if err != nil {
@@ -85,11 +86,7 @@ func NewApp(ctx context.Context, cfg *Config, log *slog.Logger, getenv func(stri
 
 	cred := deps.Credential
 	if cred == nil {
-		// azidentity's own variables (certificate password, workload identity) come from
-		// the environment; what the config file may also say wins.
-		o := graph.CredentialOptionsFromEnv(getenv)
-		o.TenantID, o.ClientID, o.ClientSecret = cfg.TenantID, cfg.ClientID, cfg.ClientSecret
-		o.CertificatePath, o.AuthorityHost = cfg.ClientCertPath, cfg.AuthorityHost
+		o := cfg.CredentialOptions(getenv)
 		o.HTTPClient = deps.GraphHTTPClient
 		if cred, err = graph.NewCredential(o); err != nil {
 			return nil, fmt.Errorf("graph credential: %w", err)
@@ -142,13 +139,9 @@ func NewApp(ctx context.Context, cfg *Config, log *slog.Logger, getenv func(stri
 	})
 
 	if cfg.SlackEnabled() {
-		a.Slack, err = slack.New(slack.Config{
-			BotToken: cfg.SlackBotToken, SigningSecret: cfg.SlackSigningSecret, AppToken: cfg.SlackAppToken,
-			APIURL: cfg.SlackAPIURL, Channel: cfg.SlackChannel, TeamID: cfg.SlackTeamID,
-			EnterpriseID: cfg.SlackEnterpriseID, AppID: cfg.SlackAppID, UserMap: cfg.SlackUsers,
-			LinkByEmail: cfg.SlackLinkByEmail, Logger: log.With(approvals.LogComponent, "slack"), Clock: clock,
-			OnReject: a.Metrics.rejecter(slack.PlatformName),
-		}, a.Dispatcher, a.Graph)
+		sc := cfg.SlackConfig()
+		sc.Logger, sc.Clock, sc.OnReject = log.With(approvals.LogComponent, "slack"), clock, a.Metrics.rejecter(slack.PlatformName)
+		a.Slack, err = slack.New(sc, a.Dispatcher, a.Graph)
 		if err != nil {
 			return nil, fmt.Errorf("slack: %w", err)
 		}
@@ -156,13 +149,10 @@ func NewApp(ctx context.Context, cfg *Config, log *slog.Logger, getenv func(stri
 		a.mux.Handle("/slack/", a.Slack.Handler())
 	}
 	if cfg.TeamsEnabled() {
-		a.Teams, err = teams.New(teams.Config{
-			AppID: cfg.TeamsAppID, AppPassword: cfg.TeamsAppPassword, TenantID: cfg.TeamsTenantID,
-			MultiTenant: cfg.TeamsMultiTenant, OpenIDURL: cfg.TeamsOpenIDURL, Channel: cfg.TeamsChannel,
-			AuthorityHost: cfg.AuthorityHost, Logger: log.With(approvals.LogComponent, "teams"), Clock: clock,
-			Credential: deps.TeamsCredential, HTTPClient: deps.TeamsHTTPClient,
-			OnReject: a.Metrics.rejecter(teams.PlatformName),
-		}, a.Dispatcher, a.DB)
+		tc := cfg.TeamsConfig()
+		tc.Logger, tc.Clock, tc.OnReject = log.With(approvals.LogComponent, "teams"), clock, a.Metrics.rejecter(teams.PlatformName)
+		tc.Credential, tc.HTTPClient = deps.TeamsCredential, deps.TeamsHTTPClient
+		a.Teams, err = teams.New(tc, a.Dispatcher, a.DB)
 		if err != nil {
 			return nil, fmt.Errorf("teams: %w", err)
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mfabot/mfabot/approvals"
+	"github.com/mfabot/mfabot/cmd/mfabot/config"
 	"github.com/mfabot/mfabot/storage"
 )
 
@@ -27,7 +28,7 @@ func runAudit(ctx context.Context, args []string, e env) error {
 	}
 	path := *dbPath
 	if path == "" {
-		cfg, err := LoadConfig(*configPath, e.getenv)
+		cfg, err := config.Load(*configPath, e.getenv)
 		if err != nil {
 			return err
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/mfabot/mfabot/approvals"
 	"github.com/mfabot/mfabot/bot"
 	"github.com/mfabot/mfabot/bot/console"
+	"github.com/mfabot/mfabot/cmd/mfabot/config"
 	"github.com/mfabot/mfabot/commands"
 	"github.com/mfabot/mfabot/graph"
 	"github.com/mfabot/mfabot/graph/graphtest"
@@ -116,7 +117,7 @@ func startDemo(ctx context.Context, o demoOptions) (_ *demo, err error) {
 		d.DBPath = filepath.Join(dir, "mfabot.db")
 	}
 
-	cfg, err := LoadConfig("", func(string) string { return "" })
+	cfg, err := config.Load("", func(string) string { return "" })
 	if err != nil {
 		return nil, err
 	}

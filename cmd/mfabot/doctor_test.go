@@ -21,9 +21,12 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/mfabot/mfabot/approvals"
+	"github.com/mfabot/mfabot/bot/slack"
 	"github.com/mfabot/mfabot/bot/slack/slacktest"
 	"github.com/mfabot/mfabot/bot/teams"
 	"github.com/mfabot/mfabot/bot/teams/teamstest"
+	"github.com/mfabot/mfabot/cmd/mfabot/doctor"
+	"github.com/mfabot/mfabot/graph"
 	"github.com/mfabot/mfabot/graph/graphtest"
 	"github.com/mfabot/mfabot/storage"
 )
@@ -55,7 +58,11 @@ func slackFront(t *testing.T, fake *slacktest.Server, channels map[string]fakeCh
 		w.Header().Set("X-OAuth-Scopes", strings.Join(scopes, ","))
 		w.Header().Set("Content-Type", "application/json")
 		reply := func(v map[string]any) { _ = json.NewEncoder(w).Encode(v) }
-		if r.Header.Get("Authorization") != "Bearer "+slacktest.BotToken {
+		token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if token == "" {
+			token = r.FormValue("token") // Slack takes it either way; slack-go sends it in the form
+		}
+		if token != slacktest.BotToken {
 			reply(map[string]any{"ok": false, "error": "invalid_auth"})
 			return
 		}
@@ -94,12 +101,12 @@ type doctorCase struct {
 
 // doctorRunResult is one doctor run: the report, the exit code and everything printed.
 type doctorRunResult struct {
-	report doctorReport
+	report doctor.Report
 	code   int
 	output string
 }
 
-func (c doctorCase) start(t *testing.T) (map[string]string, doctorDeps) {
+func (c doctorCase) start(t *testing.T) (map[string]string, doctor.Options) {
 	t.Helper()
 	tenant := graphtest.Generate(graphtest.GenOptions{Seed: 1, Users: 20})
 	if c.tenant != nil {
@@ -121,7 +128,7 @@ func (c doctorCase) start(t *testing.T) (map[string]string, doctorDeps) {
 		"AZURE_TENANT_ID": tenant.ID(), "AZURE_CLIENT_ID": gs.ClientID(), "AZURE_CLIENT_SECRET": gs.ClientSecret(),
 		"AZURE_AUTHORITY_HOST": gs.AuthorityURL(), "MFABOT_SLACK_BOT_TOKEN": slacktest.BotToken,
 		"MFABOT_SLACK_SIGNING_SECRET": signingSecret, "MFABOT_SLACK_API_URL": slackFront(t, fake, channels),
-		"MFABOT_SLACK_CHANNEL": slacktest.Channel, "MFABOT_REQUESTERS": "slack:U1", "MFABOT_APPROVERS": "slack:U2",
+		"MFABOT_SLACK_CHANNEL": slacktest.Channel, "MFABOT_REQUESTERS": "slack:U0ANN", "MFABOT_APPROVERS": "slack:U0BEN",
 		// graphtest grants the enforce permission by default: a correct installation with
 		// it turns enforce on.
 		"MFABOT_ENFORCE_ENABLED": "true",
@@ -133,12 +140,12 @@ func (c doctorCase) start(t *testing.T) (map[string]string, doctorDeps) {
 			vars[k] = v
 		}
 	}
-	return vars, doctorDeps{HTTPClient: gs.HTTPClient()}
+	return vars, doctor.Options{HTTPClient: gs.HTTPClient()}
 }
 
 // runDoctorTest runs doctor --json and then doctor in text, and fails the test if either
 // printed one of the secrets.
-func runDoctorTest(t *testing.T, vars map[string]string, deps doctorDeps, secrets ...string) doctorRunResult {
+func runDoctorTest(t *testing.T, vars map[string]string, deps doctor.Options, secrets ...string) doctorRunResult {
 	t.Helper()
 	var res doctorRunResult
 	for _, asJSON := range []bool{true, false} {
@@ -148,7 +155,7 @@ func runDoctorTest(t *testing.T, vars map[string]string, deps doctorDeps, secret
 		if asJSON {
 			args = []string{"--json"}
 		}
-		err := doctor(context.Background(), args, e, deps)
+		err := runDoctor(context.Background(), args, e, deps)
 		code := 0
 		if ee, ok := err.(exitError); ok {
 			code = ee.code
@@ -176,8 +183,8 @@ func runDoctorTest(t *testing.T, vars map[string]string, deps doctorDeps, secret
 // want is a check doctor must report: name, status and part of its message.
 type want struct{ name, status, says string }
 
-func hasCheck(r doctorReport, w want) bool {
-	return slices.ContainsFunc(r.Checks, func(c check) bool {
+func hasCheck(r doctor.Report, w want) bool {
+	return slices.ContainsFunc(r.Checks, func(c doctor.Check) bool {
 		return c.Name == w.name && c.Status == w.status && strings.Contains(c.Message, w.says)
 	})
 }
@@ -214,83 +221,83 @@ func TestDoctor(t *testing.T) {
 		want []want
 	}{
 		{name: "OK", c: doctorCase{scopes: withScopes("channels:read")}, code: 0, want: []want{
-			{chkConfig, checkOK, "platforms: Slack (HTTP)"}, {chkDatabase, checkOK, "creates it at start"},
-			{chkGraphToken, checkOK, "client secret"}, {chkGraphPerms, checkOK, "read from the app's service principal"},
-			{chkGraphLicence, checkOK, "P1/P2"}, {chkSlackToken, checkOK, "workspace mfabot test (" + slacktest.TeamID + ")"},
-			{chkSlackScopes, checkOK, "files:write"}, {chkSlackChannel, checkOK, "member of #mfa-approvals"},
-			{chkSlackSigning, checkOK, "right shape"},
+			{doctor.CheckConfig, doctor.StatusOK, "platforms: Slack (HTTP)"}, {storage.CheckDatabase, doctor.StatusOK, "creates it at start"},
+			{graph.CheckToken, doctor.StatusOK, "client secret"}, {graph.CheckPermissions, doctor.StatusOK, "read from the app's service principal"},
+			{graph.CheckLicence, doctor.StatusOK, "P1/P2"}, {slack.CheckToken, doctor.StatusOK, "workspace mfabot test (" + slacktest.TeamID + ")"},
+			{slack.CheckScopes, doctor.StatusOK, "files:write"}, {slack.CheckChannel, doctor.StatusOK, "member of #mfa-approvals"},
+			{slack.CheckSigningSecret, doctor.StatusOK, "right shape"},
 		}},
 		{name: "ErrMissingPermission", c: doctorCase{tenant: func(tn *graphtest.Tenant) {
 			tn.SetGranted(withoutPerm(graphtest.DefaultGranted(), "User.RevokeSessions.All"))
-		}}, code: 1, want: []want{{chkGraphPerms, checkFail, "User.RevokeSessions.All is missing: needed for reset, revoke and revoke-group"}}},
+		}}, code: 1, want: []want{{graph.CheckPermissions, doctor.StatusFail, "User.RevokeSessions.All is missing: needed for reset, revoke and revoke-group"}}},
 		{name: "WarnExtraPermission", c: doctorCase{tenant: func(tn *graphtest.Tenant) {
 			tn.SetGranted(append(graphtest.DefaultGranted(), "Directory.ReadWrite.All", "Group.Read.All"))
 		}}, code: 0, want: []want{
-			{chkGraphPerms, checkWarn, "Directory.ReadWrite.All is granted but mfabot does not need it"},
-			{chkGraphPerms, checkWarn, "Group.Read.All is granted"},
+			{graph.CheckPermissions, doctor.StatusWarn, "Directory.ReadWrite.All is granted but mfabot does not need it"},
+			{graph.CheckPermissions, doctor.StatusWarn, "Group.Read.All is granted"},
 		}},
 		// Policy.ReadWrite.AuthenticationMethod can rewrite the tenant's authentication
 		// methods policy: needed only with enforce on.
 		{name: "WarnEnforcePermissionWithEnforceOff", c: doctorCase{vars: map[string]string{"MFABOT_ENFORCE_ENABLED": ""}}, code: 0,
-			want: []want{{chkGraphPerms, checkWarn, "Policy.ReadWrite.AuthenticationMethod is granted but mfabot does not need it"}}},
+			want: []want{{graph.CheckPermissions, doctor.StatusWarn, "Policy.ReadWrite.AuthenticationMethod is granted but mfabot does not need it"}}},
 		{name: "OKEnforceOffWithoutPermission", c: doctorCase{vars: map[string]string{"MFABOT_ENFORCE_ENABLED": ""}, tenant: func(tn *graphtest.Tenant) {
 			tn.SetGranted(withoutPerm(graphtest.DefaultGranted(), "Policy.ReadWrite.AuthenticationMethod"))
-		}}, code: 0, want: []want{{chkGraphPerms, checkOK, "every permission mfabot needs is granted"}}},
+		}}, code: 0, want: []want{{graph.CheckPermissions, doctor.StatusOK, "every permission mfabot needs is granted"}}},
 		{name: "ErrEnforceOnWithoutPermission", c: doctorCase{tenant: func(tn *graphtest.Tenant) {
 			tn.SetGranted(withoutPerm(graphtest.DefaultGranted(), "Policy.ReadWrite.AuthenticationMethod"))
-		}}, code: 1, want: []want{{chkGraphPerms, checkFail, "Policy.ReadWrite.AuthenticationMethod is missing: needed for enforce"}}},
+		}}, code: 1, want: []want{{graph.CheckPermissions, doctor.StatusFail, "Policy.ReadWrite.AuthenticationMethod is missing: needed for enforce"}}},
 		// Groups are pinned to object ids, as serve does at start.
 		{name: "OKPinnedGroups", c: doctorCase{vars: map[string]string{"MFABOT_PROTECTED_GROUPS": graphtest.GroupEmergencyAccess}}, code: 0,
-			want: []want{{chkPolicyGroups, checkOK, `protected "` + graphtest.GroupEmergencyAccess + `" = `}}},
+			want: []want{{graph.CheckPolicyGroups, doctor.StatusOK, `protected "` + graphtest.GroupEmergencyAccess + `" = `}}},
 		{name: "ErrAmbiguousGroupName", c: doctorCase{vars: map[string]string{"MFABOT_PROTECTED_GROUPS": graphtest.GroupEmergencyAccess}, tenant: func(tn *graphtest.Tenant) {
 			if _, err := tn.AddGroup(graphtest.Group{DisplayName: graphtest.GroupEmergencyAccess, MailNickname: "look-alike"}); err != nil {
 				panic(err)
 			}
-		}}, code: 1, want: []want{{chkPolicyGroups, checkFail, "2 groups have the display name"}}},
+		}}, code: 1, want: []want{{graph.CheckPolicyGroups, doctor.StatusFail, "2 groups have the display name"}}},
 		{name: "OKPermissionsFromTokenWithoutApplicationReadAll", c: doctorCase{tenant: func(tn *graphtest.Tenant) {
 			tn.SetGranted(withoutPerm(graphtest.DefaultGranted(), "Application.Read.All"))
-		}}, code: 0, want: []want{{chkGraphPerms, checkOK, "read from the access token's roles"}}},
+		}}, code: 0, want: []want{{graph.CheckPermissions, doctor.StatusOK, "read from the access token's roles"}}},
 		{name: "ErrMissingPermissionFromToken", c: doctorCase{tenant: func(tn *graphtest.Tenant) {
 			tn.SetGranted(withoutPerm(withoutPerm(graphtest.DefaultGranted(), "Application.Read.All"), "UserAuthenticationMethod.ReadWrite.All"))
-		}}, code: 1, want: []want{{chkGraphPerms, checkFail, "UserAuthenticationMethod.ReadWrite.All is missing: needed for status"}}},
+		}}, code: 1, want: []want{{graph.CheckPermissions, doctor.StatusFail, "UserAuthenticationMethod.ReadWrite.All is missing: needed for status"}}},
 		{name: "WarnUnlicensed", c: doctorCase{tenant: func(tn *graphtest.Tenant) { tn.SetLicensed(false) }}, code: 0,
-			want: []want{{chkGraphLicence, checkWarn, "will lack registration details"}, {chkGraphLicence, checkWarn, "Entra ID P1/P2"}}},
+			want: []want{{graph.CheckLicence, doctor.StatusWarn, "will lack registration details"}, {graph.CheckLicence, doctor.StatusWarn, "Entra ID P1/P2"}}},
 		{name: "ErrBadClientSecret", c: doctorCase{vars: map[string]string{"AZURE_CLIENT_SECRET": "wrong-secret-value"}}, code: 1,
-			want: []want{{chkGraphToken, checkFail, "invalid_client (AADSTS7000215"}}},
+			want: []want{{graph.CheckToken, doctor.StatusFail, "invalid_client (AADSTS7000215"}}},
 		{name: "ErrUnknownTenant", c: doctorCase{vars: map[string]string{"AZURE_TENANT_ID": "9b0c5a3e-0000-4000-8000-000000000000"}}, code: 1,
-			want: []want{{chkGraphToken, checkFail, "AADSTS90002"}}},
+			want: []want{{graph.CheckToken, doctor.StatusFail, "AADSTS90002"}}},
 		{name: "ErrSlackToken", c: doctorCase{vars: map[string]string{"MFABOT_SLACK_BOT_TOKEN": "xoxb-revoked-token"}}, code: 1,
-			want: []want{{chkSlackToken, checkFail, "auth.test refused the bot token: invalid_auth"}}},
+			want: []want{{slack.CheckToken, doctor.StatusFail, "auth.test refused the bot token: invalid_auth"}}},
 		{name: "ErrSlackScope", c: doctorCase{scopes: []string{"commands", "chat:write", "im:write", "users:read"}}, code: 1, want: []want{
-			{chkSlackScopes, checkFail, "users:read.email is missing"}, {chkSlackScopes, checkFail, "files:write is missing"},
+			{slack.CheckScopes, doctor.StatusFail, "users:read.email is missing"}, {slack.CheckScopes, doctor.StatusFail, "files:write is missing"},
 		}},
 		{name: "WarnSlackExtraScope", c: doctorCase{scopes: withScopes("channels:read", "channels:history")}, code: 0,
-			want: []want{{chkSlackScopes, checkWarn, "channels:history is granted but mfabot does not need it"}}},
+			want: []want{{slack.CheckScopes, doctor.StatusWarn, "channels:history is granted but mfabot does not need it"}}},
 		{name: "WarnSlackChannelUnchecked", code: 0,
-			want: []want{{chkSlackChannel, checkWarn, "not checked: conversations.info needs channels:read"}}},
+			want: []want{{slack.CheckChannel, doctor.StatusWarn, "not checked: conversations.info needs channels:read"}}},
 		{name: "ErrSlackNotInChannel", c: doctorCase{scopes: withScopes("channels:read"),
 			channels: map[string]fakeChannel{slacktest.Channel: {Name: "mfa-approvals"}}}, code: 1,
-			want: []want{{chkSlackChannel, checkFail, "not a member of #mfa-approvals"}}},
+			want: []want{{slack.CheckChannel, doctor.StatusFail, "not a member of #mfa-approvals"}}},
 		{name: "ErrSlackChannelNotFound", c: doctorCase{scopes: withScopes("channels:read"), vars: map[string]string{"MFABOT_SLACK_CHANNEL": "mfa-approvals"}}, code: 1,
-			want: []want{{chkSlackChannel, checkFail, "mfa-approvals does not exist"}}},
+			want: []want{{slack.CheckChannel, doctor.StatusFail, "mfa-approvals does not exist"}}},
 		{name: "ErrSlackOtherWorkspace", c: doctorCase{vars: map[string]string{"MFABOT_SLACK_TEAM_ID": "T0OTHER"}}, code: 1,
-			want: []want{{chkSlackToken, checkFail, "belongs to workspace " + slacktest.TeamID}}},
+			want: []want{{slack.CheckToken, doctor.StatusFail, "belongs to workspace " + slacktest.TeamID}}},
 		{name: "ErrSlackOtherApp", c: doctorCase{vars: map[string]string{"MFABOT_SLACK_APP_ID": "A0OTHER"}}, code: 1,
-			want: []want{{chkSlackToken, checkFail, "belongs to app " + slacktest.AppID}}},
+			want: []want{{slack.CheckToken, doctor.StatusFail, "belongs to app " + slacktest.AppID}}},
 		{name: "WarnSigningSecretShape", c: doctorCase{vars: map[string]string{"MFABOT_SLACK_SIGNING_SECRET": "not-a-signing-secret"}}, code: 0,
-			want: []want{{chkSlackSigning, checkWarn, "not 32 hexadecimal"}}},
+			want: []want{{slack.CheckSigningSecret, doctor.StatusWarn, "not 32 hexadecimal"}}},
 		{name: "OKSocketMode", c: doctorCase{vars: map[string]string{"MFABOT_SLACK_APP_TOKEN": slacktest.AppToken, "MFABOT_SLACK_SIGNING_SECRET": ""}}, code: 0,
-			want: []want{{chkConfig, checkOK, "Slack (Socket Mode)"}, {chkSlackApp, checkOK, "Socket Mode can connect"}}},
+			want: []want{{doctor.CheckConfig, doctor.StatusOK, "Slack (Socket Mode)"}, {slack.CheckAppToken, doctor.StatusOK, "Socket Mode can connect"}}},
 		{name: "ErrSocketModeTokenRefused", c: doctorCase{vars: map[string]string{"MFABOT_SLACK_APP_TOKEN": "xapp-1-" + slacktest.AppID + "-1-revoked"}}, code: 1,
-			want: []want{{chkSlackApp, checkFail, "refused the app-level token: invalid_auth"}}},
+			want: []want{{slack.CheckAppToken, doctor.StatusFail, "refused the app-level token: invalid_auth"}}},
 		{name: "ErrSocketModeTokenOfOtherApp", c: doctorCase{vars: map[string]string{"MFABOT_SLACK_APP_TOKEN": "xapp-1-A0OTHERAPP-1-abc"}}, code: 1,
-			want: []want{{chkSlackApp, checkFail, "belongs to app A0OTHERAPP, the bot token to app " + slacktest.AppID}}},
+			want: []want{{slack.CheckAppToken, doctor.StatusFail, "belongs to app A0OTHERAPP, the bot token to app " + slacktest.AppID}}},
 		{name: "ErrConfig", c: doctorCase{vars: map[string]string{"MFABOT_SLACK_CHANNEL": "", "MFABOT_APPROVERS": "nobody"}}, code: 1, want: []want{
-			{chkConfig, checkFail, "slack.channel (MFABOT_SLACK_CHANNEL): required"},
-			{chkConfig, checkFail, "policy.approvers (MFABOT_APPROVERS)"},
+			{doctor.CheckConfig, doctor.StatusFail, "slack.channel (MFABOT_SLACK_CHANNEL): required"},
+			{doctor.CheckConfig, doctor.StatusFail, "policy.approvers (MFABOT_APPROVERS)"},
 		}},
 		{name: "ErrConfigFile", c: doctorCase{vars: map[string]string{"MFABOT_GRAPH_WRITE_RATE": "fast"}}, code: 1,
-			want: []want{{chkConfig, checkFail, `MFABOT_GRAPH_WRITE_RATE: "fast" is not a number`}}},
+			want: []want{{doctor.CheckConfig, doctor.StatusFail, `MFABOT_GRAPH_WRITE_RATE: "fast" is not a number`}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -300,7 +307,7 @@ func TestDoctor(t *testing.T) {
 			assertChecks(t, res, tt.code, tt.want)
 			if tt.name == "OK" {
 				for _, c := range res.report.Checks {
-					if c.Status != checkOK {
+					if c.Status != doctor.StatusOK {
 						t.Errorf("a correct installation got %s %s: %s", c.Status, c.Name, c.Message)
 					}
 				}
@@ -324,7 +331,7 @@ func TestDoctorFixes(t *testing.T) {
 	vars, deps := c.start(t)
 	res := runDoctorTest(t, vars, deps)
 	for _, ch := range res.report.Checks {
-		if ch.Status != checkOK && ch.Fix == "" {
+		if ch.Status != doctor.StatusOK && ch.Fix == "" {
 			t.Errorf("%s %s %q has no fix", ch.Status, ch.Name, ch.Message)
 		}
 	}
@@ -371,7 +378,7 @@ func TestDoctorSecretsNeverPrinted(t *testing.T) {
 			vars["MFABOT_TEAMS_CHANNEL"] = "19:approvals@thread.tacv2"
 			vars["MFABOT_TEAMS_OPENID_URL"] = teamstest.NewAuthority(t).OpenIDURL()
 			// Two platforms: every slack: principal must be linked to an Entra user.
-			vars["MFABOT_SLACK_USERS"] = "U1=0a0a0a0a-1111-2222-3333-444444444444,U2=0b0b0b0b-1111-2222-3333-444444444444"
+			vars["MFABOT_SLACK_USERS"] = "U0ANN=0a0a0a0a-1111-2222-3333-444444444444,U0BEN=0b0b0b0b-1111-2222-3333-444444444444"
 			if tt.wrong {
 				for k, v := range wrong {
 					vars[k] = v
@@ -383,9 +390,9 @@ func TestDoctorSecretsNeverPrinted(t *testing.T) {
 			}
 			res := runDoctorTest(t, vars, deps, secrets...)
 			if tt.wrong {
-				assertChecks(t, res, 1, []want{{chkGraphToken, checkFail, "AADSTS7000215"}, {chkSlackToken, checkFail, "invalid_auth"}, {chkTeamsToken, checkFail, "AADSTS7000215"}})
+				assertChecks(t, res, 1, []want{{graph.CheckToken, doctor.StatusFail, "AADSTS7000215"}, {slack.CheckToken, doctor.StatusFail, "invalid_auth"}, {teams.CheckToken, doctor.StatusFail, "AADSTS7000215"}})
 			} else {
-				assertChecks(t, res, 0, []want{{chkGraphToken, checkOK, ""}, {chkSlackApp, checkOK, ""}, {chkTeamsToken, checkOK, ""}})
+				assertChecks(t, res, 0, []want{{graph.CheckToken, doctor.StatusOK, ""}, {slack.CheckAppToken, doctor.StatusOK, ""}, {teams.CheckToken, doctor.StatusOK, ""}})
 			}
 		})
 	}
@@ -400,7 +407,7 @@ func TestDoctorRedactsEchoedSecrets(t *testing.T) {
 	vars, deps := c.start(t)
 	vars["MFABOT_DB"] = filepath.Join(t.TempDir(), secret, "mfabot.db")
 	res := runDoctorTest(t, vars, deps, secret)
-	if !hasCheck(res.report, want{chkDatabase, checkFail, "[redacted]"}) {
+	if !hasCheck(res.report, want{storage.CheckDatabase, doctor.StatusFail, "[redacted]"}) {
 		t.Errorf("the database check does not show the redaction:\n%s", res.output)
 	}
 }
@@ -459,9 +466,9 @@ func TestDoctorDatabase(t *testing.T) {
 		after func(t *testing.T, path string)
 	}{
 		{name: "OKIntactAuditLog", db: makeDB, code: 0, want: []want{
-			{chkDatabase, checkOK, "schema version 2 is current"}, {chkAudit, checkOK, "intact: 3 entries, hash chain verified"},
+			{storage.CheckDatabase, doctor.StatusOK, "schema version 2 is current"}, {storage.CheckAudit, doctor.StatusOK, "intact: 3 entries, hash chain verified"},
 		}},
-		{name: "OKMissingFileLeftAlone", code: 0, want: []want{{chkDatabase, checkOK, "does not exist yet"}},
+		{name: "OKMissingFileLeftAlone", code: 0, want: []want{{storage.CheckDatabase, doctor.StatusOK, "does not exist yet"}},
 			after: func(t *testing.T, path string) {
 				if _, err := os.Stat(path); !os.IsNotExist(err) {
 					t.Errorf("doctor created the database file: %v", err)
@@ -470,16 +477,16 @@ func TestDoctorDatabase(t *testing.T) {
 		{name: "ErrAuditEdited", db: func(t *testing.T, path string) {
 			makeDB(t, path)
 			exec(t, path, "DROP TRIGGER audit_no_update", "UPDATE audit SET detail = 'approved by nobody' WHERE seq = 2")
-		}, code: 1, want: []want{{chkAudit, checkFail, "broken at entry 2 (edited)"}}},
+		}, code: 1, want: []want{{storage.CheckAudit, doctor.StatusFail, "broken at entry 2 (edited)"}}},
 		{name: "ErrNewerSchema", db: func(t *testing.T, path string) {
 			makeDB(t, path)
 			exec(t, path, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, '0099_future.sql', '2030-01-01T00:00:00Z')")
-		}, code: 1, want: []want{{chkDatabase, checkFail, "schema version 99, newer than this mfabot knows (2)"}}},
+		}, code: 1, want: []want{{storage.CheckDatabase, doctor.StatusFail, "schema version 99, newer than this mfabot knows (2)"}}},
 		{name: "OKOlderSchemaNotMigrated", db: func(t *testing.T, path string) {
 			makeDB(t, path)
 			exec(t, path, "DELETE FROM schema_migrations")
 		}, code: 0, want: []want{
-			{chkDatabase, checkOK, "schema version 0; this mfabot migrates it to 2 when it starts"}, {chkAudit, checkWarn, "not verified"},
+			{storage.CheckDatabase, doctor.StatusOK, "schema version 0; this mfabot migrates it to 2 when it starts"}, {storage.CheckAudit, doctor.StatusWarn, "not verified"},
 		}, after: func(t *testing.T, path string) {
 			if v := version(t, path); v != 0 {
 				t.Errorf("doctor migrated the file to version %d", v)
@@ -487,14 +494,14 @@ func TestDoctorDatabase(t *testing.T) {
 		}},
 		{name: "ErrNotMfabotDatabase", db: func(t *testing.T, path string) {
 			exec(t, path, "CREATE TABLE invoices (id INTEGER PRIMARY KEY)")
-		}, code: 1, want: []want{{chkDatabase, checkFail, "not mfabot's"}}},
+		}, code: 1, want: []want{{storage.CheckDatabase, doctor.StatusFail, "not mfabot's"}}},
 		{name: "ErrNotSQLite", db: func(t *testing.T, path string) {
 			if err := os.WriteFile(path, bytes.Repeat([]byte("not a database "), 100), 0o600); err != nil {
 				t.Fatal(err)
 			}
-		}, code: 1, want: []want{{chkDatabase, checkFail, "not a readable SQLite database"}}},
+		}, code: 1, want: []want{{storage.CheckDatabase, doctor.StatusFail, "not a readable SQLite database"}}},
 		{name: "ErrNoDirectory", vars: map[string]string{"MFABOT_DB": filepath.Join(os.TempDir(), "mfabot-no-such-dir-8e1f", "mfabot.db")}, code: 1,
-			want: []want{{chkDatabase, checkFail, "cannot be created"}}},
+			want: []want{{storage.CheckDatabase, doctor.StatusFail, "cannot be created"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -528,19 +535,19 @@ func TestDoctorTeams(t *testing.T) {
 		want        []want
 	}{
 		{name: "OK", tokenTenant: tenantID, refs: []teams.ConversationRef{ref(channel, "MFA approvals")}, want: []want{
-			{chkConfig, checkOK, "platforms: Teams"}, {chkTeamsToken, checkOK, "from tenant " + tenantID},
-			{chkTeamsOpenID, checkOK, "signing keys readable"}, {chkTeamsChannel, checkOK, `"MFA approvals" in team "IT Admins"`},
+			{doctor.CheckConfig, doctor.StatusOK, "platforms: Teams"}, {teams.CheckToken, doctor.StatusOK, "from tenant " + tenantID},
+			{teams.CheckOpenID, doctor.StatusOK, "signing keys readable"}, {teams.CheckChannel, doctor.StatusOK, `"MFA approvals" in team "IT Admins"`},
 		}},
 		{name: "OKMultiTenant", tokenTenant: "botframework.com", vars: map[string]string{"MFABOT_TEAMS_MULTI_TENANT": "true"},
-			want: []want{{chkTeamsToken, checkOK, "from tenant botframework.com"}}},
+			want: []want{{teams.CheckToken, doctor.StatusOK, "from tenant botframework.com"}}},
 		{name: "ErrBadPassword", tokenTenant: tenantID, vars: map[string]string{"MFABOT_TEAMS_APP_PASSWORD": "not-the-password"},
-			want: []want{{chkTeamsToken, checkFail, "invalid_client (AADSTS7000215"}}},
+			want: []want{{teams.CheckToken, doctor.StatusFail, "invalid_client (AADSTS7000215"}}},
 		{name: "ErrWrongTenant", tokenTenant: tenantID, vars: map[string]string{"MFABOT_TEAMS_TENANT_ID": "00000000-1111-4222-8333-444444444444"},
-			want: []want{{chkTeamsToken, checkFail, "AADSTS90002"}}},
+			want: []want{{teams.CheckToken, doctor.StatusFail, "AADSTS90002"}}},
 		{name: "ErrOpenIDUnreachable", tokenTenant: tenantID, vars: map[string]string{"MFABOT_TEAMS_OPENID_URL": "http://127.0.0.1:1/v1/.well-known/openidconfiguration"},
-			want: []want{{chkTeamsOpenID, checkFail, "cannot read the Bot Framework OpenID metadata"}}},
+			want: []want{{teams.CheckOpenID, doctor.StatusFail, "cannot read the Bot Framework OpenID metadata"}}},
 		{name: "WarnChannelNotYetKnown", tokenTenant: tenantID, refs: []teams.ConversationRef{ref("19:general@thread.tacv2", "General")},
-			want: []want{{chkTeamsChannel, checkWarn, "has not been added to the approvals channel " + channel}}},
+			want: []want{{teams.CheckChannel, doctor.StatusWarn, "has not been added to the approvals channel " + channel}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -568,7 +575,7 @@ func TestDoctorTeams(t *testing.T) {
 			for k, v := range tt.vars {
 				vars[k] = v
 			}
-			res := runDoctorTest(t, vars, doctorDeps{HTTPClient: tokens.Client()}, vars["MFABOT_TEAMS_APP_PASSWORD"])
+			res := runDoctorTest(t, vars, doctor.Options{HTTPClient: tokens.Client()}, vars["MFABOT_TEAMS_APP_PASSWORD"])
 			for _, w := range tt.want {
 				if !hasCheck(res.report, w) {
 					t.Errorf("no %s check %s saying %q\n%s", w.name, w.status, w.says, res.output)
@@ -600,7 +607,7 @@ func TestDoctorOutput(t *testing.T) {
 	vars, deps := doctorCase{vars: map[string]string{"MFABOT_APPROVERS": "nobody", "MFABOT_SLACK_CHANNEL": ""}}.start(t)
 
 	var out bytes.Buffer
-	err := doctor(context.Background(), []string{"--json"}, env{stdout: &out, stderr: &out, getenv: envOf(vars)}, deps)
+	err := runDoctor(context.Background(), []string{"--json"}, env{stdout: &out, stderr: &out, getenv: envOf(vars)}, deps)
 	if ee, ok := err.(exitError); !ok || ee.code != 1 {
 		t.Fatalf("doctor --json with a failing check: %v", err)
 	}
@@ -616,13 +623,13 @@ func TestDoctorOutput(t *testing.T) {
 		if diff := cmp.Diff([]string{"fix", "message", "name", "status"}, slices.Sorted(maps.Keys(c))); diff != "" {
 			t.Errorf("check keys (-want +got):\n%s", diff)
 		}
-		if s := c["status"]; s != checkOK && s != checkWarn && s != checkFail {
+		if s := c["status"]; s != doctor.StatusOK && s != doctor.StatusWarn && s != doctor.StatusFail {
 			t.Errorf("status %q", s)
 		}
 	}
 
 	out.Reset()
-	err = doctor(context.Background(), nil, env{stdout: &out, stderr: &out, getenv: envOf(vars)}, deps)
+	err = runDoctor(context.Background(), nil, env{stdout: &out, stderr: &out, getenv: envOf(vars)}, deps)
 	if ee, ok := err.(exitError); !ok || ee.code != 1 {
 		t.Fatalf("doctor with a failing check: %v", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/mfabot/mfabot/approvals"
 	"github.com/mfabot/mfabot/bot/slack/slacktest"
 	"github.com/mfabot/mfabot/bot/teams/teamstest"
+	"github.com/mfabot/mfabot/cmd/mfabot/config"
 	"github.com/mfabot/mfabot/graph/graphtest"
 )
 
@@ -161,7 +162,7 @@ func TestUnlinkedSlackPrincipalRefusedAtStart(t *testing.T) {
 		"MFABOT_TEAMS_APP_ID": teamsAppID, "MFABOT_TEAMS_APP_PASSWORD": "p", "MFABOT_TEAMS_TENANT_ID": teamsTenantID, "MFABOT_TEAMS_CHANNEL": teamsChannel,
 		"MFABOT_REQUESTERS": "slack:UANN,teams:" + annAADObject, "MFABOT_APPROVERS": "slack:UBEN,teams:" + benAADObject,
 	}
-	cfg, err := LoadConfig("", envOf(vars))
+	cfg, err := config.Load("", envOf(vars))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +171,7 @@ func TestUnlinkedSlackPrincipalRefusedAtStart(t *testing.T) {
 		t.Fatalf("Validate = %v", err)
 	}
 	vars["MFABOT_SLACK_USERS"] = "UANN=" + annAADObject + ",UBEN=not-a-guid"
-	cfg, _ = LoadConfig("", envOf(vars))
+	cfg, _ = config.Load("", envOf(vars))
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), `UBEN="not-a-guid": the link must be an Entra object id`) {
 		t.Fatalf("Validate = %v", err)
 	}

@@ -12,8 +12,14 @@ import (
 	"time"
 
 	"github.com/mfabot/mfabot/approvals"
+	"github.com/mfabot/mfabot/cmd/mfabot/config"
 	"github.com/mfabot/mfabot/graph/graphtest"
 )
+
+// envOf is a getenv that reads m.
+func envOf(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
 
 // syncBuffer is a log sink tests can read while the app writes.
 type syncBuffer struct {
@@ -39,7 +45,7 @@ type testApp struct {
 	URL    string
 	Graph  *graphtest.Server
 	Logs   *syncBuffer
-	Config *Config
+	Config *config.Config
 }
 
 // startApp runs the real App, configured only through environment variables as an
@@ -88,7 +94,7 @@ func startAppOn(t *testing.T, extra map[string]string, deps appDeps, edit func(*
 	for k, v := range extra {
 		vars[k] = v
 	}
-	cfg, err := LoadConfig("", envOf(vars))
+	cfg, err := config.Load("", envOf(vars))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,9 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+
+	"github.com/mfabot/mfabot/cmd/mfabot/config"
+	"github.com/mfabot/mfabot/cmd/mfabot/doctor"
 )
 
 // Set by the linker: -ldflags "-X main.version=1.2.3 -X main.commit=abc -X main.date=…".
@@ -87,14 +90,14 @@ func dispatch(ctx context.Context, args []string, e env) error {
 	case "demo":
 		return runDemo(ctx, rest, e.stdout, e.stderr)
 	case "doctor":
-		return runDoctor(ctx, rest, e)
+		return runDoctor(ctx, rest, e, doctor.Options{})
 	case "summary":
 		return runSummary(ctx, rest, e)
 	case "audit":
 		return runAudit(ctx, rest, e)
 	case "config":
 		if len(rest) == 1 && rest[0] == "example" {
-			_, err := io.WriteString(e.stdout, ExampleConfig())
+			_, err := io.WriteString(e.stdout, config.Example())
 			return err
 		}
 		return errUsage

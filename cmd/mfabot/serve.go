@@ -8,6 +8,8 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"github.com/mfabot/mfabot/cmd/mfabot/config"
 )
 
 // runServe runs mfabot in production: the configured platforms, the executor, the
@@ -34,7 +36,7 @@ func runServe(ctx context.Context, args []string, e env) error {
 
 // openApp loads a valid configuration and builds the App from it, as serve and the
 // commands that act like it (summary) need.
-func openApp(ctx context.Context, configPath string, e env) (*App, *Config, *slog.Logger, error) {
+func openApp(ctx context.Context, configPath string, e env) (*App, *config.Config, *slog.Logger, error) {
 	cfg, err := loadValid(configPath, e)
 	if err != nil {
 		return nil, nil, nil, err
@@ -48,8 +50,8 @@ func openApp(ctx context.Context, configPath string, e env) (*App, *Config, *slo
 }
 
 // loadValid loads the configuration and reports every problem at once.
-func loadValid(path string, e env) (*Config, error) {
-	cfg, err := LoadConfig(path, e.getenv)
+func loadValid(path string, e env) (*config.Config, error) {
+	cfg, err := config.Load(path, e.getenv)
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +61,7 @@ func loadValid(path string, e env) (*Config, error) {
 	return cfg, nil
 }
 
-func newLogger(cfg *Config, w io.Writer) *slog.Logger {
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
 		level = slog.LevelInfo

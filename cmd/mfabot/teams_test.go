@@ -145,3 +145,34 @@ func TestTeamsPackageRefuses(t *testing.T) {
 		})
 	}
 }
+
+func TestTeamsPackageCommand(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "app.zip")
+	code, stdout, _ := runCmd(t, "teams", "package", "--app-id", "11111111-2222-3333-4444-555555555555", "--out", out)
+	if code != 0 || !strings.Contains(stdout, "wrote") {
+		t.Fatalf("teams package: %d %s", code, stdout)
+	}
+	zr, err := zip.OpenReader(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	var names []string
+	for _, f := range zr.File {
+		names = append(names, f.Name)
+		if f.Name == "manifest.json" {
+			r, _ := f.Open()
+			b, _ := io.ReadAll(r)
+			r.Close()
+			if !strings.Contains(string(b), "11111111-2222-3333-4444-555555555555") || strings.Contains(string(b), "{{") {
+				t.Fatalf("manifest.json: %s", b)
+			}
+		}
+	}
+	if !slices.Equal(slices.Sorted(slices.Values(names)), []string{"color.png", "manifest.json", "outline.png"}) {
+		t.Fatalf("zip holds %v", names)
+	}
+	if code, _, errOut := runCmd(t, "teams", "package", "--app-id", "not-a-guid", "--out", out); code != 1 || !strings.Contains(errOut, "GUID") {
+		t.Fatalf("bad app id: %d %s", code, errOut)
+	}
+}

@@ -1,14 +1,13 @@
-package main
+package config_test
 
 import (
-	"archive/zip"
-	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mfabot/mfabot/cmd/mfabot/config"
 )
 
 func writeFile(t *testing.T, name, content string) string {
@@ -44,7 +43,7 @@ policy:
 summary:
   timezone: Europe/Amsterdam
 `)
-	cfg, err := LoadConfig(path, envOf(map[string]string{
+	cfg, err := config.Load(path, envOf(map[string]string{
 		"MFABOT_SLACK_BOT_TOKEN": "xoxb-1",
 		"MFABOT_SLACK_CHANNEL":   "C0999", // the environment wins over the file
 		"MFABOT_EXPIRY_RESET":    "15m",
@@ -91,7 +90,7 @@ func TestLoadConfigErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := LoadConfig(writeFile(t, "c.yaml", tt.yaml), envOf(tt.env))
+			_, err := config.Load(writeFile(t, "c.yaml", tt.yaml), envOf(tt.env))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want it to say %q", err, tt.want)
 			}
@@ -104,7 +103,7 @@ func TestLoadConfigErrors(t *testing.T) {
 
 func TestValidateNamesKeys(t *testing.T) {
 	t.Parallel()
-	cfg, err := LoadConfig("", envOf(map[string]string{
+	cfg, err := config.Load("", envOf(map[string]string{
 		"MFABOT_SLACK_BOT_TOKEN": "not-a-bot-token",
 		"MFABOT_GRAPH_URL":       "http://graph.example.com",
 		"MFABOT_REQUESTERS":      "slack:U1",
@@ -138,14 +137,13 @@ func TestValidateNamesKeys(t *testing.T) {
 // TestExampleConfig: the printed example is a valid configuration file as it stands.
 func TestExampleConfig(t *testing.T) {
 	t.Parallel()
-	ex := ExampleConfig()
-	if _, err := LoadConfig(writeFile(t, "example.yaml", ex), envOf(nil)); err != nil {
+	ex := config.Example()
+	if _, err := config.Load(writeFile(t, "example.yaml", ex), envOf(nil)); err != nil {
 		t.Fatalf("example does not load: %v\n%s", err, ex)
 	}
-	var c Config
-	for _, s := range c.settings() {
-		if !strings.Contains(ex, s.env) {
-			t.Errorf("example does not mention %s", s.env)
+	for _, s := range config.Settings() {
+		if !strings.Contains(ex, s.Env) {
+			t.Errorf("example does not mention %s", s.Env)
 		}
 	}
 }
@@ -153,47 +151,14 @@ func TestExampleConfig(t *testing.T) {
 // TestREADMEDocumentsEverySetting: the environment names are a public contract.
 func TestREADMEDocumentsEverySetting(t *testing.T) {
 	t.Parallel()
-	readme, err := os.ReadFile("../../README.md")
+	readme, err := os.ReadFile("../../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var c Config
-	for _, s := range c.settings() {
-		if !strings.Contains(string(readme), "`"+s.env+"`") {
-			t.Errorf("README.md does not document %s (%s)", s.env, s.key)
+	for _, s := range config.Settings() {
+		if !strings.Contains(string(readme), "`"+s.Env+"`") {
+			t.Errorf("README.md does not document %s (%s)", s.Env, s.Key)
 		}
-	}
-}
-
-func TestTeamsPackageCommand(t *testing.T) {
-	t.Parallel()
-	out := filepath.Join(t.TempDir(), "app.zip")
-	code, stdout, _ := runCmd(t, "teams", "package", "--app-id", "11111111-2222-3333-4444-555555555555", "--out", out)
-	if code != 0 || !strings.Contains(stdout, "wrote") {
-		t.Fatalf("teams package: %d %s", code, stdout)
-	}
-	zr, err := zip.OpenReader(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer zr.Close()
-	var names []string
-	for _, f := range zr.File {
-		names = append(names, f.Name)
-		if f.Name == "manifest.json" {
-			r, _ := f.Open()
-			b, _ := io.ReadAll(r)
-			r.Close()
-			if !strings.Contains(string(b), "11111111-2222-3333-4444-555555555555") || strings.Contains(string(b), "{{") {
-				t.Fatalf("manifest.json: %s", b)
-			}
-		}
-	}
-	if !slices.Equal(slices.Sorted(slices.Values(names)), []string{"color.png", "manifest.json", "outline.png"}) {
-		t.Fatalf("zip holds %v", names)
-	}
-	if code, _, errOut := runCmd(t, "teams", "package", "--app-id", "not-a-guid", "--out", out); code != 1 || !strings.Contains(errOut, "GUID") {
-		t.Fatalf("bad app id: %d %s", code, errOut)
 	}
 }
 
@@ -216,7 +181,7 @@ func TestGraphCloud(t *testing.T) {
 			for k, v := range tt.vars {
 				vars[k] = v
 			}
-			cfg, err := LoadConfig("", envOf(vars))
+			cfg, err := config.Load("", envOf(vars))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -225,7 +190,7 @@ func TestGraphCloud(t *testing.T) {
 			}
 		})
 	}
-	cfg, _ := LoadConfig("", envOf(map[string]string{"MFABOT_GRAPH_CLOUD": "germany"}))
+	cfg, _ := config.Load("", envOf(map[string]string{"MFABOT_GRAPH_CLOUD": "germany"}))
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "graph.cloud (MFABOT_GRAPH_CLOUD)") {
 		t.Fatalf("unknown cloud: %v", err)
 	}
@@ -243,10 +208,61 @@ func TestGraphURLLoopbackOnly(t *testing.T) {
 		"http://graph.microsoft.com":   false,
 		"https://graph.microsoft.com/": true,
 	} {
-		cfg, _ := LoadConfig("", envOf(map[string]string{"MFABOT_GRAPH_URL": u}))
+		cfg, _ := config.Load("", envOf(map[string]string{"MFABOT_GRAPH_URL": u}))
 		err := cfg.Validate()
 		if got := err == nil || !strings.Contains(err.Error(), "graph.url"); got != ok {
 			t.Errorf("%s: accepted %v, want %v (%v)", u, got, ok, err)
 		}
+	}
+}
+
+// TestValidateUsesAdapterRules: the Slack and Teams rules are the adapters' own (what
+// serve would refuse, Validate refuses), each problem named by its key and variable.
+func TestValidateUsesAdapterRules(t *testing.T) {
+	base := map[string]string{
+		"AZURE_TENANT_ID": "11111111-1111-1111-1111-111111111111", "AZURE_CLIENT_ID": "22222222-2222-2222-2222-222222222222",
+		"MFABOT_SLACK_BOT_TOKEN": "xoxb-1-2-abc", "MFABOT_SLACK_SIGNING_SECRET": "s", "MFABOT_SLACK_CHANNEL": "C0123ABCD",
+		"MFABOT_TEAMS_APP_ID": "33333333-3333-3333-3333-333333333333", "MFABOT_TEAMS_APP_PASSWORD": "p",
+		"MFABOT_TEAMS_TENANT_ID": "11111111-1111-1111-1111-111111111111", "MFABOT_TEAMS_CHANNEL": "19:a@thread.tacv2",
+		"MFABOT_REQUESTERS": "teams:44444444-4444-4444-4444-444444444444", "MFABOT_APPROVERS": "teams:55555555-5555-5555-5555-555555555555",
+	}
+	tests := []struct {
+		name string
+		vars map[string]string
+		want string // "" for valid
+	}{
+		{"OK", nil, ""},
+		{"ErrSlackChannelName", map[string]string{"MFABOT_SLACK_CHANNEL": "mfa-approvals"},
+			"slack.channel (MFABOT_SLACK_CHANNEL): must be a channel id such as C0123ABCD, not a name"},
+		{"ErrSlackAPIPlainHTTP", map[string]string{"MFABOT_SLACK_API_URL": "http://slack.example.com/api/"},
+			"slack.api_url (MFABOT_SLACK_API_URL): must be https (plain http only for localhost)"},
+		{"ErrSlackWorkspaceName", map[string]string{"MFABOT_SLACK_TEAM_ID": "contoso"}, "slack.team_id (MFABOT_SLACK_TEAM_ID): must be a workspace id"},
+		{"ErrTeamsAppIDNotGUID", map[string]string{"MFABOT_TEAMS_APP_ID": "mfabot"}, "teams.app_id (MFABOT_TEAMS_APP_ID): must be a GUID"},
+		{"ErrTeamsMultiTenantWithoutTenant", map[string]string{"MFABOT_TEAMS_MULTI_TENANT": "true", "MFABOT_TEAMS_TENANT_ID": ""},
+			"teams.tenant_id (MFABOT_TEAMS_TENANT_ID): is required"},
+		{"ErrTeamsAuthorityNotHTTPS", map[string]string{"AZURE_AUTHORITY_HOST": "login.microsoftonline.com"},
+			"graph.authority_host (AZURE_AUTHORITY_HOST): must be an https URL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			vars := map[string]string{}
+			for k, v := range base {
+				vars[k] = v
+			}
+			for k, v := range tt.vars {
+				vars[k] = v
+			}
+			cfg, err := config.Load("", envOf(vars))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = cfg.Validate()
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("Validate = %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("Validate = %v, want it to say %q", err, tt.want)
+			}
+		})
 	}
 }

@@ -1,11 +1,10 @@
-package main
+package config
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -15,6 +14,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/mfabot/mfabot/approvals"
+	"github.com/mfabot/mfabot/bot/slack"
+	"github.com/mfabot/mfabot/bot/teams"
 	"github.com/mfabot/mfabot/graph"
 )
 
@@ -77,18 +78,24 @@ type Config struct {
 	SummaryWeekdaysOnly bool
 }
 
-// setting binds one Config field to its YAML key and environment variable.
-type setting struct {
-	key    string // dotted YAML path: "slack.bot_token"
-	env    string
-	secret bool // only from env or <key>_file
-	def    string
-	help   string
-	ptr    any // *string, *int, *bool, *float64, *time.Duration, *map[string]string
+// Setting binds one Config field to its YAML key and environment variable.
+type Setting struct {
+	Key     string // dotted YAML path: "slack.bot_token"
+	Env     string // "MFABOT_SLACK_BOT_TOKEN"
+	Secret  bool   // only from the environment or <key>_file, never the YAML file
+	Default string
+	Help    string
+	ptr     any // *string, *int, *bool, *float64, *time.Duration, *map[string]string
 }
 
-func (c *Config) settings() []setting {
-	return []setting{
+// Settings lists every setting, in the order of the example configuration.
+func Settings() []Setting {
+	var c Config
+	return c.settings()
+}
+
+func (c *Config) settings() []Setting {
+	return []Setting{
 		{"listen", "MFABOT_LISTEN", false, ":8080", "HTTP listen address: Slack endpoints, Teams /api/messages, /healthz, /readyz, /metrics", &c.Listen},
 		{"db", "MFABOT_DB", false, "mfabot.db", "SQLite database file (created if missing; keep it on a persistent volume)", &c.DB},
 		{"log.level", "MFABOT_LOG_LEVEL", false, "info", "log level: debug, info, warn, error", &c.LogLevel},
@@ -146,15 +153,15 @@ func (c *Config) settings() []setting {
 	}
 }
 
-// LoadConfig reads defaults, then the YAML file (if path is not empty), then the
-// environment. Unknown YAML keys are an error, and so is a secret written into the file.
-func LoadConfig(path string, getenv func(string) string) (*Config, error) {
+// Load reads defaults, then the YAML file (if path is not empty), then the environment.
+// Unknown YAML keys are an error, and so is a secret written into the file.
+func Load(path string, getenv func(string) string) (*Config, error) {
 	c := &Config{}
 	set := c.settings()
 	for _, s := range set {
-		if s.def != "" {
-			if err := assign(s, s.def); err != nil {
-				return nil, fmt.Errorf("default of %s: %w", s.key, err)
+		if s.Default != "" {
+			if err := assign(s, s.Default); err != nil {
+				return nil, fmt.Errorf("default of %s: %w", s.Key, err)
 			}
 		}
 	}
@@ -168,15 +175,15 @@ func LoadConfig(path string, getenv func(string) string) (*Config, error) {
 		}
 	}
 	for _, s := range set {
-		if v := getenv(s.env); v != "" {
+		if v := getenv(s.Env); v != "" {
 			if err := assign(s, v); err != nil {
-				return nil, fmt.Errorf("%s: %w", s.env, err)
+				return nil, fmt.Errorf("%s: %w", s.Env, err)
 			}
 		}
-		if s.secret {
-			if f := getenv(s.env + "_FILE"); f != "" {
+		if s.Secret {
+			if f := getenv(s.Env + "_FILE"); f != "" {
 				if err := assignFile(s, f); err != nil {
-					return nil, fmt.Errorf("%s_FILE: %w", s.env, err)
+					return nil, fmt.Errorf("%s_FILE: %w", s.Env, err)
 				}
 			}
 		}
@@ -200,7 +207,7 @@ func (c *Config) applyCloud() {
 	}
 }
 
-func (c *Config) applyYAML(data []byte, set []setting) error {
+func (c *Config) applyYAML(data []byte, set []Setting) error {
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&root); err != nil {
@@ -212,9 +219,9 @@ func (c *Config) applyYAML(data []byte, set []setting) error {
 	if len(root.Content) == 0 {
 		return nil
 	}
-	byKey := map[string]setting{}
+	byKey := map[string]Setting{}
 	for _, s := range set {
-		byKey[s.key] = s
+		byKey[s.Key] = s
 	}
 	var walk func(prefix string, n *yaml.Node) error
 	walk = func(prefix string, n *yaml.Node) error {
@@ -225,8 +232,8 @@ func (c *Config) applyYAML(data []byte, set []setting) error {
 			k, v := n.Content[i], n.Content[i+1]
 			key := prefix + k.Value
 			if s, ok := byKey[key]; ok {
-				if s.secret {
-					return fmt.Errorf("line %d: %s is a secret: set %s or %s_file instead of writing it into the file", k.Line, key, s.env, k.Value)
+				if s.Secret {
+					return fmt.Errorf("line %d: %s is a secret: set %s or %s_file instead of writing it into the file", k.Line, key, s.Env, k.Value)
 				}
 				if err := assignNode(s, v); err != nil {
 					return fmt.Errorf("line %d: %s: %w", k.Line, key, err)
@@ -234,7 +241,7 @@ func (c *Config) applyYAML(data []byte, set []setting) error {
 				continue
 			}
 			if base, ok := strings.CutSuffix(key, "_file"); ok {
-				if s, ok := byKey[base]; ok && s.secret {
+				if s, ok := byKey[base]; ok && s.Secret {
 					if err := assignFile(s, v.Value); err != nil {
 						return fmt.Errorf("line %d: %s: %w", k.Line, key, err)
 					}
@@ -254,16 +261,16 @@ func (c *Config) applyYAML(data []byte, set []setting) error {
 	return walk("", root.Content[0])
 }
 
-func hasPrefix(set []setting, p string) bool {
+func hasPrefix(set []Setting, p string) bool {
 	for _, s := range set {
-		if strings.HasPrefix(s.key, p) {
+		if strings.HasPrefix(s.Key, p) {
 			return true
 		}
 	}
 	return false
 }
 
-func assignNode(s setting, v *yaml.Node) error {
+func assignNode(s Setting, v *yaml.Node) error {
 	switch p := s.ptr.(type) {
 	case *map[string]string:
 		m := map[string]string{}
@@ -286,7 +293,7 @@ func assignNode(s setting, v *yaml.Node) error {
 	return assign(s, v.Value)
 }
 
-func assignFile(s setting, path string) error {
+func assignFile(s Setting, path string) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("read secret file: %w", err)
@@ -294,7 +301,7 @@ func assignFile(s setting, path string) error {
 	return assign(s, strings.TrimSpace(string(data)))
 }
 
-func assign(s setting, v string) error {
+func assign(s Setting, v string) error {
 	switch p := s.ptr.(type) {
 	case *string:
 		*p = v
@@ -347,7 +354,8 @@ func (c *Config) SlackEnabled() bool { return c.SlackBotToken != "" }
 // TeamsEnabled reports whether Teams is configured.
 func (c *Config) TeamsEnabled() bool { return c.TeamsAppID != "" }
 
-// Validate returns every problem with the configuration, each naming its key.
+// Validate returns every problem with the configuration, one per line, each naming its
+// YAML key and environment variable: "slack.channel (MFABOT_SLACK_CHANNEL): required: …".
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(key, env, format string, args ...any) {
@@ -365,8 +373,8 @@ func (c *Config) Validate() error {
 	if _, err := graph.LookupCloud(c.GraphCloud); err != nil {
 		bad("graph.cloud", "MFABOT_GRAPH_CLOUD", "%v", err)
 	}
-	if !strings.HasPrefix(c.GraphURL, "https://") && !isLoopbackURL(c.GraphURL) {
-		bad("graph.url", "MFABOT_GRAPH_URL", "%q must be https:// (plain http only for localhost)", c.GraphURL)
+	if err := graph.ValidateBaseURL(c.GraphURL); err != nil {
+		bad("graph.url", "MFABOT_GRAPH_URL", "%v", err)
 	}
 	if c.GraphWriteRate <= 0 {
 		bad("graph.write_rate", "MFABOT_GRAPH_WRITE_RATE", "must be above 0")
@@ -375,26 +383,10 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("no chat platform configured: set slack.bot_token (MFABOT_SLACK_BOT_TOKEN) and/or teams.app_id (MFABOT_TEAMS_APP_ID)"))
 	}
 	if c.SlackEnabled() {
-		if c.SlackAppToken == "" && c.SlackSigningSecret == "" {
-			bad("slack.signing_secret", "MFABOT_SLACK_SIGNING_SECRET", "required in HTTP mode (or set slack.app_token for Socket Mode)")
-		}
-		if c.SlackChannel == "" {
-			bad("slack.channel", "MFABOT_SLACK_CHANNEL", "required: the approvals channel id")
-		}
-		if !strings.HasPrefix(c.SlackBotToken, "xoxb-") {
-			bad("slack.bot_token", "MFABOT_SLACK_BOT_TOKEN", "must be a bot token starting with xoxb-")
-		}
-		if c.SlackAppToken != "" && !strings.HasPrefix(c.SlackAppToken, "xapp-") {
-			bad("slack.app_token", "MFABOT_SLACK_APP_TOKEN", "must be an app-level token starting with xapp-")
-		}
+		errs = append(errs, named(c.SlackConfig().Validate())...)
 	}
 	if c.TeamsEnabled() {
-		if c.TeamsAppPassword == "" {
-			bad("teams.app_password", "MFABOT_TEAMS_APP_PASSWORD", "required")
-		}
-		if c.TeamsTenantID == "" && !c.TeamsMultiTenant {
-			bad("teams.tenant_id", "MFABOT_TEAMS_TENANT_ID", "required for a single-tenant bot")
-		}
+		errs = append(errs, named(c.TeamsConfig().Validate())...)
 		if c.TeamsChannel == "" {
 			bad("teams.channel", "MFABOT_TEAMS_CHANNEL", "required: the approvals conversation id")
 		}
@@ -418,18 +410,79 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// isLoopbackURL reports whether u is plain http to this machine: the host must be
-// loopback exactly (a prefix test would let http://localhost.evil.com through).
-func isLoopbackURL(u string) bool {
-	p, err := url.Parse(u)
-	if err != nil || p.Scheme != "http" {
-		return false
+// settingProblem is what an adapter's Validate error says about one setting: the
+// environment variable that sets it and what is wrong (slack and teams declare theirs).
+type settingProblem interface {
+	Setting() string
+	Problem() string
+}
+
+// named rewords the problems of an adapter's Validate as "key (ENV): problem", like
+// Validate's own; one it cannot attribute to a setting stays as it is.
+func named(err error) []error {
+	if err == nil {
+		return nil
 	}
-	switch p.Hostname() {
-	case "localhost", "127.0.0.1", "::1":
-		return true
+	problems := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		problems = j.Unwrap()
 	}
-	return false
+	keys := map[string]string{}
+	for _, s := range Settings() {
+		keys[s.Env] = s.Key
+	}
+	out := make([]error, 0, len(problems))
+	for _, e := range problems {
+		var p settingProblem
+		if errors.As(e, &p) && keys[p.Setting()] != "" {
+			e = fmt.Errorf("%s (%s): %s", keys[p.Setting()], p.Setting(), p.Problem())
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// SlackConfig is the Slack adapter's share of the configuration; the caller adds what
+// is not configuration (logger, clock, HTTP client, hooks).
+func (c *Config) SlackConfig() slack.Config {
+	return slack.Config{
+		BotToken: c.SlackBotToken, SigningSecret: c.SlackSigningSecret, AppToken: c.SlackAppToken,
+		APIURL: c.SlackAPIURL, Channel: c.SlackChannel, TeamID: c.SlackTeamID,
+		EnterpriseID: c.SlackEnterpriseID, AppID: c.SlackAppID, UserMap: c.SlackUsers,
+		LinkByEmail: c.SlackLinkByEmail,
+	}
+}
+
+// TeamsConfig is the Teams adapter's share of the configuration; the caller adds what
+// is not configuration (logger, clock, HTTP client, credential, hooks).
+func (c *Config) TeamsConfig() teams.Config {
+	return teams.Config{
+		AppID: c.TeamsAppID, AppPassword: c.TeamsAppPassword, TenantID: c.TeamsTenantID,
+		MultiTenant: c.TeamsMultiTenant, OpenIDURL: c.TeamsOpenIDURL, Channel: c.TeamsChannel,
+		AuthorityHost: c.AuthorityHost,
+	}
+}
+
+// CredentialOptions are the Graph credential's options: azidentity's own variables from
+// getenv (certificate password, workload identity), then what the configuration says,
+// which wins.
+func (c *Config) CredentialOptions(getenv func(string) string) graph.CredentialOptions {
+	o := graph.CredentialOptionsFromEnv(getenv)
+	o.TenantID, o.ClientID, o.ClientSecret = c.TenantID, c.ClientID, c.ClientSecret
+	o.CertificatePath, o.AuthorityHost = c.ClientCertPath, c.AuthorityHost
+	return o
+}
+
+// Secrets returns the values of the secret settings in c ("" for those not set), for
+// output that must never show them.
+func (c *Config) Secrets() []string {
+	var out []string
+	for _, s := range c.settings() {
+		if p, ok := s.ptr.(*string); ok && s.Secret {
+			out = append(out, *p)
+		}
+	}
+	return out
 }
 
 // Policy builds the approvals policy from the configuration.
@@ -507,8 +560,8 @@ func splitList(s string) []string {
 	return out
 }
 
-// ExampleConfig returns a complete, commented example configuration file.
-func ExampleConfig() string {
+// Example returns a complete, commented example configuration file.
+func Example() string {
 	var c Config
 	var b strings.Builder
 	b.WriteString("# mfabot configuration. Every key can be overridden by the environment variable\n")
@@ -516,7 +569,7 @@ func ExampleConfig() string {
 	b.WriteString("# with _FILE appended (a path), or the key with _file appended (a path).\n")
 	section := ""
 	for _, s := range c.settings() {
-		parts := strings.Split(s.key, ".")
+		parts := strings.Split(s.Key, ".")
 		indent := ""
 		if len(parts) == 2 {
 			if parts[0] != section {
@@ -529,14 +582,14 @@ func ExampleConfig() string {
 			b.WriteString("\n")
 		}
 		name := parts[len(parts)-1]
-		fmt.Fprintf(&b, "%s# %s (%s)\n", indent, s.help, s.env)
+		fmt.Fprintf(&b, "%s# %s (%s)\n", indent, s.Help, s.Env)
 		switch {
-		case s.secret:
-			fmt.Fprintf(&b, "%s# %s_file: /run/secrets/%s\n", indent, name, strings.ToLower(s.env))
-		case s.def == "":
+		case s.Secret:
+			fmt.Fprintf(&b, "%s# %s_file: /run/secrets/%s\n", indent, name, strings.ToLower(s.Env))
+		case s.Default == "":
 			fmt.Fprintf(&b, "%s# %s:\n", indent, name)
 		default:
-			def := s.def
+			def := s.Default
 			if _, isStr := s.ptr.(*string); isStr && strings.ContainsAny(def, ":#") {
 				def = strconv.Quote(def)
 			}

@@ -1,4 +1,7 @@
-package main
+// Package deploy holds no Go code, only the tests of what is here (the Kubernetes
+// manifests, the systemd unit) and of the Dockerfile and the deployment guide around
+// it: each checked against the configuration and the binary mfabot really has.
+package deploy
 
 import (
 	"bytes"
@@ -21,11 +24,38 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"gopkg.in/yaml.v3"
 
+	"github.com/mfabot/mfabot/bot/slack"
+	"github.com/mfabot/mfabot/bot/teams"
+	"github.com/mfabot/mfabot/cmd/mfabot/config"
+	"github.com/mfabot/mfabot/cmd/mfabot/doctor"
 	"github.com/mfabot/mfabot/graph"
+	"github.com/mfabot/mfabot/storage"
 )
 
 // repoRoot is where the Dockerfile, deploy/ and docs/ are, seen from this package.
-const repoRoot = "../.."
+const repoRoot = ".."
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func envOf(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+// settingsByEnv are mfabot's settings by environment variable.
+func settingsByEnv() map[string]config.Setting {
+	out := map[string]config.Setting{}
+	for _, s := range config.Settings() {
+		out[s.Env] = s
+	}
+	return out
+}
 
 // Values the packaging tests pass as the Dockerfile's build arguments.
 var dockerArgs = map[string]string{"VERSION": "1.2.3", "COMMIT": "abc1234", "DATE": "2026-11-22T09:00:00Z"}
@@ -258,13 +288,7 @@ func TestDockerfileRuntime(t *testing.T) {
 	if len(from) != 2 || !strings.HasPrefix(from[0], "golang:"+string(goVersion[1])+"-bookworm ") || from[1] != "debian:bookworm-slim" {
 		t.Errorf("stages %q: want golang:%s-bookworm, then debian:bookworm-slim (the same glibc)", from, goVersion[1])
 	}
-	var c Config
-	listen := ""
-	for _, s := range c.settings() {
-		if s.env == "MFABOT_LISTEN" {
-			listen = s.def
-		}
-	}
+	listen := settingsByEnv()["MFABOT_LISTEN"].Default
 	for _, want := range []string{
 		"USER 10001:10001", "VOLUME /var/lib/mfabot", "EXPOSE " + strings.TrimPrefix(listen, ":"), "STOPSIGNAL SIGTERM",
 		`ENTRYPOINT ["mfabot"]`, `CMD ["serve", "--config", "/etc/mfabot/mfabot.yaml"]`,
@@ -287,7 +311,7 @@ func TestDockerfileRuntime(t *testing.T) {
 		t.Fatal("the image has no /etc/mfabot/mfabot.yaml for CMD to load when none is mounted")
 	}
 	path := writeFile(t, "mfabot.yaml", strings.ReplaceAll(placeholder[1], `\n`, "\n"))
-	if _, err := LoadConfig(path, envOf(nil)); err != nil {
+	if _, err := config.Load(path, envOf(nil)); err != nil {
 		t.Errorf("the image's placeholder mfabot.yaml does not load: %v", err)
 	}
 }
@@ -482,11 +506,7 @@ type probe struct {
 // database on the claimed volume.
 func TestKubernetesManifests(t *testing.T) {
 	t.Parallel()
-	var zero Config
-	settings := map[string]setting{}
-	for _, s := range zero.settings() {
-		settings[s.env] = s
-	}
+	settings := settingsByEnv()
 	files, err := filepath.Glob(filepath.Join(repoRoot, "deploy/kubernetes/*.yaml"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no manifests: %v", err)
@@ -530,7 +550,7 @@ func TestKubernetesManifests(t *testing.T) {
 	secret, cm, dep, pvc, svc := objs["Secret"], objs["ConfigMap"], objs["Deployment"], objs["PersistentVolumeClaim"], objs["Service"]
 
 	for k := range secret.StringData {
-		if s, ok := settings[k]; !ok || !s.secret {
+		if s, ok := settings[k]; !ok || !s.Secret {
 			t.Errorf("the Secret sets %s, which is not a secret mfabot reads", k)
 		}
 	}
@@ -548,13 +568,13 @@ func TestKubernetesManifests(t *testing.T) {
 			t.Errorf("the ConfigMap holds the secret %s", k)
 		}
 	}
-	for _, s := range zero.settings() {
-		if s.secret && strings.Contains(yml, strings.Split(s.key, ".")[1]) {
-			t.Errorf("the ConfigMap's mfabot.yaml mentions the secret %s", s.key)
+	for _, s := range config.Settings() {
+		if s.Secret && strings.Contains(yml, strings.Split(s.Key, ".")[1]) {
+			t.Errorf("the ConfigMap's mfabot.yaml mentions the secret %s", s.Key)
 		}
 	}
 	cfgPath := writeFile(t, "mfabot.yaml", yml)
-	cfg, err := LoadConfig(cfgPath, envOf(secret.StringData))
+	cfg, err := config.Load(cfgPath, envOf(secret.StringData))
 	if err != nil {
 		t.Fatalf("the ConfigMap's mfabot.yaml does not load: %v", err)
 	}
@@ -600,7 +620,7 @@ func TestKubernetesManifests(t *testing.T) {
 		switch {
 		case !ok:
 			t.Errorf("the Deployment sets %s, which mfabot does not read", e.Name)
-		case s.secret:
+		case s.Secret:
 			t.Errorf("the Deployment sets the secret %s in plain text", e.Name)
 		}
 		if e.Name == "MFABOT_SHUTDOWN_GRACE" {
@@ -721,12 +741,8 @@ func TestSystemdUnit(t *testing.T) {
 			t.Errorf("%s=%s, want %s", k, got, want)
 		}
 	}
-	var zero Config
-	known := map[string]setting{}
-	for _, s := range zero.settings() {
-		known[s.env] = s
-	}
-	cfg, err := LoadConfig("", envOf(nil))
+	known := settingsByEnv()
+	cfg, err := config.Load("", envOf(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -738,7 +754,7 @@ func TestSystemdUnit(t *testing.T) {
 			switch {
 			case !ok:
 				t.Errorf("Environment=%s: mfabot does not read %s", kv, k)
-			case s.secret:
+			case s.Secret:
 				t.Errorf("Environment=%s: secrets belong in the EnvironmentFile", k)
 			case k == "MFABOT_DB" && !strings.HasPrefix(v, "/var/lib/mfabot/"):
 				t.Errorf("MFABOT_DB=%s is outside the StateDirectory", v)
@@ -794,7 +810,7 @@ func TestDeploymentGuide(t *testing.T) {
 		t.Errorf("permission table vs graph.RequiredPermissions (-code +docs):\n%s", diff)
 	}
 
-	src, err := os.ReadFile("metrics.go")
+	src, err := os.ReadFile(filepath.Join(repoRoot, "cmd/mfabot/metrics.go"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -816,8 +832,9 @@ func TestDeploymentGuide(t *testing.T) {
 		}
 	}
 
-	for _, name := range []string{chkConfig, chkDatabase, chkAudit, chkGraphToken, chkGraphPerms, chkGraphLicence, chkSlackToken,
-		chkSlackScopes, chkSlackChannel, chkSlackSigning, chkSlackApp, chkTeamsToken, chkTeamsOpenID, chkTeamsChannel} {
+	for _, name := range []string{doctor.CheckConfig, storage.CheckDatabase, storage.CheckAudit, graph.CheckToken, graph.CheckPermissions,
+		graph.CheckLicence, graph.CheckPolicyGroups, slack.CheckToken, slack.CheckScopes, slack.CheckChannel, slack.CheckSigningSecret,
+		slack.CheckAppToken, teams.CheckToken, teams.CheckOpenID, teams.CheckChannel} {
 		if !strings.Contains(doc, "`"+name+"`") {
 			t.Errorf("docs/deployment.md does not document the doctor check %s", name)
 		}
