@@ -81,7 +81,7 @@ func NewExecutor(store Store, dir Directory, policy Policy, o ExecutorOptions) *
 		o.Clock = SystemClock{}
 	}
 	if o.Sleep == nil {
-		o.Sleep = sleep
+		o.Sleep = Sleep
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -674,16 +674,4 @@ func (e *Executor) finish(ctx context.Context, r *Request, runErr error) error {
 	e.o.Logger.InfoContext(ctx, "request finished", LogRequestID, r.ID, "state", to, "done", cur.Done, "failed", cur.Failed)
 	e.notify(ctx, done, EventFinished)
 	return nil
-}
-
-// sleep waits for d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

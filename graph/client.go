@@ -111,7 +111,7 @@ func ValidateBaseURL(base string) error {
 	switch u.Scheme {
 	case "https":
 	case "http":
-		if !isLoopback(u.Hostname()) {
+		if !approvals.IsLoopbackHost(u.Hostname()) {
 			return fmt.Errorf("%q must be https:// (plain http only for localhost)", base)
 		}
 	default:
@@ -121,10 +121,6 @@ func ValidateBaseURL(base string) error {
 		return fmt.Errorf("%q must not carry a query or fragment", base)
 	}
 	return nil
-}
-
-func isLoopback(host string) bool {
-	return host == "localhost" || host == "127.0.0.1" || host == "::1"
 }
 
 // Client performs mfabot's Entra ID operations through Microsoft Graph.

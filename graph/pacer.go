@@ -5,6 +5,8 @@ import (
 	"math"
 	"sync"
 	"time"
+
+	"github.com/mfabot/mfabot/approvals"
 )
 
 // clock tells the time and waits. The pacer, the reports window, the retry middleware and
@@ -18,7 +20,7 @@ type clock interface {
 type wallClock struct{}
 
 func (wallClock) Now() time.Time                                   { return time.Now() }
-func (wallClock) Sleep(ctx context.Context, d time.Duration) error { return sleep(ctx, d) }
+func (wallClock) Sleep(ctx context.Context, d time.Duration) error { return approvals.Sleep(ctx, d) }
 
 // limiter paces one class of Graph requests (writes, report reads). wait blocks until n
 // more requests may go: prio marks a single-user write that must not queue behind bulk
@@ -343,21 +345,6 @@ func (w *window) throttled(retryAfter time.Duration) {
 	defer w.mu.Unlock()
 	if until := w.clk.Now().Add(retryAfter); until.After(w.holdUntil) {
 		w.holdUntil = until
-	}
-}
-
-// sleep waits for d or until ctx is done, on the wall clock.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"html/template"
 	"io/fs"
 	"mime"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -85,20 +84,8 @@ func loopbackOnly(next http.Handler) http.Handler {
 	})
 }
 
-// IsLoopbackHost reports whether hostport ("127.0.0.1:8080", "[::1]:0", "localhost")
-// names this machine only: localhost or a loopback IP address.
-func IsLoopbackHost(hostport string) bool {
-	host, _, err := net.SplitHostPort(hostport)
-	if err != nil {
-		host = hostport
-	}
-	host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
+// IsLoopbackHost reports whether hostport names this machine only (approvals.IsLoopbackHost).
+func IsLoopbackHost(hostport string) bool { return approvals.IsLoopbackHost(hostport) }
 
 func noCache(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

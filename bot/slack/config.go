@@ -190,7 +190,7 @@ func checkAPIURL(s string) error {
 	switch {
 	case err != nil:
 		return errors.New("is not a URL")
-	case u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname())):
+	case u.Scheme != "https" && !(u.Scheme == "http" && approvals.IsLoopbackHost(u.Hostname())):
 		return errors.New("must be https (plain http only for localhost)")
 	case u.Host == "":
 		return errors.New("has no host")
@@ -225,8 +225,4 @@ func (c Config) withDefaults() Config {
 		c.HTTPClient = &http.Client{Timeout: 30 * time.Second}
 	}
 	return c
-}
-
-func isLoopback(host string) bool {
-	return host == "localhost" || host == "127.0.0.1" || host == "::1"
 }

@@ -270,7 +270,7 @@ func checkResponseURL(s string) error {
 	if err != nil || u.Host == "" {
 		return errors.New("response_url is not a URL")
 	}
-	if u.Scheme == "https" || (u.Scheme == "http" && isLoopback(u.Hostname())) {
+	if u.Scheme == "https" || (u.Scheme == "http" && approvals.IsLoopbackHost(u.Hostname())) {
 		return nil
 	}
 	return fmt.Errorf("response_url scheme %q refused", u.Scheme)

@@ -61,21 +61,7 @@ func (p *pacer) wait(ctx context.Context, method string) error {
 	p.mu.Lock()
 	d := time.Until(p.until[method])
 	p.mu.Unlock()
-	return sleep(ctx, d)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return approvals.Sleep(ctx, d)
 }
 
 // throttle paces chat.update per message: chat.update is Tier 3 (about 50 a minute), and
@@ -166,7 +152,7 @@ func (a *Adapter) Update(ctx context.Context, ref bot.MessageRef, msg bot.Messag
 		wait := time.Until(e.next)
 		e.mu.Unlock()
 		scheduled := a.background(a.cfg.DispatchTimeout, func(ctx context.Context) {
-			if err := sleep(ctx, wait); err != nil {
+			if err := approvals.Sleep(ctx, wait); err != nil {
 				a.log.Warn("slack chat.update: deferred progress update abandoned", "channel", ref.Channel, "ts", ref.MessageID, approvals.LogErr, err)
 			}
 			e.mu.Lock()
@@ -203,7 +189,7 @@ func (a *Adapter) flush(ctx context.Context, ref bot.MessageRef, e *updateEntry,
 	}
 	wait := time.Until(e.next)
 	e.mu.Unlock()
-	if err := sleep(ctx, wait); err != nil {
+	if err := approvals.Sleep(ctx, wait); err != nil {
 		return upstream("chat.update", err)
 	}
 	e.mu.Lock()

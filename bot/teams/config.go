@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -173,19 +172,11 @@ func checkEndpointURL(s string) error {
 	case "https":
 		return nil
 	case "http":
-		if isLoopback(u.Hostname()) {
+		if approvals.IsLoopbackHost(u.Hostname()) {
 			return nil
 		}
 	}
 	return errors.New("must be https (plain http only for localhost)")
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // knownAuthorityHosts are the Microsoft clouds MSAL can discover on its own.

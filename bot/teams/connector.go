@@ -259,7 +259,7 @@ func (c *connector) do(ctx context.Context, method, serviceURL, path, limitKey s
 		if err != nil {
 			// A POST that timed out may have been delivered; only the idempotent PUT is retried.
 			if method == http.MethodPut && attempt < c.retry.attempts && ctx.Err() == nil {
-				if err := sleep(ctx, c.retry.delay(attempt, "", c.clock())); err != nil {
+				if err := approvals.Sleep(ctx, c.retry.delay(attempt, "", c.clock())); err != nil {
 					return err
 				}
 				continue
@@ -281,7 +281,7 @@ func (c *connector) do(ctx context.Context, method, serviceURL, path, limitKey s
 			d := c.retry.delay(attempt, resp.Header.Get("Retry-After"), c.clock())
 			c.log.Debug("teams connector retry", slog.String("method", method), slog.Int("status", resp.StatusCode),
 				slog.Int("attempt", attempt), slog.Duration("delay", d))
-			if err := sleep(ctx, d); err != nil {
+			if err := approvals.Sleep(ctx, d); err != nil {
 				return err
 			}
 			continue

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/mfabot/mfabot/approvals"
 )
 
 // window is one of Teams' per-bot, per-thread limits: at most n operations in any period d.
@@ -78,16 +80,5 @@ func (l *limiter) wait(ctx context.Context, key string) error {
 	if d <= 0 {
 		return ctx.Err()
 	}
-	return sleep(ctx, d)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return approvals.Sleep(ctx, d)
 }
