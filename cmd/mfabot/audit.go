@@ -34,7 +34,8 @@ func runAudit(ctx context.Context, args []string, e env) error {
 		}
 		path = cfg.DB
 	}
-	db, err := storage.Open(ctx, path)
+	// Read-only: an auditor's verify or export never migrates or writes the file.
+	db, err := storage.OpenReadOnly(ctx, path)
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
