@@ -2,6 +2,11 @@
 //
 // Subcommands: serve, demo, doctor, summary, audit verify, audit export, config example,
 // teams package, version. Run "mfabot help" for usage.
+//
+// It wires; it does not know the platforms: App builds the database, the Graph client, the
+// approvals core, the dispatcher, the adapters and the Notifier from the configuration
+// (cmd/mfabot/config) and serves them behind one hardened HTTP server; doctor
+// (cmd/mfabot/doctor) runs the checks each package offers. Nothing else imports it.
 package main
 
 import (
