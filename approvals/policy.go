@@ -63,7 +63,9 @@ func ParsePrincipals(s string) ([]Principal, error) {
 //   - revoke-group on a group of more than ConfirmAbove members must carry --confirm with
 //     the exact member count, so nobody revokes 20,000 users by a typo, and fails when the
 //     group has grown by more than a tenth (or past ConfirmAbove) by the time it runs;
-//   - a pending request expires after Expiry (per kind).
+//   - a pending request expires after Expiry (per kind);
+//   - an approval of a kind StepUp names counts only after a fresh Entra sign-in with MFA
+//     by the approver themselves (see StepUp).
 //
 // Group principals and protected groups are pinned to object ids once, at start (PinPolicy):
 // from then on membership is checked by id, so a group created later with a look-alike
@@ -82,6 +84,8 @@ type Policy struct {
 	// Policy.ReadWrite.AuthenticationMethod, which can rewrite the tenant's authentication
 	// methods policy, so the permission and the command are off unless configured.
 	EnforceEnabled bool
+	// StepUp names the kinds whose approval needs a fresh Entra sign-in with MFA.
+	StepUp StepUp
 	// Pinned lists the groups PinPolicy resolved, for the startup log and doctor.
 	Pinned []PinnedGroup
 }
@@ -242,7 +246,7 @@ func (p Policy) Validate() error {
 			return Errorf(EINVALID, "policy: expiry for %s must be at least a minute", k)
 		}
 	}
-	return nil
+	return p.StepUp.Validate()
 }
 
 // matches reports whether a is one of ps, asking dir for group membership by pinned id.

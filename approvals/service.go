@@ -339,7 +339,14 @@ func resolveProtected(ctx context.Context, dir Directory, pol Policy) (protected
 
 // Approve records a's approval. The refusals are specific: own request, not an approver,
 // expired, already decided, the facts changed while it waited.
+// A request of a kind that needs step-up (Policy.StepUp) is refused with ErrStepUpRequired
+// in its chain: ApproveSignedIn approves it.
 func (s *Service) Approve(ctx context.Context, a Actor, id string) (*Request, error) {
+	return s.approve(ctx, a, id, nil)
+}
+
+// approve is Approve, with the step-up sign-in when there is one (nil for a click).
+func (s *Service) approve(ctx context.Context, a Actor, id string, in *SignIn) (*Request, error) {
 	r, err := s.decidable(ctx, a, id, "approve")
 	if err != nil {
 		return nil, err
@@ -347,8 +354,12 @@ func (s *Service) Approve(ctx context.Context, a Actor, id string) (*Request, er
 	if err := s.refresh(ctx, r); err != nil {
 		return nil, err
 	}
+	evidence, err := s.stepUp(ctx, a, r, in)
+	if err != nil {
+		return nil, err
+	}
 	now := s.clock.Now()
-	ev := AuditEvent{Time: now, RequestID: r.ID, Type: EventApproved, Actor: a}
+	ev := AuditEvent{Time: now, RequestID: r.ID, Type: EventApproved, Actor: a, Detail: evidence}
 	r, err = s.store.Approve(ctx, r.ID, Decision{Actor: a, At: now}, s.policy.required(), ev)
 	if err != nil {
 		return nil, err

@@ -44,7 +44,7 @@ type Store interface {
 	// UpdatePreview replaces the preview of a pending request (facts gathered again
 	// before an approval), with ev as its audit event; ECONFLICT when it is not pending.
 	UpdatePreview(ctx context.Context, id string, p Preview, ev AuditEvent) (*Request, error)
-	// Audit appends an event that changes no request: a refusal.
+	// Audit appends an event that changes no request: a refusal, a step-up demand.
 	Audit(ctx context.Context, ev AuditEvent) error
 
 	// Claim takes one request of one of kinds (any kind when kinds is empty) for
