@@ -22,6 +22,13 @@
 //     https://graph.microsoft.com) and answers 401 InvalidAuthenticationToken otherwise.
 //     Unlike Entra, granted permissions are checked live rather than read from the
 //     token's roles, so [Tenant.SetGranted] takes effect without a new token;
+//   - interactive sign-in (signin.go): the v2.0 authorize endpoint with a sign-in page for
+//     people (pick a user, "Sign in with MFA" or "Password only"), a session per browser
+//     honouring prompt and max_age, the claims request for an authentication context,
+//     PKCE, form_post and query answers, the authorization_code grant (client secret or
+//     certificate assertion) issuing v2.0 ID tokens signed with the published keys, the app
+//     registration's redirect URIs and optional claims (GET /applications), and a hook that
+//     tampers with ID tokens for relying parties' negative tests ([Server.SetIDTokenHook]);
 //   - Entra's documented throttling (resource units per app per tenant with the documented
 //     costs, write quotas per app and per tenant, the reports limit) with the real 429 and
 //     x-ms-* headers, each batch item metered on its own, scalable in time for benchmarks

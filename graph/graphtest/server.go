@@ -59,8 +59,12 @@ type Options struct {
 	NationalCloud bool
 	// Now is the clock of the throttling windows and of ThrottleFor (default time.Now). A
 	// test gives the server and its client one fake clock, so that a Retry-After is waited
-	// out in fake time and nobody sleeps on the wall clock.
+	// out in fake time and nobody sleeps on the wall clock. Interactive sign-ins (auth_time,
+	// codes, ID tokens) run on it too.
 	Now func() time.Time
+	// RedirectURIs are the app registration's web redirect URIs for interactive sign-in
+	// (SetRedirectURIs changes them).
+	RedirectURIs []string
 }
 
 // Call is one mutating call the server carried out (or refused), including those inside
@@ -106,6 +110,7 @@ type Server struct {
 	throttle *throttler
 
 	signer    signer
+	in        *signIns      // interactive sign-in (signin.go)
 	done      chan struct{} // closed by Close, ending injected timeouts
 	closeOnce sync.Once
 
@@ -140,15 +145,17 @@ func NewServer(t *Tenant, o Options) (*Server, error) {
 	}
 	s := &Server{t: t, o: o, ln: ln, url: "http://" + ln.Addr().String(), done: make(chan struct{}),
 		throttle: newThrottler(o.Limits, o.Scale), rng: mrand.New(mrand.NewPCG(1, 2)),
-		stats: Stats{ThrottledBy: map[string]int64{}}}
+		stats: Stats{ThrottledBy: map[string]int64{}}, in: newSignIns(o)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", s.serveGraph)
+	mux.HandleFunc("/{tenant}/oauth2/v2.0/authorize", s.serveAuthorize)
 	s.graph = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.graph.Serve(ln) }()
 	amux := http.NewServeMux()
 	amux.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", s.serveDiscovery)
 	amux.HandleFunc("POST /{tenant}/oauth2/v2.0/token", s.serveToken)
 	amux.HandleFunc("GET /{tenant}/discovery/v2.0/keys", s.serveKeys)
+	amux.HandleFunc("/{tenant}/oauth2/v2.0/authorize", s.serveAuthorize)
 	if s.auth, err = newTLSServer(amux); err != nil {
 		_ = s.graph.Close()
 		return nil, fmt.Errorf("graphtest: %w", err)
@@ -304,11 +311,16 @@ func (s *Server) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 	base := s.auth.URL + "/" + r.PathValue("tenant")
 	writeJSON(w, 200, nil, map[string]any{
 		"issuer": base + "/v2.0", "token_endpoint": base + "/oauth2/v2.0/token",
-		"authorization_endpoint": base + "/oauth2/v2.0/authorize", "jwks_uri": base + "/discovery/v2.0/keys",
+		"authorization_endpoint": s.authorizeURL(r.PathValue("tenant")), "jwks_uri": base + "/discovery/v2.0/keys",
 		"token_endpoint_auth_methods_supported": []string{"client_secret_post", "private_key_jwt", "client_secret_basic"},
 		"response_types_supported":              []string{"code", "id_token", "token"},
 		"subject_types_supported":               []string{"pairwise"},
 		"id_token_signing_alg_values_supported": []string{"RS256"},
+		"response_modes_supported":              []string{"query", "fragment", "form_post"},
+		"scopes_supported":                      []string{"openid", "profile", "email", "offline_access"},
+		"claims_supported": []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username",
+			"name", "tid", "ver", "at_hash", "c_hash", "email"},
+		"tenant_region_scope": "NA", "cloud_instance_name": "graphtest", "request_uri_parameter_supported": false,
 	})
 }
 
@@ -335,6 +347,10 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, status, nil, map[string]any{"error": code, "error_description": desc,
 			"error_codes": []int{}, "timestamp": time.Now().UTC().Format("2006-01-02 15:04:05Z"),
 			"trace_id": newRequestID(), "correlation_id": newRequestID()})
+	}
+	if r.PostForm.Get("grant_type") == "authorization_code" {
+		s.serveCodeGrant(w, r, oauthErr)
+		return
 	}
 	switch {
 	case !strings.EqualFold(tenant, s.t.ID()):
@@ -892,6 +908,8 @@ func (s *Server) route(r request) (rt route, rep reply, ok bool) {
 			}}, reply{}, true
 		}
 		return route{perms: permGroups, cost: 5, handle: func() reply { return s.listMembers(segs[1], q, u, ctx("users")) }}, reply{}, true
+	case segs[0] == "applications" && n == 1 && method == "GET":
+		return route{perms: permApps, cost: 1, handle: func() reply { return s.listApplications(q, ctx("applications")) }}, reply{}, true
 	case segs[0] == "servicePrincipals" && n == 1 && method == "GET":
 		return route{perms: permApps, cost: 1, handle: func() reply { return s.listServicePrincipals(q, ctx("servicePrincipals")) }}, reply{}, true
 	case segs[0] == "servicePrincipals" && n == 3 && segs[2] == "appRoleAssignments" && method == "GET":
