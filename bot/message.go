@@ -71,6 +71,10 @@ type Button struct {
 	// NeedsReason asks the presser for a reason first (Deny); the adapter appends the
 	// reason to Command before dispatching.
 	NeedsReason bool
+	// URL makes the button a link that the presser's browser opens, instead of a command
+	// (the one-time step-up sign-in). It is left out of JSON when empty, so that the
+	// golden files of command buttons do not change.
+	URL string `json:",omitempty"`
 }
 
 // File is binary content attached to a message.

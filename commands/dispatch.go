@@ -35,6 +35,9 @@ type Options struct {
 	Logger  *slog.Logger
 	// HelpURL, when set, is named at the foot of the help (an internal runbook, say).
 	HelpURL string
+	// StepUp issues the sign-in links of approvals that need step-up (Policy.StepUp); nil
+	// when the policy names no kind.
+	StepUp StepUp
 }
 
 // Dispatcher turns verified chat events into calls to the approvals core and the
@@ -187,6 +190,9 @@ func (d *Dispatcher) run(ctx context.Context, log *slog.Logger, ev bot.Event, cm
 			r, err = svc.Deny(ctx, ev.Actor, cmd.Request, cmd.Reason)
 		case CmdCancel:
 			r, err = svc.Cancel(ctx, ev.Actor, cmd.Request, cmd.Reason)
+		}
+		if cmd.Name == CmdApprove && errors.Is(err, approvals.ErrStepUpRequired) {
+			return d.stepUp(ctx, ev.Actor, cmd.Request)
 		}
 		if err != nil {
 			// The clicker sees the card as it really stands next to the refusal, so a

@@ -122,6 +122,8 @@ type fixtureOptions struct {
 	required     int
 	confirmAbove int
 	noSummary    bool
+	stepUp       approvals.StepUp // the policy's step-up rule
+	links        commands.StepUp  // issues step-up links
 }
 
 func newFixture(t *testing.T, o fixtureOptions) *fixture {
@@ -156,12 +158,12 @@ func newFixture(t *testing.T, o fixtureOptions) *fixture {
 	}}
 	requesters, _ := approvals.ParsePrincipals("slack:UANN,slack:UBEN,entra:e-ann")
 	approvers, _ := approvals.ParsePrincipals("slack:UANN,slack:UBEN,teams:cleo-aad,entra:e-ann")
-	pol := approvals.Policy{Requesters: requesters, Approvers: approvers, RequiredApprovals: o.required, ConfirmAbove: o.confirmAbove, EnforceEnabled: true}
+	pol := approvals.Policy{Requesters: requesters, Approvers: approvers, RequiredApprovals: o.required, ConfirmAbove: o.confirmAbove, EnforceEnabled: true, StepUp: o.stepUp}
 	logs := &logBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	svc := approvals.NewService(db, dir, pol, approvals.ServiceOptions{Clock: clock})
 	f := &fixture{db: db, svc: svc, dir: dir, src: src, clock: clock, sum: &summarizer{}, logs: logs}
-	opts := commands.Options{Service: svc, Status: src, Summary: f.sum, Clock: clock, Logger: log}
+	opts := commands.Options{Service: svc, Status: src, Summary: f.sum, Clock: clock, Logger: log, StepUp: o.links}
 	if o.noSummary {
 		opts.Summary = nil
 	}
