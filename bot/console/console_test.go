@@ -78,6 +78,26 @@ func TestRenderGolden(t *testing.T) {
 	}
 }
 
+// A link button is an anchor opening a new tab without a referrer; a script URL is never
+// rendered as a link.
+func TestRenderLinkButton(t *testing.T) {
+	html, err := console.RenderMessage(bot.Message{Title: "Sign in", Buttons: []bot.Button{
+		{Label: "Sign in to approve", URL: "http://127.0.0.1:8080/stepup/tok", Style: bot.ButtonPrimary},
+		{Label: "Evil", URL: "javascript:alert(1)"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`<a class="btn btn-primary" href="http://127.0.0.1:8080/stepup/tok" target="_blank" rel="noopener noreferrer">Sign in to approve</a>`, `href="#ZgotmplZ"`} {
+		if !strings.Contains(string(html), want) {
+			t.Errorf("no %s in\n%s", want, html)
+		}
+	}
+	if strings.Contains(string(html), "data-command") || strings.Contains(string(html), "javascript:") {
+		t.Errorf("link rendered as a command or a script:\n%s", html)
+	}
+}
+
 func post(t *testing.T, srv *httptest.Server, form url.Values, origin string) *http.Response {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/command", strings.NewReader(form.Encode()))

@@ -29,7 +29,13 @@ const (
 const (
 	actionCommand = "mfa_cmd_"
 	actionReason  = "mfa_reason_"
+	// actionLink marks a link button: Slack opens its URL and still sends the press,
+	// which the adapter acknowledges and ignores (it carries no command).
+	actionLink = "mfa_link_"
 )
+
+// maxButtonURL is Slack's limit on a button's url.
+const maxButtonURL = 3000
 
 // Render turns msg into Block Kit blocks: a header with the tone's emoji, the text, the
 // facts as fields, each section as a list, the progress bar, the buttons and the footer.
@@ -288,6 +294,12 @@ func progressLine(p bot.Progress) string {
 func actionBlocks(buttons []bot.Button) []slackapi.Block {
 	var elems []slackapi.BlockElement
 	for i, btn := range buttons {
+		if btn.URL != "" {
+			if len(btn.URL) <= maxButtonURL {
+				elems = append(elems, linkButton(actionLink+strconv.Itoa(i), btn))
+			}
+			continue
+		}
 		if btn.Command == "" || len(btn.Command) > maxButtonValue {
 			continue
 		}
@@ -315,4 +327,14 @@ func actionBlocks(buttons []bot.Button) []slackapi.Block {
 		elems = elems[n:]
 	}
 	return blocks
+}
+
+// linkButton renders a button that opens btn.URL in the presser's browser.
+func linkButton(id string, btn bot.Button) *slackapi.ButtonBlockElement {
+	e := slackapi.NewButtonBlockElement(id, "", plain(truncate(strings.TrimSpace(btn.Label), maxButtonChars)))
+	e.URL = btn.URL
+	if btn.Style == bot.ButtonPrimary {
+		e.Style = slackapi.StylePrimary
+	}
+	return e
 }

@@ -163,7 +163,21 @@ func noteContainer(n bot.Message) obj {
 	if len(items) == 0 {
 		items = append(items, obj{"type": "TextBlock", "text": "Refused.", "wrap": true, "color": "Attention"})
 	}
-	return obj{"type": "Container", "style": "attention", "items": items}
+	// A note's link buttons (a step-up sign-in) are for the presser alone, like the note.
+	var links []any
+	for _, b := range n.Buttons {
+		if b.URL != "" {
+			links = append(links, buttonAction(b))
+		}
+	}
+	if len(links) > 0 {
+		items = append(items, obj{"type": "ActionSet", "actions": links})
+	}
+	style := "attention"
+	if n.Tone == bot.TonePending {
+		style = "emphasis"
+	}
+	return obj{"type": "Container", "style": style, "items": items}
 }
 
 // textBlocks renders paragraphs ("\n\n") and lines as separate TextBlocks: Markdown would
@@ -235,6 +249,9 @@ func subtle(text string) obj {
 // required Input.Text must be filled before its own Action.Execute fires; inputs inside a
 // ShowCard are not submitted by the other buttons.
 func buttonAction(b bot.Button) obj {
+	if b.URL != "" {
+		return obj{"type": "Action.OpenUrl", "title": plain(b.Label), "url": b.URL}
+	}
 	data := obj{"command": b.Command}
 	if !b.NeedsReason {
 		return executeAction(plain(b.Label), b.Style, data)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -195,6 +196,7 @@ func submittedCommand(value json.RawMessage) (command, reason string, ok bool) {
 }
 
 func (a *Adapter) replyTo(ctx context.Context, act *activity, msg bot.Message) {
+	msg = a.keepLinksPrivate(ctx, act, msg)
 	opts := a.cardOptions(act.Conversation.ID)
 	if _, err := a.conn.replyToActivity(ctx, act.ServiceURL, act.Conversation.ID, act.ID, cardActivity(msg, opts)); err != nil {
 		a.log.Error("reply in teams", slog.String("conversation", act.Conversation.ID), slog.Any(approvals.LogErr, err))
@@ -365,4 +367,24 @@ func writeInvoke(w http.ResponseWriter, r invokeResponse) {
 func firstWord(s string) string {
 	w, _, _ := strings.Cut(s, " ")
 	return w
+}
+
+// keepLinksPrivate keeps a reply that carries a link button (a one-time step-up sign-in,
+// meant for its presser alone) out of a shared conversation: it goes to the person's
+// personal chat instead, and the conversation learns only that it was sent.
+func (a *Adapter) keepLinksPrivate(ctx context.Context, act *activity, msg bot.Message) bot.Message {
+	if !slices.ContainsFunc(msg.Buttons, func(b bot.Button) bool { return b.URL != "" }) ||
+		act.Conversation == nil || act.Conversation.ConversationType == convPersonal {
+		return msg
+	}
+	actor, ok := actorOf(act)
+	if ok {
+		if err := a.Tell(ctx, bot.Recipient{Actor: &actor}, msg); err == nil {
+			return bot.Message{Tone: msg.Tone, Text: msg.Title + ": mfabot sent " + actor.Name + " the link in a personal chat."}
+		} else {
+			a.log.Warn("teams: personal message with a link", slog.Any(approvals.LogErr, err))
+		}
+	}
+	return bot.Message{Title: msg.Title, Tone: bot.ToneBad,
+		Text: "mfabot could not send you the link privately. Open a chat with mfabot (Apps → mfabot) and press the button again."}
 }
