@@ -129,11 +129,11 @@ func (p StepUp) Check(a Actor, in SignIn, now time.Time) (proof string, err erro
 	if slices.ContainsFunc(in.AMR, func(m string) bool { return strings.EqualFold(m, "mfa") }) {
 		return "amr mfa", nil
 	}
-	want := `"mfa" in amr`
+	lacks := `no "mfa" in amr`
 	if p.Context != "" {
-		want = fmt.Sprintf("the authentication context %s in acrs, or %s", p.Context, want)
+		lacks = fmt.Sprintf(`neither the authentication context %s in acrs nor "mfa" in amr`, p.Context)
 	}
-	return "", Errorf(EFORBIDDEN, "the sign-in did not prove multifactor authentication (it carries neither %s); nothing was approved. Press Approve again and sign in with MFA", want)
+	return "", Errorf(EFORBIDDEN, "the sign-in did not prove multifactor authentication (it carries %s); nothing was approved. Press Approve again and sign in with MFA", lacks)
 }
 
 // evidence is what the audit keeps of a step-up sign-in: never the token, only what it
