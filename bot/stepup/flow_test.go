@@ -3,12 +3,20 @@ package stepup_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"io"
 	"log/slog"
+	"math/big"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -60,6 +68,7 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 
 type envOptions struct {
 	context string // the authentication context step-up asks for
+	cert    bool   // the app redeems codes with a certificate instead of its secret
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -104,10 +113,14 @@ func newEnv(t *testing.T, o envOptions) *env {
 		StepUp: approvals.StepUp{Kinds: []approvals.Kind{approvals.KindReset}, Context: o.context}}
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.svc = approvals.NewService(e.db, dir, pol, approvals.ServiceOptions{Clock: e.clock, Logger: log})
-	var err error
-	e.flow, err = stepup.New(stepup.Config{PublicURL: e.srv.URL, TenantID: tenant.ID(), ClientID: e.gs.ClientID(),
+	cfg := stepup.Config{PublicURL: e.srv.URL, TenantID: tenant.ID(), ClientID: e.gs.ClientID(),
 		ClientSecret: e.gs.ClientSecret(), AuthorityHost: e.gs.AuthorityURL(), Context: o.context, Store: e.db, Users: dir,
-		HTTPClient: e.gs.HTTPClient(), Clock: e.clock, Logger: log})
+		HTTPClient: e.gs.HTTPClient(), Clock: e.clock, Logger: log}
+	if o.cert {
+		cfg.ClientSecret, cfg.CertificatePath = "", certificate(t, e.gs)
+	}
+	var err error
+	e.flow, err = stepup.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,6 +296,50 @@ func TestStepUpApproves(t *testing.T) {
 	}
 	if n := e.gs.IDTokensIssued(); n != 1 {
 		t.Fatalf("%d ID tokens issued", n)
+	}
+}
+
+// certificate makes an RSA certificate, registers it with the app and returns the path of
+// a PEM file with it and its key, as AZURE_CLIENT_CERTIFICATE_PATH names one.
+func certificate(t *testing.T, gs *graphtest.Server) string {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "mfabot"},
+		NotBefore: t0.Add(-time.Hour), NotAfter: t0.Add(365 * 24 * time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	gs.AddClientCertificate(cert)
+	pkcs8, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemData := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8})...)
+	path := filepath.Join(t.TempDir(), "mfabot.pem")
+	if err := os.WriteFile(path, pemData, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// With a certificate instead of a secret, the code is redeemed with a signed client
+// assertion.
+func TestStepUpWithCertificate(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{cert: true})
+	id := e.request()
+	c := e.browser()
+	action, fields := e.signIn(c, e.start(c, e.link(e.ben, id)), e.benUPN, graphtest.SignInMFA)
+	if p := do(t, c, http.MethodPost, action, fields); p.status != http.StatusOK || !strings.Contains(p.body, "Approved "+id) {
+		t.Fatalf("callback %d:\n%s", p.status, p.body)
+	}
+	if !strings.Contains(e.audit(id), "MFA proven by amr mfa") {
+		t.Fatalf("audit:\n%s", e.audit(id))
 	}
 }
 
