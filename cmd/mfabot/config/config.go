@@ -15,6 +15,7 @@ import (
 
 	"github.com/mfabot/mfabot/approvals"
 	"github.com/mfabot/mfabot/bot/slack"
+	"github.com/mfabot/mfabot/bot/stepup"
 	"github.com/mfabot/mfabot/bot/teams"
 	"github.com/mfabot/mfabot/graph"
 )
@@ -23,10 +24,11 @@ import (
 // variable (see settings); secrets come only from the environment or from a file named by
 // a *_file key, never from the YAML itself.
 type Config struct {
-	Listen   string
-	DB       string
-	LogLevel string
-	LogJSON  bool
+	Listen    string
+	DB        string
+	PublicURL string
+	LogLevel  string
+	LogJSON   bool
 
 	GraphCloud       string
 	GraphURL         string
@@ -71,6 +73,9 @@ type Config struct {
 	ProtectedGroups   string
 	ConfirmAbove      int
 	EnforceEnabled    bool
+	StepUp            string
+	StepUpMaxAge      time.Duration
+	StepUpContext     string
 
 	SummaryEnabled      bool
 	SummaryAt           string
@@ -98,6 +103,7 @@ func (c *Config) settings() []Setting {
 	return []Setting{
 		{"listen", "MFABOT_LISTEN", false, ":8080", "HTTP listen address: Slack endpoints, Teams /api/messages, /healthz, /readyz, /metrics", &c.Listen},
 		{"db", "MFABOT_DB", false, "mfabot.db", "SQLite database file (created if missing; keep it on a persistent volume)", &c.DB},
+		{"public_url", "MFABOT_PUBLIC_URL", false, "", "the https address admins' browsers reach mfabot at (https://mfabot.contoso.com), for step-up sign-ins under /stepup/; needed only with policy.step_up, Socket Mode included", &c.PublicURL},
 		{"log.level", "MFABOT_LOG_LEVEL", false, "info", "log level: debug, info, warn, error", &c.LogLevel},
 		{"log.json", "MFABOT_LOG_JSON", false, "true", "JSON logs (false: human-readable text)", &c.LogJSON},
 
@@ -145,6 +151,9 @@ func (c *Config) settings() []Setting {
 		{"policy.protected_groups", "MFABOT_PROTECTED_GROUPS", false, "", "groups never revoked, whose members are never touched: ids or names, comma-separated", &c.ProtectedGroups},
 		{"policy.confirm_above", "MFABOT_CONFIRM_ABOVE", false, "500", "revoke-group above this many members needs --confirm <count>", &c.ConfirmAbove},
 		{"policy.enforce_enabled", "MFABOT_ENFORCE_ENABLED", false, "false", "allow enforce (per-user MFA state); needs the permission Policy.ReadWrite.AuthenticationMethod, which can also rewrite the tenant's authentication methods policy", &c.EnforceEnabled},
+		{"policy.step_up", "MFABOT_STEP_UP", false, "", "request kinds whose approval counts only after a fresh Entra sign-in with MFA by the approver (reset, revoke, revoke-group, enforce; comma-separated); needs public_url", &c.StepUp},
+		{"policy.step_up_max_age", "MFABOT_STEP_UP_MAX_AGE", false, "5m", "how recent that sign-in must be, 1m to 1h", &c.StepUpMaxAge},
+		{"policy.step_up_context", "MFABOT_STEP_UP_CONTEXT", false, "", "Conditional Access authentication context id (c1 … c99) the sign-in asks for, tied in the tenant to a policy that demands MFA; without it the sign-in's amr must say mfa", &c.StepUpContext},
 
 		{"summary.enabled", "MFABOT_SUMMARY_ENABLED", false, "true", "post the enrollment summary every day", &c.SummaryEnabled},
 		{"summary.at", "MFABOT_SUMMARY_AT", false, "09:00", "time of day of the summary (HH:MM)", &c.SummaryAt},
@@ -401,6 +410,14 @@ func (c *Config) Validate() error {
 			bad("slack.users", "MFABOT_SLACK_USERS", "%s=%q: the link must be an Entra object id (a GUID)", u, oid)
 		}
 	}
+	if c.StepUp != "" && c.PublicURL == "" {
+		bad("public_url", "MFABOT_PUBLIC_URL", "required with policy.step_up: the https address admins' browsers reach mfabot at, for the step-up sign-in")
+	}
+	if c.PublicURL != "" {
+		if _, err := stepup.ValidatePublicURL(c.PublicURL); err != nil {
+			bad("public_url", "MFABOT_PUBLIC_URL", "%v", err)
+		}
+	}
 	if _, err := time.LoadLocation(c.SummaryTimezone); err != nil {
 		bad("summary.timezone", "MFABOT_SUMMARY_TIMEZONE", "unknown time zone %q", c.SummaryTimezone)
 	}
@@ -508,6 +525,9 @@ func (c *Config) Policy() (approvals.Policy, error) {
 		// accounts, so only accounts linked to Entra may request or decide.
 		RequireLink: (c.SlackEnabled() && c.TeamsEnabled()) || hasEntraPrincipal(req) || hasEntraPrincipal(appr),
 	}
+	if p.StepUp, err = c.stepUp(); err != nil {
+		return p, err
+	}
 	for k, d := range map[approvals.Kind]time.Duration{
 		approvals.KindReset:       c.ExpiryReset,
 		approvals.KindRevokeGroup: c.ExpiryRevokeGroup,
@@ -522,6 +542,46 @@ func (c *Config) Policy() (approvals.Policy, error) {
 		return p, err
 	}
 	return p, nil
+}
+
+// stepUp is the policy's step-up rule; a problem names its key and variable.
+func (c *Config) stepUp() (approvals.StepUp, error) {
+	su := approvals.StepUp{MaxAge: c.StepUpMaxAge, Context: c.StepUpContext}
+	for _, k := range splitList(c.StepUp) {
+		su.Kinds = append(su.Kinds, approvals.Kind(strings.ToLower(k)))
+	}
+	for _, p := range []struct {
+		key, env string
+		rule     approvals.StepUp
+	}{
+		{"policy.step_up", "MFABOT_STEP_UP", approvals.StepUp{Kinds: su.Kinds}},
+		{"policy.step_up_max_age", "MFABOT_STEP_UP_MAX_AGE", approvals.StepUp{MaxAge: su.MaxAge}},
+		{"policy.step_up_context", "MFABOT_STEP_UP_CONTEXT", approvals.StepUp{Context: su.Context}},
+	} {
+		if err := p.rule.Validate(); err != nil {
+			return su, fmt.Errorf("%s (%s): %s", p.key, p.env, strings.TrimPrefix(approvals.ErrorMessage(err), "policy: "))
+		}
+	}
+	return su, nil
+}
+
+// StepUpConfig is the step-up flow's share of the configuration: the public URL, the
+// app registration and its credential (azidentity's variables from getenv, as the Graph
+// credential), the authority and the policy's freshness and context. The caller adds
+// what is not configuration (store, logger, clock, HTTP client).
+func (c *Config) StepUpConfig(getenv func(string) string) stepup.Config {
+	o := c.CredentialOptions(getenv)
+	authority := c.AuthorityHost
+	if authority == "" {
+		if cl, err := graph.LookupCloud(c.GraphCloud); err == nil {
+			authority = cl.AuthorityHost
+		}
+	}
+	return stepup.Config{
+		PublicURL: c.PublicURL, TenantID: c.TenantID, ClientID: c.ClientID, AuthorityHost: authority,
+		ClientSecret: o.ClientSecret, CertificatePath: o.CertificatePath, CertificatePassword: o.CertificatePassword,
+		FederatedTokenFile: o.FederatedTokenFile, MaxAge: approvals.StepUp{MaxAge: c.StepUpMaxAge}.Fresh(), Context: c.StepUpContext,
+	}
 }
 
 func hasEntraPrincipal(ps []approvals.Principal) bool {
