@@ -28,11 +28,12 @@ func (d *Dispatcher) stepUp(ctx context.Context, a approvals.Actor, id string) (
 	if d.o.StepUp == nil {
 		return bot.Response{Card: &card}, approvals.Errorf(approvals.EINTERNAL, "%s needs a step-up sign-in, and this mfabot has no public_url to send one to", r.Kind)
 	}
+	now := d.o.Clock.Now()
 	link, expires, err := d.o.StepUp.Link(ctx, a, r.ID)
 	if err != nil {
 		return bot.Response{Card: &card}, err
 	}
-	m := StepUpMessage(r, a, link, expires, d.o.Clock.Now())
+	m := StepUpMessage(r, a, link, expires, now)
 	return bot.Response{Reply: &m, Card: &card}, nil
 }
 

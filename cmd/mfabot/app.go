@@ -16,6 +16,7 @@ import (
 	"github.com/mfabot/mfabot/approvals"
 	"github.com/mfabot/mfabot/bot"
 	"github.com/mfabot/mfabot/bot/slack"
+	"github.com/mfabot/mfabot/bot/stepup"
 	"github.com/mfabot/mfabot/bot/teams"
 	"github.com/mfabot/mfabot/cmd/mfabot/config"
 	"github.com/mfabot/mfabot/commands"
@@ -41,6 +42,7 @@ type App struct {
 	Summary    *summary.Job
 	Slack      *slack.Adapter
 	Teams      *teams.Adapter
+	StepUp     *stepup.Flow // nil unless policy.step_up names kinds
 	Metrics    *metrics
 
 	platforms []bot.Platform
@@ -134,9 +136,21 @@ func NewApp(ctx context.Context, cfg *config.Config, log *slog.Logger, getenv fu
 		Clock:    clock, Logger: log.With(approvals.LogComponent, "summary"),
 	}
 
+	a.StepUp, err = newStepUp(cfg, getenv, policy, a.DB, a.Graph, deps.GraphHTTPClient, clock, log.With(approvals.LogComponent, "stepup"))
+	if err != nil {
+		return nil, err
+	}
+	var links commands.StepUp // a nil *stepup.Flow must stay a nil interface
+	if a.StepUp != nil {
+		links = a.StepUp
+	}
 	a.Dispatcher = commands.NewDispatcher(commands.Options{
 		Service: a.Service, Status: a.Graph, Summary: summaryPoster{a}, Clock: clock, Logger: log.With(approvals.LogComponent, "commands"),
+		StepUp: links,
 	})
+	if a.StepUp != nil {
+		a.mux.Handle("/stepup/", a.StepUp.Handler(a.Dispatcher))
+	}
 
 	if cfg.SlackEnabled() {
 		sc := cfg.SlackConfig()
@@ -222,7 +236,8 @@ func (a *App) ready(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintln(w, "ready")
 }
 
-// Handler is the HTTP surface: Slack endpoints, Teams /api/messages, health and metrics.
+// Handler is the HTTP surface: Slack endpoints, Teams /api/messages, the step-up sign-in
+// under /stepup/, health and metrics.
 func (a *App) Handler() http.Handler { return a.Metrics.instrument(a.mux) }
 
 // Run starts the background work (executor, sweeper, summary schedule, Socket Mode) and,

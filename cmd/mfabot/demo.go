@@ -11,11 +11,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/mfabot/mfabot/approvals"
 	"github.com/mfabot/mfabot/bot"
 	"github.com/mfabot/mfabot/bot/console"
+	"github.com/mfabot/mfabot/bot/stepup"
 	"github.com/mfabot/mfabot/cmd/mfabot/config"
 	"github.com/mfabot/mfabot/commands"
 	"github.com/mfabot/mfabot/graph"
@@ -28,12 +30,17 @@ const (
 	demoClientSecret = "demo-only-secret"
 )
 
-// demoPeople are who the console lets you act as.
+// demoPeople are who the console lets you act as. Ann and Ben are Entra users of the
+// simulated tenant too (demoAccounts), linked by object id when the demo starts: a reset
+// needs Ben's step-up sign-in as himself.
 var demoPeople = []console.Person{
 	{ID: "ann", Name: "Ann Admin", Role: "requester · approver"},
 	{ID: "ben", Name: "Ben Approver", Role: "requester · approver"},
 	{ID: "nina", Name: "Nina Newhire", Role: "not an admin"},
 }
+
+// demoAccounts are the Entra accounts of the console's admins, by person id.
+var demoAccounts = map[string]string{"ann": "ann.admin@contoso.com", "ben": "ben.approver@contoso.com"}
 
 // demo is a running demo: the simulated tenant, the app and the console.
 type demo struct {
@@ -71,6 +78,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stdout, "mfabot demo: open %s\n", d.URL)
 	fmt.Fprintf(stdout, "  simulated tenant: %d users (try adele.vance@contoso.com, group \"All Staff\")\n", d.Tenant.UserCount())
 	fmt.Fprintf(stdout, "  database: %s (run again with --db %s to keep the history)\n", d.DBPath, d.DBPath)
+	fmt.Fprintln(stdout, "  step-up: approving a reset asks for a fresh sign-in with MFA on the simulated tenant's sign-in page")
 	fmt.Fprintln(stdout, "  Ctrl-C stops it.")
 	err = d.Wait(ctx)
 	fmt.Fprintln(stdout, "mfabot demo: stopped; unfinished work resumes on the next start with the same --db")
@@ -101,9 +109,31 @@ func startDemo(ctx context.Context, o demoOptions) (_ *demo, err error) {
 		}
 	}()
 	d.Tenant = graphtest.Generate(graphtest.GenOptions{Seed: o.Seed, Users: o.Users})
+	people := slices.Clone(demoPeople)
+	for i, p := range people {
+		upn, ok := demoAccounts[p.ID]
+		if !ok {
+			continue
+		}
+		u, err := d.Tenant.AddUser(graphtest.User{UserPrincipalName: upn, DisplayName: p.Name, UserType: graphtest.Member,
+			AccountEnabled: true, Admin: true, Department: "IT"})
+		if err != nil {
+			return nil, fmt.Errorf("demo account %s: %w", upn, err)
+		}
+		if _, err := d.Tenant.AddMethod(u.ID, graphtest.Method{Type: graphtest.MethodAuthenticator, DisplayName: "iPhone", DeviceTag: "SoftwareTokenActivated"}); err != nil {
+			return nil, fmt.Errorf("demo account %s: %w", upn, err)
+		}
+		people[i].EntraID, people[i].Email = u.ID, upn
+	}
+	// The console's address is the public URL of the step-up sign-in, so it listens first.
+	if d.ln, err = net.Listen("tcp", o.Addr); err != nil {
+		return nil, fmt.Errorf("listen on %s: %w (try --addr 127.0.0.1:0)", o.Addr, err)
+	}
+	d.URL = "http://" + d.ln.Addr().String() + "/"
+	publicURL := strings.TrimSuffix(d.URL, "/")
 	d.Graph, err = graphtest.NewServer(d.Tenant, graphtest.Options{
 		ClientID: demoClientID, ClientSecret: demoClientSecret, TenantID: d.Tenant.ID(),
-		Latency: 15 * time.Millisecond,
+		Latency: 15 * time.Millisecond, RedirectURIs: []string{publicURL + stepup.CallbackPath},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start the simulated tenant: %w", err)
@@ -130,6 +160,9 @@ func startDemo(ctx context.Context, o demoOptions) (_ *demo, err error) {
 	cfg.ProtectedUsers = "breakglass@contoso.onmicrosoft.com"
 	cfg.ProtectedGroups = "Emergency Access"
 	cfg.EnforceEnabled = true
+	// A reset counts only after the approver's fresh sign-in with MFA, on the simulated
+	// tenant's sign-in page.
+	cfg.PublicURL, cfg.StepUp = publicURL, string(approvals.KindReset)
 	cfg.SweepEvery = 10 * time.Second
 	// Graph allows 20 writes/s; the simulated tenant is not throttled, so the demo goes five
 	// times faster: revoking "All Staff" still shows its progress, for half a minute.
@@ -148,7 +181,7 @@ func startDemo(ctx context.Context, o demoOptions) (_ *demo, err error) {
 		GraphHTTPClient: d.Graph.HTTPClient(),
 		Platforms: func(disp *commands.Dispatcher) ([]bot.Platform, error) {
 			d.Console, err = console.New(console.Config{
-				People: slices.Clone(demoPeople), Title: "mfabot demo", Logger: o.Logger.With(approvals.LogComponent, "console"),
+				People: people, Title: "mfabot demo", Logger: o.Logger.With(approvals.LogComponent, "console"),
 				History: func(ctx context.Context) ([]bot.Message, error) { return d.history(ctx) },
 			}, disp)
 			if err != nil {
@@ -163,11 +196,10 @@ func startDemo(ctx context.Context, o demoOptions) (_ *demo, err error) {
 	if err := d.Console.LoadHistory(ctx); err != nil {
 		o.Logger.Warn("load history", approvals.LogErr, err)
 	}
-	if d.ln, err = net.Listen("tcp", o.Addr); err != nil {
-		return nil, fmt.Errorf("listen on %s: %w (try --addr 127.0.0.1:0)", o.Addr, err)
-	}
-	d.URL = "http://" + d.ln.Addr().String() + "/"
-	d.srv = &http.Server{Handler: d.Console.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	mux := http.NewServeMux()
+	mux.Handle("/", d.Console.Handler())
+	mux.Handle("/stepup/", d.App.Handler())
+	d.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := d.srv.Serve(d.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			o.Logger.Error("console server", approvals.LogErr, err)
@@ -201,6 +233,9 @@ func (d *demo) Wait(ctx context.Context) error {
 }
 
 func (d *demo) close() {
+	if d.srv == nil && d.ln != nil {
+		_ = d.ln.Close() // listening, never served: startDemo failed after Listen
+	}
 	if d.App != nil {
 		_ = d.App.Close()
 	}

@@ -10,8 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 
+	"github.com/mfabot/mfabot/approvals"
 	"github.com/mfabot/mfabot/graph/graphtest"
 )
 
@@ -31,9 +33,12 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-// TestDemoInBrowser drives the demo in real headless Chromium: Ann requests a reset, her
-// own Approve is refused, Ben approves, the card reaches "Succeeded" live, and the
-// simulated tenant shows Adele's methods gone.
+// TestDemoInBrowser drives the demo in real headless Chromium, step-up and all: Ann requests
+// a reset, her own Approve is refused, Ben's Approve answers with his one-time sign-in
+// link; in the tab it opens he signs in with MFA on the simulated tenant's sign-in page;
+// the page says "Approved", the card in the console reaches "Succeeded" live, and the
+// simulated tenant shows Adele's methods gone. MFABOT_SCREENSHOT and
+// MFABOT_STEPUP_SCREENSHOT name files for docs/demo.png and docs/stepup.png.
 func TestDemoInBrowser(t *testing.T) {
 	t.Parallel()
 	exe := chromium(t)
@@ -57,7 +62,7 @@ func TestDemoInBrowser(t *testing.T) {
 	defer acancel()
 	bctx, bcancel := chromedp.NewContext(actx)
 	defer bcancel()
-	bctx, tcancel := context.WithTimeout(bctx, 90*time.Second)
+	bctx, tcancel := context.WithTimeout(bctx, 120*time.Second)
 	defer tcancel()
 
 	card := `#timeline .item-channel .card[data-request]`
@@ -80,12 +85,87 @@ func TestDemoInBrowser(t *testing.T) {
 	if !strings.Contains(refusal, "you cannot approve or deny your own request") {
 		t.Fatalf("Ann's approval was not refused:\n%s", refusal)
 	}
+
+	// Ben's Approve answers, for him alone, with his one-time sign-in link.
+	link := `.item-reply .card a.btn-primary[href*="/stepup/"]`
 	err = chromedp.Do(bctx,
 		chromedp.Click(`a.person[data-person="ben"]`),
 		chromedp.WaitVisible(`body[data-as="ben"] `+card+` button.btn-primary`),
 		chromedp.Click(card+` button.btn-primary`),
-		chromedp.WaitVisible(card+`.tone-good`),
+		chromedp.WaitVisible(link),
 	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shotLink, err := elementShot(bctx, `section.channel`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newTab := chromedp.WaitNewTarget(bctx, func(i *target.Info) bool { return strings.Contains(i.URL, "/stepup/") })
+	if err := chromedp.Do(bctx, chromedp.Click(link)); err != nil {
+		t.Fatal(err)
+	}
+	var tab target.ID
+	select {
+	case tab = <-newTab:
+	case <-bctx.Done():
+		t.Fatal("the sign-in link opened no tab")
+	}
+	sctx, scancel := chromedp.NewContext(bctx, chromedp.WithTargetID(tab))
+	defer scancel()
+
+	// The link's page says what Ben approves; Entra's (simulated) page offers Ben's account.
+	var what, who, result string
+	err = chromedp.Do(sctx, chromedp.WaitVisible(`#continue`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if what, err = chromedp.Run(sctx, chromedp.Text(`#stepup`)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(what, "Approve R-") || !strings.Contains(what, "adele.vance@contoso.com") || !strings.Contains(what, "as Ben Approver") {
+		t.Fatalf("the link's page says:\n%s", what)
+	}
+	shotLanding, err := elementShot(sctx, `#stepup`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = chromedp.Do(sctx, chromedp.Click(`#continue`), chromedp.WaitVisible(`#mfa`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if who, err = chromedp.Run(sctx, chromedp.Text(`#signin`)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(who, "ben.approver@contoso.com") {
+		t.Fatalf("the sign-in page does not offer Ben's account:\n%s", who)
+	}
+	if err := chromedp.Do(sctx, chromedp.Click(`input[name="account"][value="ben.approver@contoso.com"]`)); err != nil {
+		t.Fatal(err)
+	}
+	shotSignIn, err := elementShot(sctx, `main`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = chromedp.Do(sctx, chromedp.Click(`#mfa`), chromedp.WaitVisible(`main.tone-good #title`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if result, err = chromedp.Run(sctx, chromedp.Text(`#stepup`)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(result, "Approved R-") {
+		t.Fatalf("the sign-in ended with:\n%s", result)
+	}
+	shotResult, err := elementShot(sctx, `#stepup`)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Back in the console (closing the sign-in tab brings it to the front: a background
+	// tab paints no frames to screenshot), the card has run to the end.
+	scancel()
+	err = chromedp.Do(bctx, chromedp.WaitVisible(card+`.tone-good`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,12 +175,27 @@ func TestDemoInBrowser(t *testing.T) {
 	if !strings.Contains(state, "Succeeded") {
 		t.Fatalf("card = %s", state)
 	}
+	shotCard, err := elementShot(bctx, card+`.tone-good`)
+	if err != nil {
+		t.Fatal(err)
+	}
 	adele, _ := d.Tenant.User(graphtest.AdeleUPN)
 	if ms := d.Tenant.Methods(adele.ID); len(ms) != 1 || ms[0].Type != graphtest.MethodPassword {
 		t.Fatalf("Adele still has %d methods", len(ms))
 	}
 	if d.Tenant.RevokedAt(adele.ID).IsZero() {
 		t.Fatal("Adele's sessions were not revoked")
+	}
+	ben, _ := d.Tenant.User(demoAccounts["ben"])
+	var evidence string
+	err = d.App.DB.ExportAudit(ctx, time.Time{}, func(ev approvals.AuditEvent) error {
+		if ev.Type == approvals.EventApproved {
+			evidence = ev.Detail
+		}
+		return nil
+	})
+	if err != nil || !strings.Contains(evidence, "step-up: signed in as "+ben.ID) || !strings.Contains(evidence, "MFA proven by amr mfa") {
+		t.Fatalf("the approval's audit entry = %q (%v)", evidence, err)
 	}
 	png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
 	if err != nil {
@@ -112,6 +207,11 @@ func TestDemoInBrowser(t *testing.T) {
 	}
 	if out := os.Getenv("MFABOT_SCREENSHOT"); out != "" {
 		_ = os.WriteFile(out, png, 0o644)
+	}
+	if out := os.Getenv("MFABOT_STEPUP_SCREENSHOT"); out != "" {
+		if err := writeFlowImage(out, [][]byte{shotLink}, [][]byte{shotLanding}, [][]byte{shotSignIn}, [][]byte{shotResult, shotCard}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	t.Logf("screenshot: %s", shot)
 }

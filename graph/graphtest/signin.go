@@ -276,14 +276,14 @@ func requestedContexts(claims string) ([]string, error) {
 }
 
 // accounts are the users the page offers: the login_hint's first, then the tenant's
-// admins, at most eight in all.
+// admins, at most five in all (the page has a field for anyone else).
 func (s *Server) accounts(hint string) []User {
 	var out []User
 	if u, ok := s.t.User(hint); ok && hint != "" {
 		out = append(out, u)
 	}
 	for _, u := range s.t.Users() {
-		if len(out) >= 8 {
+		if len(out) >= 5 {
 			break
 		}
 		if u.Admin && u.AccountEnabled && !slices.ContainsFunc(out, func(o User) bool { return o.ID == u.ID }) {
@@ -670,7 +670,7 @@ var signInTemplate = template.Must(template.New("signin").Parse(`<!doctype html>
 <div class="brand">Microsoft Entra ID · {{.Tenant}}</div>
 <div class="sim">Simulated sign-in (graphtest): no password is asked.</div>
 <h1>Sign in</h1>
-<p>to continue to the app <code>{{.App}}</code></p>
+<p>to continue to <b>mfabot</b> <small>(app {{.App}})</small></p>
 {{with .Problem}}<p class="problem" id="problem">{{.}}</p>{{end}}
 <form method="post" id="signin">
 <input type="hidden" name="request" value="{{.Request}}">
