@@ -55,6 +55,9 @@ type CheckConfig struct {
 	Policy *approvals.Policy
 	// HTTPClient carries the token requests and the Graph calls; nil means the defaults.
 	HTTPClient *http.Client
+	// StepUpRedirectURI, when set (step-up is on), is the web redirect URI the app
+	// registration must list for the step-up sign-in (CheckRedirectURI).
+	StepUpRedirectURI string
 }
 
 // checkTimeout bounds each remote check, so that one unreachable service leaves time
@@ -97,6 +100,9 @@ func Check(ctx context.Context, cfg CheckConfig, r Reporter) {
 	g.checkLicence(ctx, r)
 	if cfg.Policy != nil {
 		g.checkPinned(ctx, *cfg.Policy, r)
+	}
+	if cfg.StepUpRedirectURI != "" {
+		g.checkRedirectURI(ctx, cfg.StepUpRedirectURI, r)
 	}
 }
 

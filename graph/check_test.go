@@ -26,6 +26,7 @@ func TestCheck(t *testing.T) {
 	tests := []struct {
 		name   string
 		tenant func(*graphtest.Tenant)
+		server func(*graphtest.Server)
 		change func(c *graph.CheckConfig)
 		want   []string // line prefixes
 		says   string   // in the report too
@@ -43,6 +44,17 @@ func TestCheck(t *testing.T) {
 		{name: "WarnUnlicensed", tenant: func(tn *graphtest.Tenant) { tn.SetLicensed(false) }, want: []string{
 			"warn graph.licence: the tenant has no Microsoft Entra ID P1/P2",
 		}},
+		{name: "OKStepUp", server: func(s *graphtest.Server) { s.SetRedirectURIs("https://app.contoso.com/", stepUpRedirect) }, change: stepUpOn,
+			want: []string{"ok graph.redirect_uri: the app registration has the Web redirect URI " + stepUpRedirect + " and the ID token claim auth_time"}},
+		{name: "ErrStepUpRedirectMissing", server: func(s *graphtest.Server) { s.SetRedirectURIs("https://app.contoso.com/") }, change: stepUpOn,
+			want: []string{"fail graph.redirect_uri: the app registration lacks the Web redirect URI " + stepUpRedirect + " (it has https://app.contoso.com/)"},
+			says: "Authentication → Add a platform → Web"},
+		{name: "ErrStepUpNoAuthTime", server: func(s *graphtest.Server) { s.SetRedirectURIs(stepUpRedirect); s.SetIDTokenOptionalClaims() }, change: stepUpOn,
+			want: []string{"fail graph.redirect_uri: the app registration's ID token lacks the optional claim auth_time"},
+			says: "Token configuration → Add optional claim → ID → auth_time"},
+		{name: "WarnStepUpUnreadable", tenant: func(tn *graphtest.Tenant) {
+			tn.SetGranted(slices.DeleteFunc(graphtest.DefaultGranted(), func(p string) bool { return p == "Application.Read.All" }))
+		}, change: stepUpOn, want: []string{"warn graph.redirect_uri: cannot read the app registration"}, says: "Application.Read.All"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -51,6 +63,9 @@ func TestCheck(t *testing.T) {
 				tt.tenant(tenant)
 			}
 			srv := graphtest.Start(t, tenant, graphtest.Options{})
+			if tt.server != nil {
+				tt.server(srv)
+			}
 			pol := approvals.Policy{ProtectedGroups: []string{graphtest.GroupEmergencyAccess}}
 			cfg := graph.CheckConfig{
 				Credential: graph.CredentialOptions{TenantID: srv.Tenant().ID(), ClientID: srv.ClientID(), ClientSecret: srv.ClientSecret(),
@@ -73,3 +88,7 @@ func TestCheck(t *testing.T) {
 		})
 	}
 }
+
+const stepUpRedirect = "https://mfabot.contoso.com/stepup/callback"
+
+func stepUpOn(c *graph.CheckConfig) { c.StepUpRedirectURI = stepUpRedirect }

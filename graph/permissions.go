@@ -32,7 +32,7 @@ var RequiredPermissions = []Permission{
 	// It can also rewrite the tenant's authentication methods policy: grant it only with
 	// enforce turned on (policy.enforce_enabled).
 	{Name: "Policy.ReadWrite.AuthenticationMethod", Needed: "enforce and the per-user MFA state in status (beta authentication/requirements)", Feature: "enforce"},
-	{Name: "Application.Read.All", Needed: "mfabot doctor only (reading which permissions are granted)", Optional: true},
+	{Name: "Application.Read.All", Needed: "mfabot doctor only (reading which permissions are granted, and the step-up redirect URI)", Optional: true},
 }
 
 // GrantedPermissions reads the application permissions granted (with admin consent) to

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -23,6 +24,7 @@ import (
 	"github.com/mfabot/mfabot/approvals"
 	"github.com/mfabot/mfabot/bot/slack"
 	"github.com/mfabot/mfabot/bot/slack/slacktest"
+	"github.com/mfabot/mfabot/bot/stepup"
 	"github.com/mfabot/mfabot/bot/teams"
 	"github.com/mfabot/mfabot/bot/teams/teamstest"
 	"github.com/mfabot/mfabot/cmd/mfabot/doctor"
@@ -93,6 +95,7 @@ func slackFront(t *testing.T, fake *slacktest.Server, channels map[string]fakeCh
 // doctorCase is a tenant, a Slack workspace and a configuration to run doctor against.
 type doctorCase struct {
 	tenant   func(*graphtest.Tenant)
+	server   func(*graphtest.Server) // the app registration's settings
 	scopes   []string
 	channels map[string]fakeChannel // default: the approvals channel with the bot in it
 	vars     map[string]string      // added to (or, when "", removed from) the base
@@ -113,6 +116,9 @@ func (c doctorCase) start(t *testing.T) (map[string]string, doctor.Options) {
 		c.tenant(tenant)
 	}
 	gs := graphtest.Start(t, tenant, graphtest.Options{})
+	if c.server != nil {
+		c.server(gs)
+	}
 	fake := slacktest.Start(t)
 	fake.Scopes = c.scopes
 	channels := c.channels
@@ -296,6 +302,15 @@ func TestDoctor(t *testing.T) {
 			{doctor.CheckConfig, doctor.StatusFail, "slack.channel (MFABOT_SLACK_CHANNEL): required"},
 			{doctor.CheckConfig, doctor.StatusFail, "policy.approvers (MFABOT_APPROVERS)"},
 		}},
+		{name: "OKStepUp", c: doctorCase{vars: stepUpVars, server: func(s *graphtest.Server) { s.SetRedirectURIs(stepUpPublicURL + "/stepup/callback") }},
+			code: 0, want: []want{
+				{graph.CheckRedirectURI, doctor.StatusOK, "Web redirect URI " + stepUpPublicURL + "/stepup/callback and the ID token claim auth_time"},
+				{stepup.CheckAuthority, doctor.StatusOK, "redeemed with the client secret"},
+			}},
+		{name: "ErrStepUpRedirectURIMissing", c: doctorCase{vars: stepUpVars}, code: 1,
+			want: []want{{graph.CheckRedirectURI, doctor.StatusFail, "lacks the Web redirect URI " + stepUpPublicURL + "/stepup/callback"}}},
+		{name: "ErrStepUpWithoutPublicURL", c: doctorCase{vars: map[string]string{"MFABOT_STEP_UP": "reset"}}, code: 1,
+			want: []want{{doctor.CheckConfig, doctor.StatusFail, "public_url (MFABOT_PUBLIC_URL): required with policy.step_up"}}},
 		{name: "ErrConfigFile", c: doctorCase{vars: map[string]string{"MFABOT_GRAPH_WRITE_RATE": "fast"}}, code: 1,
 			want: []want{{doctor.CheckConfig, doctor.StatusFail, `MFABOT_GRAPH_WRITE_RATE: "fast" is not a number`}}},
 	}
@@ -315,6 +330,10 @@ func TestDoctor(t *testing.T) {
 		})
 	}
 }
+
+const stepUpPublicURL = "https://mfabot.contoso.com"
+
+var stepUpVars = map[string]string{"MFABOT_STEP_UP": "reset,revoke-group", "MFABOT_PUBLIC_URL": stepUpPublicURL}
 
 // TestDoctorFixes: every problem says how to fix it, in words that name the setting or
 // the place in the admin portal.
@@ -457,6 +476,11 @@ func TestDoctorDatabase(t *testing.T) {
 		}
 		return v
 	}
+	// The newest schema, so that a new migration does not change what these cases say.
+	latest, err := storage.LatestSchema()
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name  string
 		db    func(t *testing.T, path string)
@@ -466,7 +490,7 @@ func TestDoctorDatabase(t *testing.T) {
 		after func(t *testing.T, path string)
 	}{
 		{name: "OKIntactAuditLog", db: makeDB, code: 0, want: []want{
-			{storage.CheckDatabase, doctor.StatusOK, "schema version 2 is current"}, {storage.CheckAudit, doctor.StatusOK, "intact: 3 entries, hash chain verified"},
+			{storage.CheckDatabase, doctor.StatusOK, fmt.Sprintf("schema version %d is current", latest)}, {storage.CheckAudit, doctor.StatusOK, "intact: 3 entries, hash chain verified"},
 		}},
 		{name: "OKMissingFileLeftAlone", code: 0, want: []want{{storage.CheckDatabase, doctor.StatusOK, "does not exist yet"}},
 			after: func(t *testing.T, path string) {
@@ -481,12 +505,12 @@ func TestDoctorDatabase(t *testing.T) {
 		{name: "ErrNewerSchema", db: func(t *testing.T, path string) {
 			makeDB(t, path)
 			exec(t, path, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, '0099_future.sql', '2030-01-01T00:00:00Z')")
-		}, code: 1, want: []want{{storage.CheckDatabase, doctor.StatusFail, "schema version 99, newer than this mfabot knows (2)"}}},
+		}, code: 1, want: []want{{storage.CheckDatabase, doctor.StatusFail, fmt.Sprintf("schema version 99, newer than this mfabot knows (%d)", latest)}}},
 		{name: "OKOlderSchemaNotMigrated", db: func(t *testing.T, path string) {
 			makeDB(t, path)
 			exec(t, path, "DELETE FROM schema_migrations")
 		}, code: 0, want: []want{
-			{storage.CheckDatabase, doctor.StatusOK, "schema version 0; this mfabot migrates it to 2 when it starts"}, {storage.CheckAudit, doctor.StatusWarn, "not verified"},
+			{storage.CheckDatabase, doctor.StatusOK, fmt.Sprintf("schema version 0; this mfabot migrates it to %d when it starts", latest)}, {storage.CheckAudit, doctor.StatusWarn, "not verified"},
 		}, after: func(t *testing.T, path string) {
 			if v := version(t, path); v != 0 {
 				t.Errorf("doctor migrated the file to version %d", v)

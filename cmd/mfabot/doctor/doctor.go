@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/mfabot/mfabot/bot/slack"
+	"github.com/mfabot/mfabot/bot/stepup"
 	"github.com/mfabot/mfabot/bot/teams"
 	"github.com/mfabot/mfabot/cmd/mfabot/config"
 	"github.com/mfabot/mfabot/graph"
@@ -57,6 +58,7 @@ var (
 	_ graph.Reporter   = (*findings)(nil)
 	_ slack.Reporter   = (*findings)(nil)
 	_ teams.Reporter   = (*findings)(nil)
+	_ stepup.Reporter  = (*findings)(nil)
 )
 
 func (f *findings) OK(check, msg, fix string)   { f.add(check, StatusOK, msg, fix) }
@@ -87,10 +89,20 @@ func Run(ctx context.Context, configPath string, getenv func(string) string, o O
 func run(ctx context.Context, cfg *config.Config, getenv func(string) string, o Options, db *storage.DB, f *findings) {
 	gc := graph.CheckConfig{Credential: cfg.CredentialOptions(getenv), BaseURL: cfg.GraphURL,
 		Enforce: cfg.EnforceEnabled, HTTPClient: o.HTTPClient}
-	if pol, err := cfg.Policy(); err == nil {
+	pol, err := cfg.Policy()
+	if err == nil {
 		gc.Policy = &pol // an invalid policy is the configuration check's to report
 	}
+	stepUp := err == nil && len(pol.StepUp.Kinds) > 0 && cfg.PublicURL != ""
+	if stepUp {
+		gc.StepUpRedirectURI = strings.TrimRight(cfg.PublicURL, "/") + stepup.CallbackPath
+	}
 	graph.Check(ctx, gc, f)
+	if stepUp {
+		sc := cfg.StepUpConfig(getenv)
+		sc.HTTPClient = o.HTTPClient
+		stepup.Check(ctx, sc, f)
+	}
 	if cfg.SlackEnabled() {
 		sc := cfg.SlackConfig()
 		sc.HTTPClient = o.HTTPClient
