@@ -38,6 +38,8 @@ func (f *Flow) Handler(d Decider) http.Handler {
 	// The start must come from the landing page itself (same origin), never from another
 	// site's form.
 	cop := http.NewCrossOriginProtection()
+	// A proxy may rewrite Host; the public origin is the page's own either way.
+	_ = cop.AddTrustedOrigin(f.public.String())
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.page(w, r, http.StatusForbidden, refusal("This sign-in can only be started from its own page."), nil)
 	}))

@@ -81,6 +81,12 @@ func startAppOn(t *testing.T, extra map[string]string, deps appDeps, edit func(*
 		edit(tenant)
 	}
 	gs := graphtest.Start(t, tenant, graphtest.Options{})
+	// The app listens first: its address may be the public URL of the step-up sign-in.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
 	vars := map[string]string{
 		"MFABOT_DB":              filepath.Join(t.TempDir(), "mfabot.db"),
 		"MFABOT_GRAPH_URL":       gs.URL(),
@@ -94,6 +100,10 @@ func startAppOn(t *testing.T, extra map[string]string, deps appDeps, edit func(*
 	for k, v := range extra {
 		vars[k] = v
 	}
+	if vars["MFABOT_PUBLIC_URL"] == publicURLOfListener {
+		vars["MFABOT_PUBLIC_URL"] = url
+		gs.SetRedirectURIs(url + "/stepup/callback")
+	}
 	cfg, err := config.Load("", envOf(vars))
 	if err != nil {
 		t.Fatal(err)
@@ -106,10 +116,7 @@ func startAppOn(t *testing.T, extra map[string]string, deps appDeps, edit func(*
 	deps.GraphHTTPClient = gs.HTTPClient()
 	app, err := NewApp(context.Background(), cfg, log, envOf(vars), deps)
 	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+		ln.Close()
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -120,8 +127,12 @@ func startAppOn(t *testing.T, extra map[string]string, deps appDeps, edit func(*
 		<-done
 		app.Close()
 	})
-	return &testApp{App: app, URL: "http://" + ln.Addr().String(), Graph: gs, Logs: logs, Config: cfg}
+	return &testApp{App: app, URL: url, Graph: gs, Logs: logs, Config: cfg}
 }
+
+// publicURLOfListener as MFABOT_PUBLIC_URL asks startApp for the app's own address, and
+// registers its step-up redirect URI with the simulated app registration.
+const publicURLOfListener = "(the listener)"
 
 // waitFor polls cond for up to 15 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
