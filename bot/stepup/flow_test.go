@@ -402,6 +402,12 @@ func TestStepUpRefusals(t *testing.T) {
 		{name: "ErrOtherAudience", hook: func(*env) graphtest.IDTokenHook {
 			return func(c map[string]any) bool { c["aud"] = "00000000-1111-4222-8333-444444444444"; return false }
 		}, status: http.StatusForbidden, says: "meant for another application", audited: "another application"},
+		{name: "ErrSeveralAudiences", hook: func(e *env) graphtest.IDTokenHook {
+			return func(c map[string]any) bool {
+				c["aud"] = []string{e.gs.ClientID(), "00000000-1111-4222-8333-444444444444"}
+				return false
+			}
+		}, status: http.StatusForbidden, says: "meant for several applications", audited: "several applications"},
 		{name: "ErrExpiredToken", hook: func(e *env) graphtest.IDTokenHook {
 			return func(c map[string]any) bool { c["exp"] = e.clock.Now().Add(-time.Hour).Unix(); return false }
 		}, status: http.StatusForbidden, says: "has expired", audited: "has expired"},

@@ -391,6 +391,9 @@ func (f *Flow) verify(ctx context.Context, m metadata, raw, nonce string) (appro
 		return refuse("the ID token is not valid yet", err)
 	case err != nil:
 		return refuse("the ID token does not verify", err)
+	case len(c.Audience) != 1:
+		// OpenID Connect: several audiences need an azp check; Entra's ID tokens have one.
+		return refuse(fmt.Sprintf("the ID token is meant for several applications (%s)", strings.Join(c.Audience, ", ")), nil)
 	case subtle.ConstantTimeCompare([]byte(c.Nonce), []byte(nonce)) != 1 || nonce == "":
 		return refuse("the ID token's nonce is not this sign-in's: it was issued for another sign-in", nil)
 	case !strings.EqualFold(c.TID, f.cfg.TenantID):
