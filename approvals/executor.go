@@ -155,8 +155,8 @@ func (e *Executor) claimNext(ctx context.Context) (*Request, error) {
 }
 
 var (
-	singleKinds = []Kind{KindReset, KindRevoke, KindEnforce}
-	bulkKinds   = []Kind{KindRevokeGroup}
+	singleKinds = kindsWhere(false)
+	bulkKinds   = kindsWhere(true)
 )
 
 func (e *Executor) claim(ctx context.Context, kinds []Kind) (*Request, error) {

@@ -374,3 +374,14 @@ func waitForChange(f *fixture) {
 		f.notes.wait()
 	}
 }
+
+// Every kind the core knows is claimed by Run: a kind missing from the registry would
+// wait for ever once approved.
+func TestEveryKindIsClaimed(t *testing.T) {
+	t.Parallel()
+	for _, k := range []approvals.Kind{approvals.KindReset, approvals.KindRevoke, approvals.KindEnforce, approvals.KindRevokeGroup} {
+		if !approvals.Claimable(k) {
+			t.Errorf("kind %s is not in the registry", k)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package approvals
 
 import (
+	"slices"
 	"strings"
 	"time"
 )
@@ -16,9 +17,37 @@ const (
 	KindEnforce     Kind = "enforce"      // set the per-user MFA state
 )
 
+// kinds lists every kind, each with whether it is bulk work. A kind missing here is never
+// claimed by the executor's Run: add every new kind.
+var kinds = map[Kind]bool{
+	KindReset:       false,
+	KindRevoke:      false,
+	KindEnforce:     false,
+	KindRevokeGroup: true,
+}
+
 // Bulk reports whether requests of kind k act on many users. Bulk work may not take every
 // executor slot: a single-user request approved during a bulk run starts at once.
-func (k Kind) Bulk() bool { return k == KindRevokeGroup }
+func (k Kind) Bulk() bool { return kinds[k] }
+
+// Claimable reports whether the executor's Run claims requests of kind k: whether k is in
+// the registry.
+func Claimable(k Kind) bool {
+	_, ok := kinds[k]
+	return ok
+}
+
+// kindsWhere lists the kinds whose bulkness is bulk, in a stable order.
+func kindsWhere(bulk bool) []Kind {
+	var out []Kind
+	for k, b := range kinds {
+		if b == bulk {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
 
 // State is where a request stands. The only transitions are
 //

@@ -39,6 +39,11 @@ const EventStepUpRequired = "step_up_required"
 // sign-in with MFA first (StepUp): the chat side answers it with a one-time sign-in link.
 var ErrStepUpRequired = errors.New("a fresh Microsoft Entra sign-in with MFA is required")
 
+// ErrStepUpUnlinked is in the chain of the refusal of an approver whose approval needs
+// step-up while their chat account is not linked to an Entra user: there is nobody to
+// expect at the sign-in. It wraps ErrUnlinked, so the chat side also says how to link.
+var ErrStepUpUnlinked = fmt.Errorf("step-up: %w", ErrUnlinked)
+
 // StepUp is the policy's rule for high-impact approvals: an approval of one of Kinds counts
 // only with a SignIn that
 //   - is the approver's own: its object id is the Entra user their chat account is linked
@@ -66,20 +71,18 @@ func (p StepUp) Fresh() time.Duration {
 	return p.MaxAge
 }
 
-// stepUpKinds are the kinds an approval is asked for.
-var stepUpKinds = []Kind{KindReset, KindRevoke, KindRevokeGroup, KindEnforce}
-
 // authContextID is the form of a Conditional Access authentication context id.
 var authContextID = regexp.MustCompile(`^c[1-9][0-9]?$`)
 
 // Validate reports the first problem with the rule.
 func (p StepUp) Validate() error {
 	for _, k := range p.Kinds {
-		if !slices.Contains(stepUpKinds, k) {
+		if !Claimable(k) {
 			var names []string
-			for _, k := range stepUpKinds {
+			for _, k := range append(kindsWhere(false), kindsWhere(true)...) {
 				names = append(names, string(k))
 			}
+			slices.Sort(names)
 			return Errorf(EINVALID, "policy: step-up for %q: not a request kind (%s)", k, strings.Join(names, ", "))
 		}
 	}
@@ -109,7 +112,7 @@ type SignIn struct {
 // MFA ("acrs c1" or "amr mfa"), or an EFORBIDDEN refusal that says what is missing.
 func (p StepUp) Check(a Actor, in SignIn, now time.Time) (proof string, err error) {
 	if a.EntraID == "" {
-		return "", WrapError(EFORBIDDEN, ErrUnlinked, "this approval needs a fresh Microsoft Entra sign-in as yourself, and your %s account is not linked to an Entra user. Ask an mfabot operator to link it", a.Platform)
+		return "", WrapError(EFORBIDDEN, ErrStepUpUnlinked, "this approval needs a fresh Microsoft Entra sign-in as yourself, and your %s account is not linked to an Entra user. Ask an mfabot operator to link it", a.Platform)
 	}
 	if !strings.EqualFold(in.ObjectID, a.EntraID) {
 		return "", Errorf(EFORBIDDEN, "you signed in to Microsoft Entra as another user (object id %s), not as the approver who pressed Approve (%s); nothing was approved. Sign in as yourself", orDefault(in.ObjectID, "none"), a.EntraID)
@@ -176,7 +179,7 @@ func (s *Service) stepUp(ctx context.Context, a Actor, r *Request, in *SignIn) (
 		return "", nil
 	}
 	if a.EntraID == "" {
-		err := WrapError(EFORBIDDEN, ErrUnlinked,
+		err := WrapError(EFORBIDDEN, ErrStepUpUnlinked,
 			"approving a %s needs a fresh Microsoft Entra sign-in with MFA as yourself, and your %s account is not linked to an Entra user. Ask an mfabot operator to link it", r.Kind, a.Platform)
 		s.refused(ctx, a, r.ID, ErrorMessage(err))
 		return "", err

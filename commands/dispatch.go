@@ -98,7 +98,7 @@ func (d *Dispatcher) Handle(ctx context.Context, ev bot.Event) (resp bot.Respons
 	cmd, err := Parse(withReason(ev.Text, ev.Reason))
 	if err != nil {
 		log.InfoContext(ctx, "command", logOutcome, "usage", "text", shorten(ev.Text, 200), "err", approvals.ErrorMessage(err))
-		return d.fail(ctx, log, err, "")
+		return d.fail(ctx, log, err, ev.Actor, "")
 	}
 	log = log.With(logCommand, cmd.Name)
 	if cmd.Request != "" {
@@ -121,7 +121,7 @@ func (d *Dispatcher) Handle(ctx context.Context, ev bot.Event) (resp bot.Respons
 		if code != approvals.EINTERNAL {
 			log.Log(ctx, level, "command", logOutcome, code, logDuration, elapsed, approvals.LogErr, err)
 		}
-		refusal := d.fail(ctx, log, err, cmd.Name)
+		refusal := d.fail(ctx, log, err, ev.Actor, cmd.Name)
 		refusal.Card = resp.Card
 		return refusal
 	}
@@ -334,9 +334,9 @@ func (d *Dispatcher) Card(ctx context.Context, r *approvals.Request) bot.Message
 
 // fail turns an error into a reply for the actor alone. Internal errors are logged in
 // full under a reference; the chat sees only the reference.
-func (d *Dispatcher) fail(ctx context.Context, log *slog.Logger, err error, cmd string) bot.Response {
+func (d *Dispatcher) fail(ctx context.Context, log *slog.Logger, err error, actor approvals.Actor, cmd string) bot.Response {
 	code := approvals.ErrorCode(err)
-	m := bot.Message{Tone: bot.ToneBad, Text: errorText(err, cmd, d.o.Clock.Now())}
+	m := bot.Message{Tone: bot.ToneBad, Text: errorText(err, actor, cmd, d.o.Clock.Now())}
 	switch code {
 	case approvals.EINVALID:
 		m.Title = "That did not work"

@@ -122,6 +122,7 @@ type fixtureOptions struct {
 	required     int
 	confirmAbove int
 	noSummary    bool
+	requireLink  bool
 	stepUp       approvals.StepUp // the policy's step-up rule
 	links        commands.StepUp  // issues step-up links
 }
@@ -158,7 +159,7 @@ func newFixture(t *testing.T, o fixtureOptions) *fixture {
 	}}
 	requesters, _ := approvals.ParsePrincipals("slack:UANN,slack:UBEN,entra:e-ann")
 	approvers, _ := approvals.ParsePrincipals("slack:UANN,slack:UBEN,teams:cleo-aad,entra:e-ann")
-	pol := approvals.Policy{Requesters: requesters, Approvers: approvers, RequiredApprovals: o.required, ConfirmAbove: o.confirmAbove, EnforceEnabled: true, StepUp: o.stepUp}
+	pol := approvals.Policy{Requesters: requesters, Approvers: approvers, RequiredApprovals: o.required, ConfirmAbove: o.confirmAbove, EnforceEnabled: true, RequireLink: o.requireLink, StepUp: o.stepUp}
 	logs := &logBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	svc := approvals.NewService(db, dir, pol, approvals.ServiceOptions{Clock: clock})
@@ -541,4 +542,11 @@ func TestDispatchButtonReason(t *testing.T) {
 	long := f.d.Handle(context.Background(), bot.Event{Actor: ben, Text: "cancel " + f.request(t, "revoke adele.vance@contoso.com"), Button: true, Reason: strings.Repeat("x", 1001)})
 	says(t, long.Reply, "the reason is too long")
 	says(t, f.d.Handle(context.Background(), bot.Event{Actor: ben, Text: "approve " + id, Button: true, Reason: "why not"}).Reply, "approve takes only the request id")
+}
+
+// An unlinked actor is told how to get linked, for their platform.
+func TestDispatchUnlinkedToldHowToLink(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{requireLink: true})
+	says(t, f.do(ann, "pending").Reply, "not linked to an Entra user", "UANN=<your Entra object id>", "MFABOT_SLACK_USERS")
 }

@@ -61,7 +61,7 @@ func (d *Dispatcher) StepUpPreview(ctx context.Context, a approvals.Actor, id st
 	}
 	r, err := d.o.Service.Request(ctx, id)
 	if err != nil {
-		m := *d.fail(ctx, d.o.Logger, err, CmdApprove).Reply
+		m := *d.fail(ctx, d.o.Logger, err, a, CmdApprove).Reply
 		m.Title = "Nothing to approve"
 		return m, false
 	}
@@ -84,14 +84,14 @@ func (d *Dispatcher) StepUpPreview(ctx context.Context, a approvals.Actor, id st
 func (d *Dispatcher) ApproveSignedIn(ctx context.Context, a approvals.Actor, id string, in approvals.SignIn) bot.Message {
 	log := d.o.Logger.With(logActor, a.Key(), logCommand, "approve", logRequest, id, "step_up", true)
 	if d.o.Service == nil {
-		return *d.fail(ctx, log, approvals.Errorf(approvals.EINTERNAL, "dispatcher has no approvals service"), CmdApprove).Reply
+		return *d.fail(ctx, log, approvals.Errorf(approvals.EINTERNAL, "dispatcher has no approvals service"), a, CmdApprove).Reply
 	}
 	r, err := d.o.Service.ApproveSignedIn(ctx, a, id, in)
 	if err != nil {
 		if code := approvals.ErrorCode(err); code != approvals.EINTERNAL {
 			log.InfoContext(ctx, "command", logOutcome, code, approvals.LogErr, err)
 		}
-		return *d.fail(ctx, log, err, CmdApprove).Reply
+		return *d.fail(ctx, log, err, a, CmdApprove).Reply
 	}
 	log.InfoContext(ctx, "command", logOutcome, "ok")
 	return bot.Message{

@@ -13,7 +13,10 @@ import (
 // errorText is what the chat is told for err: the core and storage return codes and data
 // (a request as it stands, the open request in the way), and the words for them are
 // composed here, the same whichever layer noticed.
-func errorText(err error, cmd string, now time.Time) string {
+func errorText(err error, actor approvals.Actor, cmd string, now time.Time) string {
+	if errors.Is(err, approvals.ErrUnlinked) {
+		return unlinkedText(actor, errors.Is(err, approvals.ErrStepUpUnlinked))
+	}
 	var se *approvals.StateError
 	if errors.As(err, &se) {
 		s := Standing(se.Request, now)
@@ -27,6 +30,27 @@ func errorText(err error, cmd string, now time.Time) string {
 		return openText(oe.Open)
 	}
 	return approvals.ErrorMessage(err)
+}
+
+// unlinkedText tells an actor whose chat account is not linked to an Entra user why they
+// are refused (an approval that needs their step-up sign-in, or a policy that needs links)
+// and how to get linked.
+func unlinkedText(a approvals.Actor, stepUp bool) string {
+	s := "mfabot cannot tell who you are in Microsoft Entra ID: your " + orText(a.Platform, "chat") +
+		" account is not linked to an Entra user, and with more than one chat platform (or Entra principals) only linked accounts may request or decide, so that one person cannot act as two."
+	if stepUp {
+		s = "This approval needs a fresh Microsoft Entra sign-in with MFA as yourself, and your " + orText(a.Platform, "chat") +
+			" account is not linked to an Entra user, so mfabot cannot tell whom to expect at the sign-in."
+	}
+	switch a.Platform {
+	case "slack":
+		s += " Ask an mfabot operator to add " + a.ID + "=<your Entra object id> to slack.users (MFABOT_SLACK_USERS), or to turn on slack.link_by_email with your Slack profile e-mail confirmed."
+	case "teams":
+		s += " Teams did not send your Entra object id; ask your Teams admin."
+	default:
+		s += " Ask an mfabot operator to link your account."
+	}
+	return s
 }
 
 // Standing says in one sentence where a request stands: "R-7K2QXA was already approved by

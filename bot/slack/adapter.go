@@ -34,7 +34,7 @@ type Adapter struct {
 	links *linker
 
 	// rejects counts and logs the HTTP requests refused before they are parsed.
-	rejects *rejects
+	rejects *bot.Rejects
 
 	// allowed is the workspace/organisation/app requests must come from; nil until
 	// configured or learned by Connect, and then every request is refused.
@@ -72,7 +72,7 @@ func New(cfg Config, d bot.Handler, users UserResolver) (*Adapter, error) {
 		d:   d,
 		log: cfg.Logger.With("platform", PlatformName),
 	}
-	a.rejects = newRejects(cfg.OnReject, a.log, cfg.Clock.Now)
+	a.rejects = bot.NewRejects(cfg.OnReject, a.log, cfg.Clock.Now)
 	a.bg = bot.NewBackground(a.log)
 	a.links = newLinker(cfg, users, a.userInfo, a.log)
 	a.updates = newThrottle(cfg.UpdateInterval)

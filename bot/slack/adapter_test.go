@@ -190,7 +190,10 @@ func TestRefusedRequests(t *testing.T) {
 	if ans, _ := f.sender.Command(ctx, otherApp); ans.Status != 200 || len(ans.Body) == 0 {
 		t.Fatalf("foreign app: %d %s", ans.Status, ans.Body)
 	}
-	time.Sleep(200 * time.Millisecond)
+	// Close waits for every dispatch started; then the count is final.
+	if err := f.ad.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if n := f.d.count(); n != 0 {
 		t.Fatalf("the dispatcher was called %d times for refused requests", n)
 	}

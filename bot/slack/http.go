@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 
@@ -88,16 +89,16 @@ func (a *Adapter) verified(w http.ResponseWriter, r *http.Request) (url.Values, 
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			a.rejects.reject(r.Context(), RejectTooLarge, "path", r.URL.Path, "remote", r.RemoteAddr)
+			a.rejects.Reject(r.Context(), slog.LevelWarn, RejectTooLarge, "slack request refused", slog.String("path", r.URL.Path), slog.String("remote", r.RemoteAddr))
 			http.Error(w, "request too large", http.StatusRequestEntityTooLarge)
 		} else {
-			a.rejects.reject(r.Context(), RejectUnreadable, "path", r.URL.Path, "remote", r.RemoteAddr, approvals.LogErr, err)
+			a.rejects.Reject(r.Context(), slog.LevelWarn, RejectUnreadable, "slack request refused", slog.String("path", r.URL.Path), slog.String("remote", r.RemoteAddr), slog.Any(approvals.LogErr, err))
 			http.Error(w, "unreadable request", http.StatusBadRequest)
 		}
 		return nil, false
 	}
 	if err := verifySignature(a.cfg.SigningSecret, a.cfg.Clock.Now(), r.Header, body); err != nil {
-		a.rejects.reject(r.Context(), signatureReason(err), "path", r.URL.Path, "remote", r.RemoteAddr, approvals.LogErr, err)
+		a.rejects.Reject(r.Context(), slog.LevelWarn, signatureReason(err), "slack request refused", slog.String("path", r.URL.Path), slog.String("remote", r.RemoteAddr), slog.Any(approvals.LogErr, err))
 		http.Error(w, "invalid signature", http.StatusUnauthorized)
 		return nil, false
 	}

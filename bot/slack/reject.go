@@ -1,11 +1,7 @@
 package slack
 
 import (
-	"context"
 	"errors"
-	"log/slog"
-	"sync"
-	"time"
 )
 
 // Reasons a request is refused before it is parsed, as Config.OnReject is told them: a
@@ -33,44 +29,4 @@ func signatureReason(err error) string {
 		return RejectStale
 	}
 	return RejectBadSignature
-}
-
-// rejectLogEvery is the least time between two log lines about refused requests of one
-// reason: forged traffic is counted (Config.OnReject), not logged line by line.
-const rejectLogEvery = 10 * time.Second
-
-// rejects reports refused requests: each to onReject, and to the log at most once per
-// reason per rejectLogEvery, with how many of that reason went unlogged since.
-type rejects struct {
-	onReject func(reason string)
-	log      *slog.Logger
-	now      func() time.Time
-
-	mu         sync.Mutex
-	loggedAt   map[string]time.Time
-	suppressed map[string]int
-}
-
-func newRejects(onReject func(string), log *slog.Logger, now func() time.Time) *rejects {
-	return &rejects{onReject: onReject, log: log, now: now, loggedAt: map[string]time.Time{}, suppressed: map[string]int{}}
-}
-
-// reject reports one refused request; args are the attributes of its log line, if it
-// gets one.
-func (r *rejects) reject(ctx context.Context, reason string, args ...any) {
-	if r.onReject != nil {
-		r.onReject(reason)
-	}
-	r.mu.Lock()
-	now := r.now()
-	if at, ok := r.loggedAt[reason]; ok && now.Sub(at) < rejectLogEvery && now.Sub(at) >= 0 {
-		r.suppressed[reason]++
-		r.mu.Unlock()
-		return
-	}
-	n := r.suppressed[reason]
-	r.loggedAt[reason] = now
-	delete(r.suppressed, reason)
-	r.mu.Unlock()
-	r.log.WarnContext(ctx, "slack request refused", append(args, "reason", reason, "suppressed", n)...)
 }

@@ -201,7 +201,10 @@ func TestSocketModeMatchesHTTP(t *testing.T) {
 	if c := responseTo(t, f.slack, guest.ResponseURL); !strings.Contains(c.Args["text"], "workspace") {
 		t.Fatalf("refused press answered %q", c.Args["text"])
 	}
-	time.Sleep(100 * time.Millisecond) // a dispatch, had one started, would land by now
+	// Close waits for every dispatch started; then the count is final.
+	if err := s.ad.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	if n := s.d.count(); n != before {
 		t.Fatalf("%d refused envelopes reached the dispatcher", n-before)
 	}

@@ -97,7 +97,10 @@ func TestSocketMode(t *testing.T) {
 	if len(ack.Payload) == 0 {
 		t.Fatal("the refusal carried no message")
 	}
-	time.Sleep(200 * time.Millisecond)
+	// Close waits for every dispatch started; then the count is final.
+	if err := ad.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if d.count() != before {
 		t.Fatal("a command from another workspace reached the dispatcher")
 	}

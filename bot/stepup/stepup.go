@@ -227,7 +227,7 @@ func (f *Flow) RedirectURI() string { return f.public.String() + CallbackPath }
 // hash.
 func (f *Flow) Link(ctx context.Context, a approvals.Actor, requestID string) (string, time.Time, error) {
 	if a.EntraID == "" {
-		return "", time.Time{}, approvals.WrapError(approvals.EFORBIDDEN, approvals.ErrUnlinked,
+		return "", time.Time{}, approvals.WrapError(approvals.EFORBIDDEN, approvals.ErrStepUpUnlinked,
 			"a step-up sign-in needs your chat account linked to an Entra user")
 	}
 	token := randomString()

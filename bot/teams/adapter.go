@@ -39,7 +39,7 @@ type Adapter struct {
 	convs   ConversationStore
 	log     *slog.Logger
 	auth    *validator
-	rejects *rejects
+	rejects *bot.Rejects
 	conn    *connector
 	trust   *serviceURLs
 
@@ -94,7 +94,7 @@ func New(cfg Config, d bot.Handler, convs ConversationStore) (*Adapter, error) {
 		updates: map[string]*updateSlot{},
 	}
 	a.auth.keys.base = a.bg.Context()
-	a.rejects = newRejects(cfg.OnReject, a.log, cfg.Clock.Now)
+	a.rejects = bot.NewRejects(cfg.OnReject, a.log, cfg.Clock.Now)
 	a.trust = &serviceURLs{set: map[string]bool{}, load: a.storedServiceURLs}
 	a.conn = &connector{
 		cred:    cred,

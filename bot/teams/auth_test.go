@@ -38,8 +38,10 @@ func TestInboundAuthRefusesBadTokens(t *testing.T) {
 			t.Errorf("status %d, want 401", status)
 		}
 	})
-	// Nothing of those requests may have been used.
-	time.Sleep(50 * time.Millisecond)
+	// Nothing of those requests may have been used: Close waits for any dispatch started.
+	if err := h.a.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	if n := h.disp.count(); n != 0 {
 		t.Errorf("dispatcher called %d times", n)
 	}

@@ -38,32 +38,32 @@ func (a *Adapter) serveMessages(w http.ResponseWriter, r *http.Request) {
 			// The client hung up while the keys were fetched; nobody reads the answer.
 			http.Error(w, "request ended", http.StatusServiceUnavailable)
 		case errors.Is(err, errKeysUnavailable):
-			a.rejects.reject(r.Context(), slog.LevelError, RejectKeysUnavailable, "teams request refused: no signing keys", slog.String("remote", r.RemoteAddr))
+			a.rejects.Reject(r.Context(), slog.LevelError, RejectKeysUnavailable, "teams request refused: no signing keys", slog.String("remote", r.RemoteAddr))
 			http.Error(w, "signing keys unavailable", http.StatusServiceUnavailable)
 		default:
-			a.rejects.reject(r.Context(), slog.LevelWarn, rejectReason(err), "teams request refused", slog.String("remote", r.RemoteAddr), slog.String(approvals.LogErr, err.Error()))
+			a.rejects.Reject(r.Context(), slog.LevelWarn, rejectReason(err), "teams request refused", slog.String("remote", r.RemoteAddr), slog.String(approvals.LogErr, err.Error()))
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 		}
 		return
 	}
 	act, status, err := decodeActivity(w, r.Body)
 	if err != nil {
-		a.rejects.reject(r.Context(), slog.LevelWarn, RejectBadActivity, "teams request refused", slog.String("remote", r.RemoteAddr), slog.String(approvals.LogErr, err.Error()))
+		a.rejects.Reject(r.Context(), slog.LevelWarn, RejectBadActivity, "teams request refused", slog.String("remote", r.RemoteAddr), slog.String(approvals.LogErr, err.Error()))
 		http.Error(w, err.Error(), status)
 		return
 	}
 	if err := ti.checkActivity(act); err != nil {
-		a.rejects.reject(r.Context(), slog.LevelWarn, rejectReason(err), "teams request refused", slog.String("remote", r.RemoteAddr), slog.String(approvals.LogErr, err.Error()))
+		a.rejects.Reject(r.Context(), slog.LevelWarn, rejectReason(err), "teams request refused", slog.String("remote", r.RemoteAddr), slog.String(approvals.LogErr, err.Error()))
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
 	}
 	if _, err := normalizeServiceURL(act.ServiceURL); err != nil {
-		a.rejects.reject(r.Context(), slog.LevelWarn, RejectServiceURL, "teams request refused", slog.String("remote", r.RemoteAddr), slog.String(approvals.LogErr, err.Error()))
+		a.rejects.Reject(r.Context(), slog.LevelWarn, RejectServiceURL, "teams request refused", slog.String("remote", r.RemoteAddr), slog.String(approvals.LogErr, err.Error()))
 		http.Error(w, "bad serviceUrl", http.StatusBadRequest)
 		return
 	}
 	if t := act.tenant(); t == "" || !strings.EqualFold(t, a.cfg.TenantID) {
-		a.rejects.reject(r.Context(), slog.LevelWarn, RejectTenant, "teams request from another tenant refused", slog.String("tenant", t))
+		a.rejects.Reject(r.Context(), slog.LevelWarn, RejectTenant, "teams request from another tenant refused", slog.String("tenant", t))
 		http.Error(w, "tenant not served", http.StatusForbidden)
 		return
 	}

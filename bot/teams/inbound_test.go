@@ -60,7 +60,10 @@ func TestMessageNotForTheBotIgnored(t *testing.T) {
 	if status, _ := h.post(t, h.token(), act); status != http.StatusOK {
 		t.Fatalf("status %d", status)
 	}
-	time.Sleep(50 * time.Millisecond)
+	// Close waits for every dispatch started; then the count is final.
+	if err := h.a.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	if n := h.disp.count(); n != 0 {
 		t.Errorf("dispatcher called %d times for a message that does not mention the bot", n)
 	}
@@ -96,7 +99,9 @@ func TestMessageWithoutEntraUserIgnored(t *testing.T) {
 	act := h.message("<at>mfabot</at> reset ann@contoso.com")
 	delete(act["from"].(map[string]any), "aadObjectId")
 	h.post(t, h.token(), act)
-	time.Sleep(50 * time.Millisecond)
+	if err := h.a.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	if n := h.disp.count(); n != 0 {
 		t.Errorf("dispatcher called %d times", n)
 	}
