@@ -63,7 +63,10 @@ func ParsePrincipals(s string) ([]Principal, error) {
 //   - revoke-group on a group of more than ConfirmAbove members must carry --confirm with
 //     the exact member count, so nobody revokes 20,000 users by a typo, and fails when the
 //     group has grown by more than a tenth (or past ConfirmAbove) by the time it runs;
-//   - a pending request expires after Expiry (per kind).
+//   - a pending request expires after Expiry (per kind);
+//   - a reset may create a Temporary Access Pass after it (--tap) only when TAPEnabled,
+//     never for a protected account, and the pass goes to the requester alone (tap.go);
+//   - a bulk reset names at most BulkMax users, each once (bulkreset.go).
 //
 // Group principals and protected groups are pinned to object ids once, at start (PinPolicy):
 // from then on membership is checked by id, so a group created later with a look-alike
@@ -84,6 +87,14 @@ type Policy struct {
 	EnforceEnabled bool
 	// Pinned lists the groups PinPolicy resolved, for the startup log and doctor.
 	Pinned []PinnedGroup
+
+	// TAPEnabled allows --tap: a Temporary Access Pass of TAPLifetime (default
+	// DefaultTAPLifetime), usable once when TAPOneTime, created after a reset.
+	TAPEnabled  bool
+	TAPLifetime time.Duration
+	TAPOneTime  bool
+	// BulkMax is the most users one bulk reset takes (default DefaultBulkMax).
+	BulkMax int
 }
 
 // PinnedGroup is a configured group reference and the group it was pinned to.
@@ -242,7 +253,7 @@ func (p Policy) Validate() error {
 			return Errorf(EINVALID, "policy: expiry for %s must be at least a minute", k)
 		}
 	}
-	return nil
+	return p.validateBulkTAP()
 }
 
 // matches reports whether a is one of ps, asking dir for group membership by pinned id.

@@ -14,11 +14,12 @@ const (
 	KindRevoke      Kind = "revoke"       // revoke one user's sign-in sessions
 	KindRevokeGroup Kind = "revoke-group" // revoke the sessions of every transitive member
 	KindEnforce     Kind = "enforce"      // set the per-user MFA state
+	KindResetBulk   Kind = "reset-bulk"   // reset each user of a list, one item per user (bulkreset.go)
 )
 
 // Bulk reports whether requests of kind k act on many users. Bulk work may not take every
 // executor slot: a single-user request approved during a bulk run starts at once.
-func (k Kind) Bulk() bool { return k == KindRevokeGroup }
+func (k Kind) Bulk() bool { return k == KindRevokeGroup || k == KindResetBulk }
 
 // State is where a request stands. The only transitions are
 //
@@ -102,6 +103,11 @@ type Preview struct {
 	FromState   string    // enforce: per-user MFA state before
 	ToState     string    // enforce: the state asked for
 	Becomes     string    // enforce: the state Entra will show after (enabled turns enforced for a user with methods)
+
+	// Bulk is a reset-bulk's users and the rows refused before the request was made.
+	Bulk *BulkPreview `json:",omitempty"`
+	// TAP is the Temporary Access Pass a reset (single or bulk) creates after, with --tap.
+	TAP *TAPPlan `json:",omitempty"`
 }
 
 // Decision is one approval or denial.
@@ -144,6 +150,12 @@ const (
 	OpRevoke       ItemOp = "revoke"
 	OpSetMFAState  ItemOp = "set-mfa-state"
 	OpVerify       ItemOp = "verify" // list the user's methods again: what was to go must be gone
+)
+
+// Item operations of Temporary Access Passes and bulk resets.
+const (
+	OpTAP       ItemOp = "tap"        // create a Temporary Access Pass and hand it to the requester (tap.go)
+	OpResetUser ItemOp = "reset-user" // reset-bulk: one user's whole reset, and their pass (bulkreset.go)
 )
 
 // ItemState is where an execution item stands.
