@@ -198,3 +198,7 @@ func tapDetail(r *Request) string {
 	}
 	return fmt.Sprintf("; then a Temporary Access Pass (%s) to %s", t.Terms(), to)
 }
+
+// TAPPlanFor is the plan of a pass under the policy for a request whose passes go to
+// holder ("" for the requester's chat), or why there can be none.
+func (p Policy) TAPPlanFor(holder string) (*TAPPlan, error) { return p.tapPlan(holder) }

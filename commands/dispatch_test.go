@@ -122,6 +122,7 @@ type fixtureOptions struct {
 	required     int
 	confirmAbove int
 	noSummary    bool
+	tap          bool // --tap allowed, passes of 1 h usable once
 }
 
 func newFixture(t *testing.T, o fixtureOptions) *fixture {
@@ -156,7 +157,8 @@ func newFixture(t *testing.T, o fixtureOptions) *fixture {
 	}}
 	requesters, _ := approvals.ParsePrincipals("slack:UANN,slack:UBEN,entra:e-ann")
 	approvers, _ := approvals.ParsePrincipals("slack:UANN,slack:UBEN,teams:cleo-aad,entra:e-ann")
-	pol := approvals.Policy{Requesters: requesters, Approvers: approvers, RequiredApprovals: o.required, ConfirmAbove: o.confirmAbove, EnforceEnabled: true}
+	pol := approvals.Policy{Requesters: requesters, Approvers: approvers, RequiredApprovals: o.required, ConfirmAbove: o.confirmAbove, EnforceEnabled: true,
+		TAPEnabled: o.tap, TAPLifetime: time.Hour, TAPOneTime: true}
 	logs := &logBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	svc := approvals.NewService(db, dir, pol, approvals.ServiceOptions{Clock: clock})
