@@ -178,10 +178,10 @@ func (p Policy) tapLifetime() time.Duration {
 // validateBulkTAP checks the policy's pass and bulk limits.
 func (p Policy) validateBulkTAP() error {
 	if d := p.TAPLifetime; d != 0 && (d < MinTAPLifetime || d > MaxTAPLifetime || d%time.Minute != 0) {
-		return Errorf(EINVALID, "policy: the Temporary Access Pass lifetime must be whole minutes from 10 min to 30 days (43200m), not %s", d)
+		return Errorf(EINVALID, "policy.tap_lifetime (MFABOT_TAP_LIFETIME): a Temporary Access Pass lasts whole minutes from 10m to 30 days (720h), not %s", d)
 	}
 	if p.BulkMax < 0 {
-		return Errorf(EINVALID, "policy: the bulk limit must be 1 or more")
+		return Errorf(EINVALID, "policy.bulk_max (MFABOT_BULK_MAX): must be 1 or more, not %d", p.BulkMax)
 	}
 	return nil
 }

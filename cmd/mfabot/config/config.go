@@ -71,6 +71,10 @@ type Config struct {
 	ProtectedGroups   string
 	ConfirmAbove      int
 	EnforceEnabled    bool
+	TAPEnabled        bool
+	TAPLifetime       time.Duration
+	TAPOneTime        bool
+	BulkMax           int
 
 	SummaryEnabled      bool
 	SummaryAt           string
@@ -138,13 +142,17 @@ func (c *Config) settings() []Setting {
 		{"policy.approvers", "MFABOT_APPROVERS", false, "", "who may approve or deny (never their own request); same forms", &c.Approvers},
 		{"policy.required_approvals", "MFABOT_REQUIRED_APPROVALS", false, "1", "approvals needed from people other than the requester", &c.RequiredApprovals},
 		{"policy.expiry", "MFABOT_EXPIRY", false, "60m", "how long a request waits for approval", &c.Expiry},
-		{"policy.expiry_reset", "MFABOT_EXPIRY_RESET", false, "", "expiry for reset requests (default policy.expiry)", &c.ExpiryReset},
+		{"policy.expiry_reset", "MFABOT_EXPIRY_RESET", false, "", "expiry for reset and reset-bulk requests (default policy.expiry)", &c.ExpiryReset},
 		{"policy.expiry_revoke_group", "MFABOT_EXPIRY_REVOKE_GROUP", false, "", "expiry for revoke-group requests (default policy.expiry)", &c.ExpiryRevokeGroup},
 		{"policy.expiry_enforce", "MFABOT_EXPIRY_ENFORCE", false, "", "expiry for enforce requests (default policy.expiry)", &c.ExpiryEnforce},
 		{"policy.protected_users", "MFABOT_PROTECTED_USERS", false, "", "users never touched (emergency access): UPNs or object ids, comma-separated", &c.ProtectedUsers},
 		{"policy.protected_groups", "MFABOT_PROTECTED_GROUPS", false, "", "groups never revoked, whose members are never touched: ids or names, comma-separated", &c.ProtectedGroups},
 		{"policy.confirm_above", "MFABOT_CONFIRM_ABOVE", false, "500", "revoke-group above this many members needs --confirm <count>", &c.ConfirmAbove},
 		{"policy.enforce_enabled", "MFABOT_ENFORCE_ENABLED", false, "false", "allow enforce (per-user MFA state); needs the permission Policy.ReadWrite.AuthenticationMethod, which can also rewrite the tenant's authentication methods policy", &c.EnforceEnabled},
+		{"policy.tap_enabled", "MFABOT_TAP_ENABLED", false, "false", "allow reset --tap: a Temporary Access Pass after the reset, handed to the requester alone; doctor then checks the tenant's Temporary Access Pass policy (permission Policy.Read.All)", &c.TAPEnabled},
+		{"policy.tap_lifetime", "MFABOT_TAP_LIFETIME", false, "60m", "lifetime of a Temporary Access Pass (10m to 720h, within the tenant's Temporary Access Pass policy)", &c.TAPLifetime},
+		{"policy.tap_one_time", "MFABOT_TAP_ONE_TIME", false, "true", "a Temporary Access Pass works for one sign-in only", &c.TAPOneTime},
+		{"policy.bulk_max", "MFABOT_BULK_MAX", false, "5000", "most users one bulk reset (mfabot request reset --csv, /mfa reset-bulk) takes; a pasted list takes at most 1,000", &c.BulkMax},
 
 		{"summary.enabled", "MFABOT_SUMMARY_ENABLED", false, "true", "post the enrollment summary every day", &c.SummaryEnabled},
 		{"summary.at", "MFABOT_SUMMARY_AT", false, "09:00", "time of day of the summary (HH:MM)", &c.SummaryAt},
@@ -504,12 +512,17 @@ func (c *Config) Policy() (approvals.Policy, error) {
 		ProtectedGroups:   splitList(c.ProtectedGroups),
 		ConfirmAbove:      c.ConfirmAbove,
 		EnforceEnabled:    c.EnforceEnabled,
+		TAPEnabled:        c.TAPEnabled,
+		TAPLifetime:       c.TAPLifetime,
+		TAPOneTime:        c.TAPOneTime,
+		BulkMax:           c.BulkMax,
 		// More than one platform, or Entra principals: a person may hold several chat
 		// accounts, so only accounts linked to Entra may request or decide.
 		RequireLink: (c.SlackEnabled() && c.TeamsEnabled()) || hasEntraPrincipal(req) || hasEntraPrincipal(appr),
 	}
 	for k, d := range map[approvals.Kind]time.Duration{
 		approvals.KindReset:       c.ExpiryReset,
+		approvals.KindResetBulk:   c.ExpiryReset,
 		approvals.KindRevokeGroup: c.ExpiryRevokeGroup,
 		approvals.KindEnforce:     c.ExpiryEnforce,
 	} {
