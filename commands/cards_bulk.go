@@ -147,7 +147,10 @@ func bulkPreviewText(r *approvals.Request) string {
 		return ""
 	}
 	s := fmt.Sprintf("It resets %s users", bot.Thousands(len(b.Users)))
-	if n := len(b.Refused); n > 0 {
+	switch n := len(b.Refused); {
+	case n == 1:
+		s += "; 1 row was left out, with why (see the card)"
+	case n > 1:
 		s += fmt.Sprintf("; %s rows were left out, each with why (see the card)", bot.Thousands(n))
 	}
 	return s + "." + tapPreview(r)

@@ -70,6 +70,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stdout, "mfabot demo: open %s\n", d.URL)
 	fmt.Fprintf(stdout, "  simulated tenant: %d users (try adele.vance@contoso.com, group \"All Staff\")\n", d.Tenant.UserCount())
+	fmt.Fprintln(stdout, "  bulk: /mfa reset-bulk opens a form to paste users into (megan.bowen@contoso.com, alex.wilber@contoso.com, …);")
+	fmt.Fprintln(stdout, "        tick Temporary Access Pass and the passes arrive in your direct messages")
 	fmt.Fprintf(stdout, "  database: %s (run again with --db %s to keep the history)\n", d.DBPath, d.DBPath)
 	fmt.Fprintln(stdout, "  Ctrl-C stops it.")
 	err = d.Wait(ctx)
@@ -101,6 +103,8 @@ func startDemo(ctx context.Context, o demoOptions) (_ *demo, err error) {
 		}
 	}()
 	d.Tenant = graphtest.Generate(graphtest.GenOptions{Seed: o.Seed, Users: o.Users})
+	// Passes work in the demo: the simulated tenant's Temporary Access Pass policy is on.
+	d.Tenant.SetTAPPolicy(graphtest.EnabledTAPPolicy())
 	d.Graph, err = graphtest.NewServer(d.Tenant, graphtest.Options{
 		ClientID: demoClientID, ClientSecret: demoClientSecret, TenantID: d.Tenant.ID(),
 		Latency: 15 * time.Millisecond,
@@ -130,6 +134,7 @@ func startDemo(ctx context.Context, o demoOptions) (_ *demo, err error) {
 	cfg.ProtectedUsers = "breakglass@contoso.onmicrosoft.com"
 	cfg.ProtectedGroups = "Emergency Access"
 	cfg.EnforceEnabled = true
+	cfg.TAPEnabled = true
 	cfg.SweepEvery = 10 * time.Second
 	// Graph allows 20 writes/s; the simulated tenant is not throttled, so the demo goes five
 	// times faster: revoking "All Staff" still shows its progress, for half a minute.

@@ -33,7 +33,8 @@ func chromium(t *testing.T) string {
 
 // TestDemoInBrowser drives the demo in real headless Chromium: Ann requests a reset, her
 // own Approve is refused, Ben approves, the card reaches "Succeeded" live, and the
-// simulated tenant shows Adele's methods gone.
+// simulated tenant shows Adele's methods gone. Then Ann pastes a list into the bulk reset
+// form, with passes: Ben approves, and the passes arrive in Ann's direct messages only.
 func TestDemoInBrowser(t *testing.T) {
 	t.Parallel()
 	exe := chromium(t)
@@ -102,6 +103,7 @@ func TestDemoInBrowser(t *testing.T) {
 	if d.Tenant.RevokedAt(adele.ID).IsZero() {
 		t.Fatal("Adele's sessions were not revoked")
 	}
+	demoBulkReset(t, bctx, d)
 	png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatal(err)
