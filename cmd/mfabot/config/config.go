@@ -115,7 +115,7 @@ func (c *Config) settings() []Setting {
 		{"graph.write_rate", "MFABOT_GRAPH_WRITE_RATE", false, "20", "ceiling for Graph writes per second (Graph allows 3,000 per 2.5 minutes per app and tenant); mfabot slows down by itself when throttled", &c.GraphWriteRate},
 		{"graph.concurrency", "MFABOT_GRAPH_CONCURRENCY", false, "4", "Graph requests or batches in flight for bulk work", &c.GraphConcurrency},
 
-		{"executor.concurrency", "MFABOT_EXECUTOR_CONCURRENCY", false, "4", "revoke batches (of 20 users) in flight per request", &c.ExecConcurrency},
+		{"executor.concurrency", "MFABOT_EXECUTOR_CONCURRENCY", false, "4", "revoke batches (of 20 users), or users of a bulk reset, in flight per request", &c.ExecConcurrency},
 		{"executor.lease", "MFABOT_EXECUTOR_LEASE", false, "30s", "how long a crashed instance's running request waits before another instance resumes it", &c.ExecLease},
 		{"executor.sweep_every", "MFABOT_SWEEP_EVERY", false, "30s", "how often overdue pending requests are marked expired", &c.SweepEvery},
 		{"shutdown_grace", "MFABOT_SHUTDOWN_GRACE", false, "20s", "how long SIGTERM waits for in-flight Graph calls before leaving work resumable", &c.ShutdownGrace},
