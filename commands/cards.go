@@ -89,7 +89,8 @@ func (c Cards) Request(r *approvals.Request, items []approvals.Item, now time.Ti
 	var text []string
 	if r.State == approvals.StatePending || r.State == approvals.StateApproved {
 		text = append(text, whatItDoes(r))
-		if at := r.Preview.At; r.State == approvals.StatePending && !at.IsZero() && now.Sub(at) > approvals.RefreshAfter {
+		// A bulk reset's list is checked user by user when it runs, not read again.
+		if at := r.Preview.At; r.State == approvals.StatePending && !at.IsZero() && now.Sub(at) > approvals.RefreshAfter && r.Kind != approvals.KindResetBulk {
 			text = append(text, "These facts were read "+ago(now.Sub(at))+" ago; they are read again when someone approves.")
 		}
 	}
