@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -14,8 +15,10 @@ import (
 // demoBulkReset pastes a list into the demo's bulk reset form as Ann, with a pass for
 // each user; Ben approves the one card; the users are reset and the passes are in Ann's
 // direct messages, not in Ben's page.
-func demoBulkReset(t *testing.T, bctx context.Context, d *demo) {
+func demoBulkReset(t *testing.T, browser context.Context, d *demo) {
 	t.Helper()
+	bctx, cancel := context.WithTimeout(browser, 90*time.Second)
+	defer cancel()
 	list := graphtest.MeganUPN + "\n" + graphtest.AlexUPN + "\nnobody@contoso.com\n"
 	err := chromedp.Do(bctx,
 		chromedp.Click(`a.person[data-person="ann"]`),
