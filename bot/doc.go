@@ -2,7 +2,9 @@
 // where (a Conversation), what they typed or pressed (an Event), and what the bot says back
 // (a Message: title, facts, text, buttons, progress) that each platform renders its own way.
 // It also holds the Notifier, which keeps every posted card of a request current and tells
-// the people concerned. The Dispatcher, which turns events into commands and approvals
+// the people concerned; Form, which asks for more input than a command line holds (a list
+// to paste); and Passes, which hands a Temporary Access Pass to its requester through a
+// platform that can show one person a message nobody else sees (PrivateTeller). The Dispatcher, which turns events into commands and approvals
 // calls, lives in commands; adapters reach it through a one-method interface of their own
 // (Handle(ctx, Event) Response), and the Notifier gets the card renderer as a function, so
 // bot never imports commands.
