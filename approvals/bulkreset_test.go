@@ -379,6 +379,9 @@ func TestBulkResetTAPHandOver(t *testing.T) {
 			if mid.State != approvals.StateRunning || mid.Total != 0 {
 				t.Fatalf("after the hand-over: %s with %d items", mid.State, mid.Total)
 			}
+			if !strings.Contains(auditText(t, f), r.ID+" handed-over executor serve handed the request to cli-test") {
+				t.Fatalf("the hand-over is not audited:\n%s", auditText(t, f))
+			}
 			if cliWaits {
 				cliPasses := &passes{}
 				cli := approvals.NewExecutor(f.db, f.dir, f.svc.Policy(), approvals.ExecutorOptions{Owner: "cli-test", Clock: f.clock,

@@ -15,6 +15,10 @@ import (
 // hands a request over once; the bookkeeping is in memory, so a restart may hand it over
 // once more, which only costs one lease of waiting.
 
+// EventHandedOver records that an executor handed a running request over to the mfabot
+// CLI run that holds its passes (audited, not a change of state).
+const EventHandedOver = "handed-over"
+
 // handOver hands r to the executor that holds its passes when that is another one and r
 // was not handed over before by this executor. It reports whether it did (or tried):
 // then this executor leaves r alone.
@@ -37,6 +41,11 @@ func (e *Executor) handOver(ctx context.Context, r *Request, log *slog.Logger) b
 		return true
 	}
 	log.InfoContext(ctx, "request handed over to the mfabot CLI that holds its passes", "holder", t.Holder)
+	ev := AuditEvent{Time: e.o.Clock.Now(), RequestID: r.ID, Type: EventHandedOver,
+		Detail: "executor " + e.o.Owner + " handed the request to " + t.Holder + ", the mfabot CLI run that writes its passes"}
+	if err := e.store.Audit(context.WithoutCancel(ctx), ev); err != nil {
+		log.ErrorContext(ctx, "audit the hand-over", LogErr, err)
+	}
 	return true
 }
 
