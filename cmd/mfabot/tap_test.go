@@ -160,6 +160,9 @@ func TestTAPOnlyToRequester(t *testing.T) {
 	for i, c := range fake.Calls() {
 		add(fmt.Sprintf("Slack call %d %s to %s/%s", i, c.Method, c.Args["channel"], c.Args["user"]), fmt.Sprint(c.Args))
 	}
+	for i, c := range app.Graph.Calls() {
+		add(fmt.Sprintf("Graph call %d %s", i, c.Op), fmt.Sprint(c))
+	}
 	add("the app's log", app.Logs.String())
 	add("the CLI's output", res.out)
 	add("the CLI's log", res.stderr)
