@@ -415,3 +415,31 @@ func TestBulkResetTAPHandOver(t *testing.T) {
 		})
 	}
 }
+
+// TestResetTAPRefusals: a pass for a protected account is refused like the reset itself,
+// and --tap is refused where the policy has it off; both are audited.
+func TestResetTAPRefusals(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, target string
+		policy       func(*approvals.Policy)
+		says         string
+	}{
+		{"ErrProtected", "breakglass@contoso.onmicrosoft.com", withTAP, "is a protected account"},
+		{"ErrProtectedGroup", "ceo@contoso.com", withTAP, "is a member of the protected group Executives"},
+		{"ErrTAPOff", "adele.vance@contoso.com", nil, "--tap is turned off on this mfabot (policy.tap_enabled)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, tt.policy)
+			_, err := f.svc.Create(context.Background(), ann, approvals.NewRequest{Kind: approvals.KindReset, Target: tt.target, TAP: true})
+			if code(err) != approvals.EFORBIDDEN || !strings.Contains(approvals.ErrorMessage(err), tt.says) {
+				t.Fatalf("err = %v, want EFORBIDDEN saying %q", err, tt.says)
+			}
+			if a := auditText(t, f); !strings.Contains(a, " refused reset "+tt.target) {
+				t.Fatalf("the refusal is not audited:\n%s", a)
+			}
+		})
+	}
+}
