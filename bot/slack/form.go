@@ -29,6 +29,8 @@ const (
 	maxLinesBoxes = 14
 	maxOptionText = 75 // an option's text
 	maxHintText   = 2000
+	// msgNoForm: a form opens only within Slack's 3 s of the command's trigger.
+	msgNoForm = "The form could not be opened (Slack allows it only a few seconds after the command); try the command again."
 )
 
 // formMeta travels in the form modal's private_metadata from the command to the
@@ -50,7 +52,7 @@ func (a *Adapter) openForm(ctx context.Context, triggerID string, f bot.Form, ta
 	}
 	if err != nil || len(data) > maxMetadata || triggerID == "" {
 		log.Warn("slack form: command too large or no trigger")
-		a.reply(ctx, target, bot.Message{Text: msgNoModal, Tone: bot.ToneBad}, false)
+		a.reply(ctx, target, bot.Message{Text: msgNoForm, Tone: bot.ToneBad}, false)
 		return
 	}
 	err = a.retry(ctx, "views.open", func() error {
@@ -59,7 +61,7 @@ func (a *Adapter) openForm(ctx context.Context, triggerID string, f bot.Form, ta
 	})
 	if err != nil {
 		log.Warn("slack form", approvals.LogErr, upstream("views.open", err))
-		a.reply(ctx, target, bot.Message{Text: msgNoModal, Tone: bot.ToneBad}, false)
+		a.reply(ctx, target, bot.Message{Text: msgNoForm, Tone: bot.ToneBad}, false)
 	}
 }
 
