@@ -40,9 +40,6 @@ const requestUsage = `Usage:
 type requestDeps struct {
 	app  appDeps
 	poll time.Duration // how often a waiting --tap run looks at its request; default 1 s
-	// held, when set, is called with the request id once the CLI's executor holds it
-	// (tests crash the run there).
-	held func(id string)
 }
 
 func runRequest(ctx context.Context, args []string, e env) error {
@@ -371,9 +368,6 @@ func waitAndRun(ctx context.Context, e env, app *App, cfg *config.Config, actor 
 			return exitError{code: 1}
 		}
 		if cur.State == approvals.StateRunning {
-			if deps.held != nil {
-				deps.held(cur.ID)
-			}
 			ran, err := ex.RunHeld(ctx, cur.ID)
 			if err != nil {
 				return err
