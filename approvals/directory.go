@@ -193,6 +193,11 @@ type Directory interface {
 	GroupMembers(ctx context.Context, groupID string, fn func([]User) error) error
 	// IsMemberOf reports whether the user is a transitive member of the group.
 	IsMemberOf(ctx context.Context, userID, groupID string) (bool, error)
+	// CreateTemporaryAccessPass creates a Temporary Access Pass of the given lifetime for
+	// the user, usable once when oneTime, replacing one they have. Graph refuses when the
+	// tenant's Temporary Access Pass policy is off or leaves the user out (EUPSTREAM, with
+	// ErrTAPPolicy in the chain). The pass's Value is a secret (see Pass).
+	CreateTemporaryAccessPass(ctx context.Context, userID string, lifetime time.Duration, oneTime bool) (Pass, error)
 }
 
 // Clock tells the time; tests inject a fake one.

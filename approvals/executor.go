@@ -29,6 +29,9 @@ type ExecutorOptions struct {
 	Sleep    func(ctx context.Context, d time.Duration) error
 	Notifier Notifier
 	Logger   *slog.Logger
+	// Passes hands Temporary Access Passes to requesters (tap.go); without it a reset
+	// with --tap ends without a pass, saying why.
+	Passes PassHandler
 }
 
 // Executor carries approved requests out against the directory: it claims requests,
@@ -50,6 +53,7 @@ type Executor struct {
 	running  map[string]bool // request ids this executor runs now
 	bulk     int             // how many of them are bulk
 	finished chan struct{}   // a request ended: a slot is free
+	handed   map[string]bool // requests handed to the CLI that holds their passes (handover.go)
 }
 
 // NewExecutor returns an Executor.
@@ -87,7 +91,7 @@ func NewExecutor(store Store, dir Directory, policy Policy, o ExecutorOptions) *
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Executor{store: store, dir: dir, o: o, policy: policy, wake: make(chan struct{}, 1),
-		running: map[string]bool{}, finished: make(chan struct{}, 1)}
+		running: map[string]bool{}, finished: make(chan struct{}, 1), handed: map[string]bool{}}
 }
 
 // SetNotifier sets the notifier after construction.
@@ -204,6 +208,9 @@ func (e *Executor) RunOnce(ctx context.Context) (bool, error) {
 
 func (e *Executor) run(ctx context.Context, r *Request) error {
 	log := e.o.Logger.With(LogRequestID, r.ID)
+	if e.handOver(ctx, r, log) {
+		return nil
+	}
 	log.InfoContext(ctx, "executing request", "kind", r.Kind, "target", r.Target.Name)
 	e.notify(ctx, r, EventStarted)
 	return e.execute(ctx, r, log)
@@ -284,6 +291,9 @@ func (e *Executor) executeItems(ctx context.Context, r *Request, log *slog.Logge
 	if r.Kind == KindRevokeGroup {
 		return e.runRevokes(ctx, r)
 	}
+	if r.Kind == KindResetBulk {
+		return e.runBulkResets(ctx, r)
+	}
 	return e.runSequential(ctx, r)
 }
 
@@ -328,10 +338,15 @@ func (e *Executor) expand(ctx context.Context, r *Request) ([]Item, error) {
 		}
 		add(OpRevoke, r.Target.ID, r.Target.Name, "")
 		add(OpVerify, r.Target.ID, r.Target.Name, strings.Join(r.Preview.Only, ","))
+		if r.Preview.TAP != nil {
+			add(OpTAP, r.Target.ID, r.Target.Name, "")
+		}
 	case KindRevoke:
 		add(OpRevoke, r.Target.ID, r.Target.Name, "")
 	case KindEnforce:
 		add(OpSetMFAState, r.Target.ID, r.Target.Name, r.Preview.ToState)
+	case KindResetBulk:
+		items = expandBulk(r)
 	case KindRevokeGroup:
 		if prot.groups[r.Target.ID] {
 			return nil, Errorf(EFORBIDDEN, "%s became a protected group after the request was made; nothing was revoked", r.Target.Name)
@@ -452,6 +467,8 @@ func (e *Executor) call(r *Request, it Item) func(context.Context, *Item) error 
 			return nil
 		case OpVerify:
 			return e.verify(ctx, r, it)
+		case OpTAP:
+			return e.passAfterReset(ctx, r, it)
 		}
 		return Errorf(EINVALID, "unknown item operation %q", it.Op)
 	}

@@ -66,6 +66,9 @@ func ParsePrincipals(s string) ([]Principal, error) {
 //   - a pending request expires after Expiry (per kind);
 //   - an approval of a kind StepUp names counts only after a fresh Entra sign-in with MFA
 //     by the approver themselves (see StepUp).
+//   - a reset may create a Temporary Access Pass after it (--tap) only when TAPEnabled,
+//     never for a protected account, and the pass goes to the requester alone (tap.go);
+//   - a bulk reset names at most BulkMax users, each once (bulkreset.go).
 //
 // Group principals and protected groups are pinned to object ids once, at start (PinPolicy):
 // from then on membership is checked by id, so a group created later with a look-alike
@@ -88,6 +91,14 @@ type Policy struct {
 	StepUp StepUp
 	// Pinned lists the groups PinPolicy resolved, for the startup log and doctor.
 	Pinned []PinnedGroup
+
+	// TAPEnabled allows --tap: a Temporary Access Pass of TAPLifetime (default
+	// DefaultTAPLifetime), usable once when TAPOneTime, created after a reset.
+	TAPEnabled  bool
+	TAPLifetime time.Duration
+	TAPOneTime  bool
+	// BulkMax is the most users one bulk reset takes (default DefaultBulkMax).
+	BulkMax int
 }
 
 // PinnedGroup is a configured group reference and the group it was pinned to.
@@ -246,7 +257,10 @@ func (p Policy) Validate() error {
 			return Errorf(EINVALID, "policy: expiry for %s must be at least a minute", k)
 		}
 	}
-	return p.StepUp.Validate()
+	if err := p.StepUp.Validate(); err != nil {
+		return err
+	}
+	return p.validateBulkTAP()
 }
 
 // matches reports whether a is one of ps, asking dir for group membership by pinned id.

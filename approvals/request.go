@@ -15,6 +15,7 @@ const (
 	KindRevoke      Kind = "revoke"       // revoke one user's sign-in sessions
 	KindRevokeGroup Kind = "revoke-group" // revoke the sessions of every transitive member
 	KindEnforce     Kind = "enforce"      // set the per-user MFA state
+	KindResetBulk   Kind = "reset-bulk"   // reset each user of a list, one item per user (bulkreset.go)
 )
 
 // kinds lists every kind, each with whether it is bulk work. A kind missing here is never
@@ -24,6 +25,7 @@ var kinds = map[Kind]bool{
 	KindRevoke:      false,
 	KindEnforce:     false,
 	KindRevokeGroup: true,
+	KindResetBulk:   true,
 }
 
 // Bulk reports whether requests of kind k act on many users. Bulk work may not take every
@@ -131,6 +133,11 @@ type Preview struct {
 	FromState   string    // enforce: per-user MFA state before
 	ToState     string    // enforce: the state asked for
 	Becomes     string    // enforce: the state Entra will show after (enabled turns enforced for a user with methods)
+
+	// Bulk is a reset-bulk's users and the rows refused before the request was made.
+	Bulk *BulkPreview `json:",omitempty"`
+	// TAP is the Temporary Access Pass a reset (single or bulk) creates after, with --tap.
+	TAP *TAPPlan `json:",omitempty"`
 }
 
 // Decision is one approval or denial.
@@ -173,6 +180,12 @@ const (
 	OpRevoke       ItemOp = "revoke"
 	OpSetMFAState  ItemOp = "set-mfa-state"
 	OpVerify       ItemOp = "verify" // list the user's methods again: what was to go must be gone
+)
+
+// Item operations of Temporary Access Passes and bulk resets.
+const (
+	OpTAP       ItemOp = "tap"        // create a Temporary Access Pass and hand it to the requester (tap.go)
+	OpResetUser ItemOp = "reset-user" // reset-bulk: one user's whole reset, and their pass (bulkreset.go)
 )
 
 // ItemState is where an execution item stands.

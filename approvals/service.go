@@ -27,6 +27,7 @@ type NewRequest struct {
 	MFAState string   // for KindEnforce
 	Confirm  int      // the member count typed with --confirm, for KindRevokeGroup
 	Only     []string // for KindReset: method types to delete (SelectionTypes); empty means all but the password
+	TAP      bool     // for KindReset: a Temporary Access Pass for the requester after the reset (tap.go)
 }
 
 // RefreshAfter is how old a pending request's preview may be when an approval comes: an
@@ -144,7 +145,10 @@ func requestedDetail(r *Request) string {
 		d += fmt.Sprintf("; %d members", r.Preview.MemberCount)
 	case KindEnforce:
 		d += fmt.Sprintf("; %s -> %s", r.Preview.FromState, r.Preview.ToState)
+	case KindResetBulk:
+		d += bulkDetail(r)
 	}
+	d += tapDetail(r)
 	if r.Reason != "" {
 		d += "; reason: " + r.Reason
 	}
@@ -187,6 +191,14 @@ func (s *Service) gatherUser(ctx context.Context, r *Request, ref string, in New
 	}
 	switch r.Kind {
 	case KindReset:
+		if err := s.inOpenBulk(ctx, u); err != nil {
+			return err
+		}
+		if in.TAP {
+			if r.Preview.TAP, err = s.policy.tapPlan(""); err != nil {
+				return err
+			}
+		}
 		ms, err := s.dir.Methods(ctx, u.ID)
 		if err != nil {
 			return err
@@ -380,11 +392,13 @@ func (s *Service) refresh(ctx context.Context, r *Request) error {
 	if at.IsZero() {
 		at = r.CreatedAt
 	}
-	if s.clock.Now().Sub(at) <= RefreshAfter {
+	// A bulk reset's card shows its list, not each user's methods; what matters of each
+	// user (existence, protection) is checked again when it runs.
+	if s.clock.Now().Sub(at) <= RefreshAfter || r.Kind == KindResetBulk {
 		return nil
 	}
 	fresh := &Request{Kind: r.Kind, Target: r.Target}
-	in := NewRequest{Kind: r.Kind, Only: r.Preview.Only, MFAState: r.Preview.ToState, Confirm: r.Preview.MemberCount}
+	in := NewRequest{Kind: r.Kind, Only: r.Preview.Only, MFAState: r.Preview.ToState, Confirm: r.Preview.MemberCount, TAP: r.Preview.TAP != nil}
 	err := s.gather(ctx, fresh, r.Target.ID, in)
 	if err != nil && ErrorCode(err) != EINVALID {
 		return err

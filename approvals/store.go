@@ -54,6 +54,9 @@ type Store interface {
 	Claim(ctx context.Context, owner string, now, leaseUntil time.Time, kinds []Kind, ev AuditEvent) (*Request, error)
 	// RenewLease extends the claim; ECONFLICT when owner no longer holds it.
 	RenewLease(ctx context.Context, id, owner string, until time.Time) error
+	// HandOver passes the lease of a running request from owner to another executor, to
+	// until; ECONFLICT when owner no longer holds it (handover.go).
+	HandOver(ctx context.Context, id, owner, to string, until time.Time) error
 	// AddItems stores the items of a request unless it already has items (a resumed
 	// request keeps the ones it had).
 	AddItems(ctx context.Context, requestID string, items []Item) error

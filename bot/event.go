@@ -25,6 +25,9 @@ type Event struct {
 	// (Deny), as typed. Adapters never splice it into Text: the dispatcher cleans, limits and
 	// applies it, the same way for every platform.
 	Reason string
+	// Form holds the values of a submitted form (Response.Form) by field id, as typed:
+	// Text is then the form's Command. nil for anything else.
+	Form map[string]string
 }
 
 // MaxReason is the longest reason, in characters, a command or a reason prompt takes;
@@ -39,6 +42,9 @@ type Response struct {
 	// Card is, for an event about a request (a button press, cancel, show), that request's
 	// card as it stands now. Teams answers an Action.Execute invoke with it.
 	Card *Message
+	// Form, when set, asks the actor for input (a list to paste): Slack opens it as a
+	// modal, Teams and the console show it as a card form (form.go).
+	Form *Form
 }
 
 // Handler turns a verified event into the answer to it. It never panics, and errors are

@@ -46,11 +46,16 @@ func (c Cards) Request(r *approvals.Request, items []approvals.Item, now time.Ti
 			members += fmt.Sprintf(" (more than %s: the requester confirmed the count with --confirm %d)", bot.Thousands(limit), r.Preview.MemberCount)
 		}
 		m.Facts = append(m.Facts, bot.Fact{Label: "Members to revoke", Value: members})
+	case approvals.KindResetBulk:
+		m.Facts = append(m.Facts, bulkFacts(r)...)
 	default:
 		m.Facts = append(m.Facts, bot.Fact{Label: "User", Value: r.Target.Name})
 	}
-	if r.Kind == approvals.KindReset && len(r.Preview.Only) > 0 {
+	if (r.Kind == approvals.KindReset || r.Kind == approvals.KindResetBulk) && len(r.Preview.Only) > 0 {
 		m.Facts = append(m.Facts, bot.Fact{Label: "Only", Value: typeNames(r.Preview.Only)})
+	}
+	if f, ok := tapFact(r); ok {
+		m.Facts = append(m.Facts, f)
 	}
 	if r.Kind == approvals.KindEnforce {
 		v := orNone(r.Preview.FromState) + " → " + r.Preview.ToState
@@ -84,11 +89,15 @@ func (c Cards) Request(r *approvals.Request, items []approvals.Item, now time.Ti
 	var text []string
 	if r.State == approvals.StatePending || r.State == approvals.StateApproved {
 		text = append(text, whatItDoes(r))
-		if at := r.Preview.At; r.State == approvals.StatePending && !at.IsZero() && now.Sub(at) > approvals.RefreshAfter {
+		// A bulk reset's list is checked user by user when it runs, not read again.
+		if at := r.Preview.At; r.State == approvals.StatePending && !at.IsZero() && now.Sub(at) > approvals.RefreshAfter && r.Kind != approvals.KindResetBulk {
 			text = append(text, "These facts were read "+ago(now.Sub(at))+" ago; they are read again when someone approves.")
 		}
 	}
 	if s := outcome(r, items, now); s != "" {
+		text = append(text, s)
+	}
+	if s := tapOutcome(r, items); s != "" {
 		text = append(text, s)
 	}
 	m.Text = strings.Join(text, "\n\n")
@@ -100,6 +109,7 @@ func (c Cards) Request(r *approvals.Request, items []approvals.Item, now time.Ti
 			m.Sections = append(m.Sections, list("Kept", methodLines(r.Preview.Kept, ""), ""))
 		}
 	}
+	m.Sections = append(m.Sections, bulkSections(r)...)
 	if r.State == approvals.StateRunning || (r.State.Final() && r.Total > 0) {
 		m.Progress = &bot.Progress{Done: r.Done + r.Failed, Failed: r.Failed, Total: r.Total}
 	}
@@ -182,6 +192,11 @@ func requestTitle(r *approvals.Request) string {
 		return "Revoke sessions of " + r.Target.Name
 	case approvals.KindEnforce:
 		return "Set per-user MFA of " + r.Target.Name + " to " + r.Preview.ToState
+	case approvals.KindResetBulk:
+		if len(r.Preview.Only) > 0 {
+			return "Reset some MFA methods of " + r.Target.Name
+		}
+		return "Reset MFA for " + r.Target.Name
 	}
 	return string(r.Kind) + " " + r.Target.Name
 }
@@ -203,7 +218,9 @@ func whatItDoes(r *approvals.Request) string {
 		if n := stuck(r.Preview.Kept); n > 0 {
 			s += fmt.Sprintf(" %d selected method(s) cannot be removed through Microsoft Graph (listed under Kept): the request will end partly done, naming them.", n)
 		}
-		return s
+		return s + tapSentence(r)
+	case approvals.KindResetBulk:
+		return bulkWhatItDoes(r)
 	case approvals.KindRevoke:
 		return "Approving revokes all sign-in sessions of " + r.Target.Name + ": they sign in again, with MFA, on every device and app. Their methods stay."
 	case approvals.KindRevokeGroup:
@@ -236,6 +253,9 @@ func stuck(kept []approvals.Method) int {
 
 // outcome says in a sentence how far the request has come or how it ended.
 func outcome(r *approvals.Request, items []approvals.Item, now time.Time) string {
+	if s := bulkOutcome(r); s != "" {
+		return s
+	}
 	switch r.State {
 	case approvals.StateApproved:
 		return "Approved; starting now."
@@ -309,6 +329,8 @@ func doing(k approvals.Kind) string {
 	switch k {
 	case approvals.KindRevokeGroup:
 		return "Revoked"
+	case approvals.KindResetBulk:
+		return "Reset"
 	case approvals.KindReset, approvals.KindRevoke:
 		return "Step"
 	}
@@ -374,6 +396,8 @@ func failedLine(it approvals.Item) string {
 		what = "revoke sessions: "
 	case approvals.OpVerify:
 		what = "check that nothing is left: "
+	case approvals.OpTAP:
+		what = "Temporary Access Pass: "
 	}
 	return fmt.Sprintf("%s — %s%s", orText(it.UserName, it.UserID), what, orText(it.Error, "failed"))
 }
@@ -519,7 +543,10 @@ var help = map[string]struct {
 	CmdStatus: {"Show a user's MFA registration, methods, default method and per-user MFA state, and what to do next.",
 		[]string{"status ann@contoso.com", "status 6e7b768e-07e2-4810-8459-485f84f8f204"}},
 	CmdReset: {"Ask to delete a user's methods and revoke their sessions; they register again at next sign-in. Without --only every method but the password goes; --only deletes just the types named (a lost phone need not cost the security key). The default sign-in method goes last. A second admin approves.",
-		[]string{"reset ann@contoso.com lost her phone", "reset ann@contoso.com --only authenticator,oath lost her phone", `reset "sean.o'brien@contoso.com" new phone, same number`}},
+		[]string{"reset ann@contoso.com lost her phone", "reset ann@contoso.com --only authenticator,oath lost her phone", `reset "sean.o'brien@contoso.com" new phone, same number`,
+			"reset ann@contoso.com --tap new phone; she needs to sign in to register it"}},
+	CmdResetBulk: {"Open a form to paste up to 1,000 users (UPNs or object ids, one a line) and ask for one request that resets them all; unknown users, protected accounts and users named twice are left out, each with why. --tap adds a Temporary Access Pass for each user, shown to you alone. For longer lists: mfabot request reset --csv.",
+		[]string{"reset-bulk", "reset-bulk --only authenticator,oath phishing campaign", "reset-bulk --tap"}},
 	CmdRevoke: {"Ask to revoke all of a user's sign-in sessions, so they sign in again (with MFA) everywhere; their methods stay. A second admin approves.",
 		[]string{"revoke ann@contoso.com laptop stolen", "revoke 6e7b768e-07e2-4810-8459-485f84f8f204 left the project"}},
 	CmdRevokeGroup: {"Ask to revoke the sign-in sessions of every member of a group, so that they sign in again and meet the MFA registration prompt. Large groups need --confirm with the member count. A second admin approves.",

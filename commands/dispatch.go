@@ -159,7 +159,7 @@ func (d *Dispatcher) run(ctx context.Context, log *slog.Logger, ev bot.Event, cm
 			if err != nil {
 				return bot.Response{}, err
 			}
-			in.Only = only
+			in.Only, in.TAP = only, cmd.TAP
 		case CmdRevoke:
 			in.Kind, in.Target = approvals.KindRevoke, cmd.User
 		case CmdRevokeGroup:
@@ -180,6 +180,8 @@ func (d *Dispatcher) run(ctx context.Context, log *slog.Logger, ev bot.Event, cm
 		}
 		card := d.cards.Request(r, nil, now)
 		return bot.Response{Reply: &m, Card: &card}, nil
+	case CmdResetBulk:
+		return d.resetBulk(ctx, log, ev, cmd, now)
 	case CmdApprove, CmdDeny, CmdCancel:
 		var r *approvals.Request
 		var err error
@@ -287,9 +289,11 @@ func preview(r *approvals.Request) string {
 	switch r.Kind {
 	case approvals.KindReset:
 		if n := len(r.Preview.Methods); n > 0 {
-			return fmt.Sprintf("It deletes %d method(s) and revokes their sessions.", n)
+			return fmt.Sprintf("It deletes %d method(s) and revokes their sessions.", n) + tapPreview(r)
 		}
-		return "There is no method to delete; it revokes their sessions."
+		return "There is no method to delete; it revokes their sessions." + tapPreview(r)
+	case approvals.KindResetBulk:
+		return bulkPreviewText(r)
 	case approvals.KindRevoke:
 		return "It revokes all their sign-in sessions."
 	case approvals.KindRevokeGroup:

@@ -125,6 +125,7 @@ type fixtureOptions struct {
 	requireLink  bool
 	stepUp       approvals.StepUp // the policy's step-up rule
 	links        commands.StepUp  // issues step-up links
+	tap          bool             // --tap allowed, passes of 1 h usable once
 }
 
 func newFixture(t *testing.T, o fixtureOptions) *fixture {
@@ -159,7 +160,8 @@ func newFixture(t *testing.T, o fixtureOptions) *fixture {
 	}}
 	requesters, _ := approvals.ParsePrincipals("slack:UANN,slack:UBEN,entra:e-ann")
 	approvers, _ := approvals.ParsePrincipals("slack:UANN,slack:UBEN,teams:cleo-aad,entra:e-ann")
-	pol := approvals.Policy{Requesters: requesters, Approvers: approvers, RequiredApprovals: o.required, ConfirmAbove: o.confirmAbove, EnforceEnabled: true, RequireLink: o.requireLink, StepUp: o.stepUp}
+	pol := approvals.Policy{Requesters: requesters, Approvers: approvers, RequiredApprovals: o.required, ConfirmAbove: o.confirmAbove, EnforceEnabled: true,
+		RequireLink: o.requireLink, StepUp: o.stepUp, TAPEnabled: o.tap, TAPLifetime: time.Hour, TAPOneTime: true}
 	logs := &logBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	svc := approvals.NewService(db, dir, pol, approvals.ServiceOptions{Clock: clock})

@@ -1,7 +1,8 @@
 // Package commands owns the /mfa grammar and what the bot says: it parses what an admin
 // typed or pressed (Parse, with usage errors that name the wrong part; Canonical, the text
-// buttons carry), dispatches it to the approvals core or a read-only handler (status,
-// pending, show, summary, help), and decides, once for every platform, which facts each
+// buttons carry; ParseList, a pasted list of users), dispatches it to the approvals core
+// or a read-only handler (status, pending, show, summary, help), asks for a form where a
+// command line is too short (reset-bulk), and decides, once for every platform, which facts each
 // card shows (Cards, StatusCard, PendingMessage, HelpMessage). Adapters render the
 // resulting bot.Message; they contain no command logic.
 //

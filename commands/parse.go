@@ -17,6 +17,7 @@ import (
 const (
 	CmdStatus      = "status"
 	CmdReset       = "reset"
+	CmdResetBulk   = "reset-bulk"
 	CmdRevoke      = "revoke"
 	CmdRevokeGroup = "revoke-group"
 	CmdEnforce     = "enforce"
@@ -38,6 +39,7 @@ type Command struct {
 	State   string   // enforce: enabled, enforced or disabled
 	Confirm int      // revoke-group --confirm N
 	Only    []string // reset --only: selection names (approvals.Selections), in the order typed
+	TAP     bool     // reset, reset-bulk --tap: a Temporary Access Pass for the requester after
 	Reason  string   // reset, revoke-group, enforce, cancel, deny: free text, white space folded
 	Topic   string   // help <command>
 }
@@ -56,7 +58,8 @@ const (
 // usage is each command's usage line, shown with every error about it.
 var usage = map[string]string{
 	CmdStatus:      "status <user>",
-	CmdReset:       "reset <user> [--only authenticator,phone,oath,fido2,email,hello,platform,tap] [reason…]",
+	CmdReset:       "reset <user> [--only authenticator,phone,oath,fido2,email,hello,platform,tap] [--tap] [reason…]",
+	CmdResetBulk:   "reset-bulk [--only TYPES] [--tap] [reason…]",
 	CmdRevoke:      "revoke <user> [reason…]",
 	CmdRevokeGroup: "revoke-group <group> [--confirm N] [reason…]",
 	CmdEnforce:     "enforce <user> enabled|enforced|disabled [reason…]",
@@ -70,10 +73,11 @@ var usage = map[string]string{
 }
 
 // order is how help lists the commands.
-var order = []string{CmdStatus, CmdReset, CmdRevoke, CmdRevokeGroup, CmdEnforce, CmdSummary, CmdPending, CmdShow, CmdCancel, CmdApprove, CmdDeny, CmdHelp}
+var order = []string{CmdStatus, CmdReset, CmdResetBulk, CmdRevoke, CmdRevokeGroup, CmdEnforce, CmdSummary, CmdPending, CmdShow, CmdCancel, CmdApprove, CmdDeny, CmdHelp}
 
 var aliases = map[string]string{
 	"revokegroup": CmdRevokeGroup, "revoke_group": CmdRevokeGroup, "list": CmdPending, "?": CmdHelp,
+	"resetbulk": CmdResetBulk, "reset_bulk": CmdResetBulk, "bulk-reset": CmdResetBulk,
 }
 
 // Usage is the usage line of a command, "reset <user> [reason…]", or "" for an unknown one.
@@ -179,7 +183,7 @@ func Parse(text string) (Command, error) {
 			fallthrough
 		default:
 			if name == CmdReset {
-				if err := p.only(&c); err != nil {
+				if err := p.resetOptions(&c); err != nil {
 					return c, err
 				}
 			}
@@ -189,6 +193,13 @@ func Parse(text string) (Command, error) {
 		}
 	case CmdRevokeGroup:
 		if err := p.revokeGroup(&c); err != nil {
+			return c, err
+		}
+	case CmdResetBulk:
+		if err := p.resetOptions(&c); err != nil {
+			return c, err
+		}
+		if c.Reason, err = p.reason(name); err != nil {
 			return c, err
 		}
 	case CmdShow, CmdCancel, CmdApprove, CmdDeny:
@@ -623,12 +634,12 @@ func (p *parser) reason(cmd string) (string, error) {
 		switch {
 		case strings.HasPrefix(lower, "--confirm"):
 			return "", usageErr(cmd, "--confirm is only for revoke-group")
-		case strings.HasPrefix(lower, "--only") && cmd == CmdReset:
-			return "", usageErr(cmd, "--only comes right after the user: reset <user> --only authenticator,oath [reason…]")
-		case strings.HasPrefix(lower, "--only"):
-			return "", usageErr(cmd, "--only is only for reset")
-		case cmd == CmdReset:
-			return "", usageErr(cmd, "unknown option %q; reset takes only --only", shorten(w.text, 40))
+		case (strings.HasPrefix(lower, "--only") || lower == "--tap") && cmd == CmdReset:
+			return "", usageErr(cmd, "%s comes right after the user: reset <user> [--only authenticator,oath] [--tap] [reason…]", shorten(w.text, 20))
+		case strings.HasPrefix(lower, "--only") || lower == "--tap":
+			return "", usageErr(cmd, "%s is only for reset and reset-bulk", shorten(w.text, 20))
+		case cmd == CmdReset || cmd == CmdResetBulk:
+			return "", usageErr(cmd, "unknown option %q; %s takes only --only and --tap", shorten(w.text, 40), cmd)
 		}
 		return "", usageErr(cmd, "unknown option %q; %s takes none", shorten(w.text, 40), cmd)
 	}
@@ -752,6 +763,16 @@ func Canonical(c Command) string {
 		parts = append(parts, escapeArg(c.User, true))
 		if len(c.Only) > 0 {
 			parts = append(parts, "--only", strings.Join(c.Only, ","))
+		}
+		if c.TAP {
+			parts = append(parts, "--tap")
+		}
+	case CmdResetBulk:
+		if len(c.Only) > 0 {
+			parts = append(parts, "--only", strings.Join(c.Only, ","))
+		}
+		if c.TAP {
+			parts = append(parts, "--tap")
 		}
 	case CmdEnforce:
 		parts = append(parts, escapeArg(c.User, true), c.State)

@@ -70,6 +70,12 @@ func TestParse(t *testing.T) {
 		{"OK_Pending", "pending", commands.Command{Name: "pending"}},
 		{"OK_ListAlias", "list", commands.Command{Name: "pending"}},
 		{"OK_Summary", "Summary", commands.Command{Name: "summary"}},
+		{"OK_ResetTAP", "reset ann@contoso.com --tap new phone", commands.Command{Name: "reset", User: "ann@contoso.com", TAP: true, Reason: "new phone"}},
+		{"OK_ResetTAPBeforeOnly", "reset ann@contoso.com --TAP --only=phone new phone", commands.Command{Name: "reset", User: "ann@contoso.com", TAP: true, Only: []string{"phone"}, Reason: "new phone"}},
+		{"OK_ResetOnlyThenTAP", "reset ann@contoso.com --only authenticator,oath --tap", commands.Command{Name: "reset", User: "ann@contoso.com", TAP: true, Only: []string{"authenticator", "oath"}}},
+		{"OK_ResetTAPQuotedReason", `reset ann@contoso.com "--tap is what she asked"`, commands.Command{Name: "reset", User: "ann@contoso.com", Reason: "--tap is what she asked"}},
+		{"OK_ResetBulk", "reset-bulk", commands.Command{Name: "reset-bulk"}},
+		{"OK_ResetBulkOptions", "bulk-reset --tap --only authenticator phishing wave", commands.Command{Name: "reset-bulk", TAP: true, Only: []string{"authenticator"}, Reason: "phishing wave"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -92,7 +98,7 @@ func TestParseErrors(t *testing.T) {
 	}{
 		{"ErrUnknownCommand", "rest ann@contoso.com", []string{`unknown command "rest"`, "did you mean reset?", "/mfa help"}},
 		{"ErrUnknownCommandNoHint", "frobnicate", []string{`unknown command "frobnicate"`, "Commands: status, reset"}},
-		{"ErrMissingUser", "reset", []string{"which user?", "Usage: /mfa reset <user> [--only authenticator,phone,oath,fido2,email,hello,platform,tap] [reason…]"}},
+		{"ErrMissingUser", "reset", []string{"which user?", "Usage: /mfa reset <user> [--only authenticator,phone,oath,fido2,email,hello,platform,tap] [--tap] [reason…]"}},
 		{"ErrEmptyUser", `status ""`, []string{"which user?"}},
 		{"ErrNotAUser", "status ann", []string{`"ann" is not a user`, "Usage: /mfa status <user>"}},
 		{"ErrNoDot", "reset ann@contoso", []string{`"ann@contoso" is not a valid UPN`, "needs a dot"}},
@@ -128,6 +134,10 @@ func TestParseErrors(t *testing.T) {
 		{"ErrUnclosedQuote", `revoke-group "Sales`, []string{`a quote is not closed: "Sales`, "Usage: /mfa revoke-group"}},
 		{"ErrUnclosedSmartQuote", "status “ann@contoso.com", []string{"a quote is not closed"}},
 		{"ErrPendingArgs", "pending now", []string{"pending takes no arguments", `"now" follows`}},
+		{"ErrTAPTwice", "reset ann@contoso.com --tap --tap", []string{"--tap is given twice"}},
+		{"ErrOnlyTwice", "reset-bulk --only phone --tap --only oath", []string{"--only is given twice"}},
+		{"ErrTAPOnRevoke", "revoke ann@contoso.com --tap", []string{"--tap is only for reset and reset-bulk"}},
+		{"ErrResetBulkUnknownOption", "reset-bulk --force", []string{`unknown option "--force"; reset-bulk takes only --only and --tap`}},
 		{"ErrSummaryArgs", "summary today", []string{"summary takes no arguments"}},
 		{"ErrHelpTopic", "help frobnicate", []string{`no command "frobnicate"`}},
 		{"ErrHelpTwoTopics", "help reset status", []string{"help takes at most one command name"}},

@@ -50,6 +50,12 @@ type CheckConfig struct {
 	// Enforce reports whether enforce is on: only then is its permission needed, and a
 	// grant of it without enforce is more than needed.
 	Enforce bool
+	// TAP reports whether --tap is on (policy.tap_enabled), with the terms of its passes:
+	// only then is the tenant's Temporary Access Pass policy checked, and Policy.Read.All
+	// needed to read it.
+	TAP         bool
+	TAPLifetime time.Duration
+	TAPOneTime  bool
 	// Policy, when not nil, has its groups pinned to object ids as serve does at start;
 	// nil skips that check (the policy itself is invalid, which the caller reports).
 	Policy *approvals.Policy
@@ -96,8 +102,11 @@ func Check(ctx context.Context, cfg CheckConfig, r Reporter) {
 		r.Fail(CheckPermissions, errText(err), "")
 		return
 	}
-	g.checkPermissions(ctx, tok.Token, cfg.Enforce, r)
+	g.checkPermissions(ctx, tok.Token, map[string]bool{"enforce": cfg.Enforce, "tap": cfg.TAP}, r)
 	g.checkLicence(ctx, r)
+	if cfg.TAP {
+		g.checkTAP(ctx, cfg.TAPLifetime, cfg.TAPOneTime, r)
+	}
 	if cfg.Policy != nil {
 		g.checkPinned(ctx, *cfg.Policy, r)
 	}
@@ -123,7 +132,7 @@ func credentialKind(o CredentialOptions) string {
 
 // checkPermissions compares the application permissions granted to the app with
 // RequiredPermissions: a missing one fails, one more than needed warns.
-func (c *Client) checkPermissions(ctx context.Context, token string, enforce bool, r Reporter) {
+func (c *Client) checkPermissions(ctx context.Context, token string, features map[string]bool, r Reporter) {
 	pctx, cancel := context.WithTimeout(ctx, checkTimeout)
 	defer cancel()
 	granted, err := c.GrantedPermissions(pctx)
@@ -146,7 +155,7 @@ func (c *Client) checkPermissions(ctx context.Context, token string, enforce boo
 	needed := map[string]bool{}
 	missing := 0
 	for _, p := range RequiredPermissions {
-		if p.Feature == "enforce" && !enforce {
+		if p.Feature != "" && !features[p.Feature] {
 			continue // not needed, and a grant of it is reported as more than needed
 		}
 		needed[p.Name] = true

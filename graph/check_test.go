@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mfabot/mfabot/approvals"
 	"github.com/mfabot/mfabot/graph"
@@ -55,6 +56,36 @@ func TestCheck(t *testing.T) {
 		{name: "WarnStepUpUnreadable", tenant: func(tn *graphtest.Tenant) {
 			tn.SetGranted(slices.DeleteFunc(graphtest.DefaultGranted(), func(p string) bool { return p == "Application.Read.All" }))
 		}, change: stepUpOn, want: []string{"warn graph.redirect_uri: cannot read the app registration"}, says: "Application.Read.All"},
+		// --tap on: Policy.Read.All is needed, and the Temporary Access Pass policy is read.
+		{name: "OKTAPPolicy", tenant: tapTenant(graphtest.EnabledTAPPolicy(), "Policy.Read.All"), change: withTAP(time.Hour, true), want: []string{
+			"ok graph.permissions: every permission", "ok graph.tap_policy: the Temporary Access Pass policy is enabled; passes of valid 1 h, usable once are allowed (policy 1h0m0s to 8h0m0s), for all users",
+		}},
+		{name: "ErrTAPPolicyDisabled", tenant: tapTenant(graphtest.DefaultTAPPolicy(), "Policy.Read.All"), change: withTAP(time.Hour, true), want: []string{
+			"fail graph.tap_policy: the tenant's Temporary Access Pass policy is disabled",
+		}},
+		{name: "ErrTAPWithoutPolicyReadAll", tenant: tapTenant(graphtest.EnabledTAPPolicy()), change: withTAP(time.Hour, true), want: []string{
+			"fail graph.permissions: Policy.Read.All is missing: needed for mfabot doctor's check of the Temporary Access Pass policy",
+		}},
+		{name: "ErrTAPLifetimeOutsidePolicy", tenant: tapTenant(graphtest.EnabledTAPPolicy(), "Policy.Read.All"), change: withTAP(24*time.Hour, true), want: []string{
+			"fail graph.tap_policy: policy.tap_lifetime 24h0m0s is outside the policy's lifetimes (1h0m0s to 8h0m0s)",
+		}},
+		{name: "ErrTAPMultiUseRefused", tenant: func(tn *graphtest.Tenant) {
+			p := graphtest.EnabledTAPPolicy()
+			p.IsUsableOnce = true
+			tapTenant(p, "Policy.Read.All")(tn)
+		}, change: withTAP(time.Hour, false), want: []string{
+			"fail graph.tap_policy: the policy allows one-time passes only",
+		}},
+		{name: "WarnTAPPolicyForSomeGroups", tenant: func(tn *graphtest.Tenant) {
+			p := graphtest.EnabledTAPPolicy()
+			p.IncludeGroups = []string{"6f1c8e2a-0000-4000-8000-000000000001"}
+			tapTenant(p, "Policy.Read.All")(tn)
+		}, change: withTAP(time.Hour, true), want: []string{
+			"warn graph.tap_policy: the Temporary Access Pass policy is enabled; passes of valid 1 h, usable once are allowed (policy 1h0m0s to 8h0m0s), but not for every user",
+		}},
+		{name: "WarnPolicyReadAllWithTAPOff", tenant: tapTenant(graphtest.EnabledTAPPolicy(), "Policy.Read.All"), want: []string{
+			"warn graph.permissions: Policy.Read.All is granted but mfabot does not need it",
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -92,3 +123,16 @@ func TestCheck(t *testing.T) {
 const stepUpRedirect = "https://mfabot.contoso.com/stepup/callback"
 
 func stepUpOn(c *graph.CheckConfig) { c.StepUpRedirectURI = stepUpRedirect }
+// tapTenant sets the tenant's Temporary Access Pass policy and grants the default
+// permissions plus extra.
+func tapTenant(p graphtest.TAPPolicy, extra ...string) func(*graphtest.Tenant) {
+	return func(tn *graphtest.Tenant) {
+		tn.SetTAPPolicy(p)
+		tn.SetGranted(append(graphtest.DefaultGranted(), extra...))
+	}
+}
+
+// withTAP turns --tap on in the check, with passes of these terms.
+func withTAP(lifetime time.Duration, oneTime bool) func(*graph.CheckConfig) {
+	return func(c *graph.CheckConfig) { c.TAP, c.TAPLifetime, c.TAPOneTime = true, lifetime, oneTime }
+}

@@ -1,7 +1,7 @@
 // Package graph is mfabot's adapter to Microsoft Graph: every Entra ID operation the bot
 // performs (users, authentication methods hardware OATH tokens included, the default
 // second factor, the registration report, per-user MFA, sign-in session revocation,
-// groups, and the app's own permissions), built on the msgraph-sdk-go v1.0
+// Temporary Access Passes and their policy, groups, and the app's own permissions), built on the msgraph-sdk-go v1.0
 // client and azidentity credentials, in the public cloud or a national one (Cloud).
 //
 // It owns what talking to Graph at scale needs: paging that streams page by page, JSON

@@ -32,6 +32,8 @@ var RequiredPermissions = []Permission{
 	// It can also rewrite the tenant's authentication methods policy: grant it only with
 	// enforce turned on (policy.enforce_enabled).
 	{Name: "Policy.ReadWrite.AuthenticationMethod", Needed: "enforce and the per-user MFA state in status (beta authentication/requirements)", Feature: "enforce"},
+	// Creating a pass needs UserAuthenticationMethod.ReadWrite.All, which reset has.
+	{Name: "Policy.Read.All", Needed: "mfabot doctor's check of the Temporary Access Pass policy (reset --tap, policy.tap_enabled)", Feature: "tap"},
 	{Name: "Application.Read.All", Needed: "mfabot doctor only (reading which permissions are granted, and the step-up redirect URI)", Optional: true},
 }
 

@@ -48,6 +48,10 @@ func withPacing(ctx context.Context, lim limiter, cost int) context.Context {
 // queue behind bulk work, so a lost-phone reset does not wait for a 10,000-member
 // revoke-group.
 func withPriority(ctx context.Context, lim limiter) context.Context {
+	if approvals.IsBulk(ctx) {
+		// One user's write within bulk work (a bulk reset) queues with the bulk writes.
+		return withPacing(ctx, lim, 1)
+	}
 	return context.WithValue(ctx, pacingKey{}, pacing{lim: lim, cost: 1, prio: true})
 }
 

@@ -5,6 +5,9 @@ package approvalstest
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -61,6 +64,10 @@ type Directory struct {
 	// SetStateHook, when set, says which per-user MFA state the directory shows after
 	// SetMFAState(state): Entra shows "enforced" for a user with methods set to "enabled".
 	SetStateHook func(userID, state string) string
+
+	// Passes is each user's current Temporary Access Pass (CreateTemporaryAccessPass).
+	Passes map[string]approvals.Pass
+	seq    int
 
 	Deleted  map[string][]string // user id -> deleted method ids
 	Revoked  map[string]int      // user id -> revoke calls
@@ -337,6 +344,35 @@ func (d *Directory) IsMemberOf(_ context.Context, userID, groupID string) (bool,
 		}
 	}
 	return false, nil
+}
+
+// CreateTemporaryAccessPass implements approvals.Directory: Fail("tap", id) refuses it;
+// otherwise the pass is a fresh random value, kept in Passes (the user's current pass,
+// replacing one they had) and among the user's methods.
+func (d *Directory) CreateTemporaryAccessPass(_ context.Context, userID string, lifetime time.Duration, oneTime bool) (approvals.Pass, error) {
+	if err := d.fail("tap", userID); err != nil {
+		return approvals.Pass{}, err
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.Passes == nil {
+		d.Passes = map[string]approvals.Pass{}
+	}
+	d.seq++
+	p := approvals.Pass{UserID: userID, MethodID: fmt.Sprintf("tap-%d", d.seq), Value: "tap-" + hex.EncodeToString(b[:]),
+		Start: time.Now().UTC(), Lifetime: lifetime, OneTime: oneTime}
+	ms := d.MethodsOf[userID][:0:0]
+	for _, m := range d.MethodsOf[userID] {
+		if m.Type != approvals.MethodTemporaryAccessPass {
+			ms = append(ms, m)
+		}
+	}
+	d.MethodsOf[userID] = append(ms, approvals.Method{ID: p.MethodID, ODataType: "#microsoft.graph.temporaryAccessPassAuthenticationMethod",
+		Type: approvals.MethodTemporaryAccessPass, Deletable: true})
+	d.Passes[userID] = p
+	return p, nil
 }
 
 var _ approvals.Directory = (*Directory)(nil)

@@ -42,9 +42,15 @@ func newConsole(t *testing.T) (*console.Adapter, *dispatcher, *httptest.Server) 
 	if err != nil {
 		t.Fatal(err)
 	}
+	return c, d, newServer(t, c)
+}
+
+// newServer serves c until the test ends.
+func newServer(t *testing.T, c *console.Adapter) *httptest.Server {
+	t.Helper()
 	srv := httptest.NewServer(c.Handler())
 	t.Cleanup(func() { c.Close(); srv.Close() })
-	return c, d, srv
+	return srv
 }
 
 func TestRenderGolden(t *testing.T) {

@@ -209,7 +209,7 @@ func (a *Adapter) handleEvents(w http.ResponseWriter, r *http.Request) {
 // command, plus a reason when the button asks for one) into a bot.Event for the
 // dispatcher, and shows the answer to that person alone unless it is public.
 func (a *Adapter) handleCommand(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
 	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/x-www-form-urlencoded" {
 		writeError(w, r, http.StatusUnsupportedMediaType, "send a form (application/x-www-form-urlencoded)")
 		return
@@ -226,6 +226,19 @@ func (a *Adapter) handleCommand(w http.ResponseWriter, r *http.Request) {
 	typed := strings.TrimSpace(r.PostForm.Get("text"))
 	button := r.PostForm.Get("button") == "true"
 	reason := r.PostForm.Get("reason")
+	var form map[string]string
+	if r.PostForm.Get("form") == "1" {
+		form = formValues(r.PostForm)
+		for _, v := range form {
+			if !utf8.ValidString(v) {
+				writeError(w, r, http.StatusBadRequest, "text is not UTF-8")
+				return
+			}
+		}
+	} else if r.ContentLength > maxBody {
+		writeError(w, r, http.StatusRequestEntityTooLarge, "that is too much for a command")
+		return
+	}
 	if !utf8.ValidString(typed) || !utf8.ValidString(reason) {
 		writeError(w, r, http.StatusBadRequest, "text is not UTF-8")
 		return
@@ -253,12 +266,19 @@ func (a *Adapter) handleCommand(w http.ResponseWriter, r *http.Request) {
 	// The answer is shown even if the page goes away meanwhile.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), a.cfg.DispatchTimeout)
 	defer cancel()
-	ev := bot.Event{Actor: p.Actor(), Conversation: a.Conversation(), Text: text, Button: button}
+	ev := bot.Event{Actor: p.Actor(), Conversation: a.Conversation(), Text: text, Button: button, Form: form}
 	if button {
 		ev.Reason = reason
 	}
 	a.log.DebugContext(ctx, "console event", "person", p.ID, "button", button)
 	resp := a.d.Handle(ctx, ev)
+	if resp.Form != nil {
+		if err := a.replyForm(p, echo, *resp.Form); err != nil {
+			a.log.ErrorContext(ctx, "console form", approvals.LogErr, err)
+		}
+		writeOK(w, r, p)
+		return
+	}
 	msg := resp.Reply
 	if msg == nil && !button {
 		msg = resp.Card

@@ -66,6 +66,11 @@ func (a *Adapter) handleCommand(cmd slackapi.SlashCommand) any {
 			Text:         cmd.Text,
 		}
 		resp := a.d.Handle(ctx, ev)
+		target := replyTarget{responseURL: cmd.ResponseURL, channel: cmd.ChannelID, user: cmd.UserID}
+		if resp.Form != nil {
+			a.openForm(ctx, cmd.TriggerID, *resp.Form, target)
+			return
+		}
 		msg := resp.Reply
 		if msg == nil {
 			msg = resp.Card
@@ -73,7 +78,7 @@ func (a *Adapter) handleCommand(cmd slackapi.SlashCommand) any {
 		if msg == nil {
 			return
 		}
-		a.reply(ctx, replyTarget{responseURL: cmd.ResponseURL, channel: cmd.ChannelID, user: cmd.UserID}, *msg, resp.Public)
+		a.reply(ctx, target, *msg, resp.Public)
 	})
 	if !started {
 		return ephemeralAck(msgShuttingDown)
@@ -229,6 +234,9 @@ func reasonView(label, command, metadata string) slackapi.ModalViewRequest {
 // handleViewSubmission dispatches the command of a reason modal with the reason appended.
 // A problem with the reason is shown in the modal, which stays open.
 func (a *Adapter) handleViewSubmission(ic slackapi.InteractionCallback) any {
+	if ic.View.CallbackID == formCallbackID {
+		return a.handleFormSubmission(ic)
+	}
 	if ic.View.CallbackID != reasonCallbackID {
 		return nil
 	}

@@ -160,7 +160,7 @@ func (a *Adapter) onMessage(act *activity) {
 	}
 	var ev bot.Event
 	if cmd, reason, ok := submittedCommand(act.Value); ok {
-		ev = bot.Event{Actor: actor, Conversation: conversationOf(act), Text: cmd, Button: true, Reason: reason}
+		ev = bot.Event{Actor: actor, Conversation: conversationOf(act), Text: cmd, Button: true, Reason: reason, Form: submittedForm(act.Value)}
 	} else {
 		if !addressedToBot(act) {
 			return
@@ -171,6 +171,9 @@ func (a *Adapter) onMessage(act *activity) {
 	a.goBackground(func(ctx context.Context) {
 		a.rememberActivity(ctx, act)
 		resp := a.d.Handle(ctx, ev)
+		if resp.Form != nil {
+			a.replyForm(ctx, act, *resp.Form)
+		}
 		if ev.Button && resp.Card != nil && act.ReplyToID != "" {
 			if err := a.updateActivity(ctx, act.ServiceURL, act.Conversation.ID, act.ReplyToID, *resp.Card); err != nil {
 				a.log.Error("update teams card", slog.String("activity", act.ReplyToID), slog.Any(approvals.LogErr, err))
@@ -241,7 +244,7 @@ func (a *Adapter) onInvoke(w http.ResponseWriter, act *activity) {
 		}
 		text, reason = cmd, why
 	}
-	ev := bot.Event{Actor: actor, Conversation: conversationOf(act), Text: text, Button: true, Reason: reason}
+	ev := bot.Event{Actor: actor, Conversation: conversationOf(act), Text: text, Button: true, Reason: reason, Form: submittedForm(v.Action.Data)}
 	a.noteViewer(ev.Conversation.ID, act.From.ID)
 
 	var mu sync.Mutex

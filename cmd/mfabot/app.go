@@ -190,6 +190,7 @@ func NewApp(ctx context.Context, cfg *config.Config, log *slog.Logger, getenv fu
 	observed := a.Metrics.notifier(a.Notifier)
 	a.Service.SetNotifier(observed)
 	a.Executor.SetNotifier(observed)
+	a.Executor.SetPasses(bot.NewPasses(a.platforms, a.Dispatcher, 0, log.With(approvals.LogComponent, "passes")))
 
 	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

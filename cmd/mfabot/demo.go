@@ -77,6 +77,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stdout, "mfabot demo: open %s\n", d.URL)
 	fmt.Fprintf(stdout, "  simulated tenant: %d users (try adele.vance@contoso.com, group \"All Staff\")\n", d.Tenant.UserCount())
+	fmt.Fprintln(stdout, "  bulk: /mfa reset-bulk opens a form to paste users into (megan.bowen@contoso.com, alex.wilber@contoso.com, …);")
+	fmt.Fprintln(stdout, "        tick Temporary Access Pass and the passes arrive in your direct messages")
 	fmt.Fprintf(stdout, "  database: %s (run again with --db %s to keep the history)\n", d.DBPath, d.DBPath)
 	fmt.Fprintln(stdout, "  step-up: approving a reset asks for a fresh sign-in with MFA on the simulated tenant's sign-in page")
 	fmt.Fprintln(stdout, "  Ctrl-C stops it.")
@@ -109,6 +111,8 @@ func startDemo(ctx context.Context, o demoOptions) (_ *demo, err error) {
 		}
 	}()
 	d.Tenant = graphtest.Generate(graphtest.GenOptions{Seed: o.Seed, Users: o.Users})
+	// Passes work in the demo: the simulated tenant's Temporary Access Pass policy is on.
+	d.Tenant.SetTAPPolicy(graphtest.EnabledTAPPolicy())
 	people := slices.Clone(demoPeople)
 	for i, p := range people {
 		upn, ok := demoAccounts[p.ID]
@@ -160,6 +164,7 @@ func startDemo(ctx context.Context, o demoOptions) (_ *demo, err error) {
 	cfg.ProtectedUsers = "breakglass@contoso.onmicrosoft.com"
 	cfg.ProtectedGroups = "Emergency Access"
 	cfg.EnforceEnabled = true
+	cfg.TAPEnabled = true
 	// A reset counts only after the approver's fresh sign-in with MFA, on the simulated
 	// tenant's sign-in page.
 	cfg.PublicURL, cfg.StepUp = publicURL, string(approvals.KindReset)

@@ -313,6 +313,18 @@ func TestDoctor(t *testing.T) {
 			want: []want{{doctor.CheckConfig, doctor.StatusFail, "public_url (MFABOT_PUBLIC_URL): required with policy.step_up"}}},
 		{name: "ErrConfigFile", c: doctorCase{vars: map[string]string{"MFABOT_GRAPH_WRITE_RATE": "fast"}}, code: 1,
 			want: []want{{doctor.CheckConfig, doctor.StatusFail, `MFABOT_GRAPH_WRITE_RATE: "fast" is not a number`}}},
+		// --tap on: the tenant's Temporary Access Pass policy is checked, with Policy.Read.All.
+		{name: "OKTAPPolicy", c: doctorCase{vars: map[string]string{"MFABOT_TAP_ENABLED": "true"}, tenant: func(tn *graphtest.Tenant) {
+			tn.SetGranted(append(graphtest.DefaultGranted(), "Policy.Read.All"))
+			tn.SetTAPPolicy(graphtest.EnabledTAPPolicy())
+		}}, code: 0, want: []want{{graph.CheckTAP, doctor.StatusOK, "the Temporary Access Pass policy is enabled; passes of valid 1 h, usable once are allowed"}}},
+		{name: "ErrTAPPolicyDisabled", c: doctorCase{vars: map[string]string{"MFABOT_TAP_ENABLED": "true"}, tenant: func(tn *graphtest.Tenant) {
+			tn.SetGranted(append(graphtest.DefaultGranted(), "Policy.Read.All"))
+		}}, code: 1, want: []want{{graph.CheckTAP, doctor.StatusFail, "the tenant's Temporary Access Pass policy is disabled"}}},
+		{name: "ErrTAPWithoutPolicyReadAll", c: doctorCase{vars: map[string]string{"MFABOT_TAP_ENABLED": "true"}}, code: 1,
+			want: []want{{graph.CheckPermissions, doctor.StatusFail, "Policy.Read.All is missing: needed for mfabot doctor's check of the Temporary Access Pass policy"}}},
+		{name: "ErrTAPLifetime", c: doctorCase{vars: map[string]string{"MFABOT_TAP_LIFETIME": "5m"}}, code: 1,
+			want: []want{{doctor.CheckConfig, doctor.StatusFail, "policy.tap_lifetime (MFABOT_TAP_LIFETIME): a Temporary Access Pass lasts whole minutes from 10m to 30 days (720h), not 5m0s"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

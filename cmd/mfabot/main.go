@@ -1,7 +1,7 @@
 // Command mfabot is the ChatOps bot for Microsoft Entra ID MFA with two-person approval.
 //
-// Subcommands: serve, demo, doctor, summary, audit verify, audit export, config example,
-// teams package, version. Run "mfabot help" for usage.
+// Subcommands: serve, demo, doctor, summary, request, audit verify, audit export, config
+// example, teams package, version. Run "mfabot help" for usage.
 //
 // It wires; it does not know the platforms: App builds the database, the Graph client, the
 // approvals core, the dispatcher, the adapters and the Notifier from the configuration
@@ -58,6 +58,8 @@ Usage:
   mfabot serve --config mfabot.yaml                 run in production (Slack and/or Teams)
   mfabot doctor --config mfabot.yaml [--json]       check configuration, permissions and connections
   mfabot summary --config mfabot.yaml [--post]      build the enrollment summary (print, or post it)
+  mfabot request reset --csv users.csv --as PRINCIPAL [--only TYPES] [--tap] [--reason TEXT] [--dry-run] --config mfabot.yaml
+  mfabot request show R-7K2QXA [--failed --csv] --config mfabot.yaml
   mfabot audit verify --db FILE                     verify the hash chain of the audit log
   mfabot audit export --db FILE --format csv|jsonl [--since RFC3339]
   mfabot config example                             print a complete commented configuration
@@ -98,6 +100,8 @@ func dispatch(ctx context.Context, args []string, e env) error {
 		return runDoctor(ctx, rest, e, doctor.Options{})
 	case "summary":
 		return runSummary(ctx, rest, e)
+	case "request":
+		return runRequest(ctx, rest, e)
 	case "audit":
 		return runAudit(ctx, rest, e)
 	case "config":

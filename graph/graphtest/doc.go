@@ -12,7 +12,9 @@
 //     delete, with Entra's rules on the default method; hardware OATH tokens listed in
 //     v1.0 and read and deleted in beta hardwareOathMethods), beta signInPreferences (the
 //     default second factor), revokeSignInSessions, the userRegistrationDetails report,
-//     beta per-user MFA requirements, groups and transitive members, checkMemberGroups,
+//     beta per-user MFA requirements, Temporary Access Passes (create, with the
+//     policy's refusals) and the Temporary Access Pass policy ([TAPPolicy], off by
+//     default as in Entra), groups and transitive members, checkMemberGroups,
 //     service principals and app role assignments, and JSON batching ($batch, up to 20
 //     requests, each throttled on its own);
 //   - a fake Microsoft identity platform authority over TLS (OpenID configuration, JWKS and
@@ -37,8 +39,9 @@
 //     items too), hanging requests, and windows of 429s ([Server.ThrottleFor]);
 //   - a record of every mutating call, batch items included ([Server.Calls], [Server.Count]
 //     with the operations OpRevoke "revokeSignInSessions", OpDeleteMethod "deleteMethod",
-//     OpSetRequirements "setRequirements" and OpSetSignInPreferences
-//     "setSignInPreferences"), and request statistics ([Server.Stats]).
+//     OpSetRequirements "setRequirements", OpSetSignInPreferences
+//     "setSignInPreferences" and OpCreateTAP "createTemporaryAccessPass"), and request
+//     statistics ([Server.Stats]).
 //
 // Errors use Graph's error body ({"error":{"code","message","innerError"}}) and codes.
 // Where Microsoft documents a rule but not its exact message, the message is modeled and

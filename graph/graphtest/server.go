@@ -802,6 +802,9 @@ func (s *Server) route(r request) (rt route, rep reply, ok bool) {
 	if e := countError(r, segs[n-1] == "$count"); e != nil && (segs[0] == "users" || segs[0] == "groups") {
 		return route{}, *e, false
 	}
+	if rt, rep, ok, mine := s.routeTAP(r, segs, ctx); mine {
+		return rt, rep, ok
+	}
 	switch {
 	case segs[0] == "users" && n == 1 && method == "GET":
 		return route{perms: permUsers, cost: 2, handle: func() reply { return s.listUsers(q, u, ctx("users")) }}, reply{}, true
@@ -1408,8 +1411,7 @@ func methodJSON(m Method) map[string]any {
 	case MethodEmail:
 		out["emailAddress"] = m.EmailAddress
 	case MethodTemporaryAccessPass:
-		out["createdDateTime"], out["startDateTime"], out["lifetimeInMinutes"], out["isUsableOnce"], out["isUsable"] = ts(m.Created), ts(m.Created), 60, true, false
-		out["methodUsabilityReason"] = "Expired"
+		tapJSON(out, m, time.Now())
 	case MethodPlatformCredential:
 		out["displayName"], out["createdDateTime"], out["platform"], out["keyStrength"] = m.DisplayName, ts(m.Created), "macOS", "normal"
 	}

@@ -126,6 +126,12 @@ type Method struct {
 	DeviceTag       string // microsoftAuthenticator
 	PhoneAppVersion string // microsoftAuthenticator
 	Created         time.Time
+
+	// A Temporary Access Pass's terms and its secret value, which Graph returns only
+	// once, to the create call (tap.go).
+	LifetimeMinutes int
+	UsableOnce      bool
+	Pass            string
 }
 
 // Group is a directory group.
@@ -215,6 +221,8 @@ type Tenant struct {
 	// transitive membership cache, dropped whenever membership changes
 	cacheMu sync.Mutex
 	trans   map[int32][]int32
+
+	tap *TAPPolicy // the Temporary Access Pass policy; nil is Entra's default (tap.go)
 }
 
 // NewTenant returns an empty tenant "Contoso" (contoso.com, contoso.onmicrosoft.com) with a

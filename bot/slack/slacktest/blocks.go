@@ -42,6 +42,16 @@ type element struct {
 	URL       string      `json:"url"`
 	MaxLength int         `json:"max_length"`
 	MinLength int         `json:"min_length"`
+	// checkboxes
+	Options        []option `json:"options"`
+	InitialOptions []option `json:"initial_options"`
+	InitialValue   string   `json:"initial_value"`
+}
+
+// option is an option of a checkboxes element.
+type option struct {
+	Text  *textObject `json:"text"`
+	Value string      `json:"value"`
 }
 
 type block struct {
@@ -156,6 +166,9 @@ func validateBlock(b block, actionIDs map[string]bool) string {
 		if b.Element.ActionID != "" && utf8.RuneCountInString(b.Element.ActionID) > maxActionID {
 			return "action_id too long"
 		}
+		if msg := checkInputElement(*b.Element); msg != "" {
+			return msg
+		}
 	case "divider", "image", "rich_text", "file", "video", "markdown":
 	default:
 		return fmt.Sprintf("unknown block type %q", b.Type)
@@ -247,4 +260,49 @@ func validateModal(raw json.RawMessage) *apiError {
 		return err
 	}
 	return nil
+}
+
+// Limits of input elements.
+const (
+	maxCheckboxOptions = 10
+	maxOptionText      = 75
+	maxOptionValue     = 150
+)
+
+// checkInputElement checks an input block's element: a plain_text_input's initial value
+// within its max_length, a checkboxes group's options and that its initial options are
+// among them.
+func checkInputElement(e element) string {
+	switch e.Type {
+	case "plain_text_input":
+		limit := maxInputLength
+		if e.MaxLength > 0 {
+			limit = e.MaxLength
+		}
+		if utf8.RuneCountInString(e.InitialValue) > limit {
+			return "initial_value longer than max_length"
+		}
+	case "checkboxes":
+		if len(e.Options) == 0 || len(e.Options) > maxCheckboxOptions {
+			return fmt.Sprintf("checkboxes take 1 to %d options", maxCheckboxOptions)
+		}
+		values := map[string]bool{}
+		for _, o := range e.Options {
+			if msg := checkText(o.Text, maxOptionText); msg != "" {
+				return "option: " + msg
+			}
+			if o.Value == "" || utf8.RuneCountInString(o.Value) > maxOptionValue {
+				return "option value must be 1 to 150 characters"
+			}
+			values[o.Value] = true
+		}
+		for _, o := range e.InitialOptions {
+			if !values[o.Value] {
+				return "initial_options must be among options"
+			}
+		}
+	case "":
+		return "input element needs a type"
+	}
+	return ""
 }

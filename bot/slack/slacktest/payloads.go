@@ -136,6 +136,9 @@ type Submission struct {
 	TriggerID                    string
 	// Values are the plain_text_input values by block id and action id.
 	Values map[string]map[string]string
+	// Checked are the values of the options chosen in checkboxes, by block id and
+	// action id.
+	Checked map[string]map[string][]string
 }
 
 // Payload is the view_submission JSON Slack sends for the submission.
@@ -145,6 +148,20 @@ func (s Submission) Payload() []byte {
 		vs := map[string]any{}
 		for actionID, v := range actions {
 			vs[actionID] = map[string]any{"type": "plain_text_input", "value": v}
+		}
+		values[blockID] = vs
+	}
+	for blockID, actions := range s.Checked {
+		vs, _ := values[blockID].(map[string]any)
+		if vs == nil {
+			vs = map[string]any{}
+		}
+		for actionID, chosen := range actions {
+			opts := []any{}
+			for _, v := range chosen {
+				opts = append(opts, map[string]any{"value": v, "text": map[string]any{"type": "plain_text", "text": v}})
+			}
+			vs[actionID] = map[string]any{"type": "checkboxes", "selected_options": opts}
 		}
 		values[blockID] = vs
 	}

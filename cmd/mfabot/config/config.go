@@ -76,6 +76,10 @@ type Config struct {
 	StepUp            string
 	StepUpMaxAge      time.Duration
 	StepUpContext     string
+	TAPEnabled        bool
+	TAPLifetime       time.Duration
+	TAPOneTime        bool
+	BulkMax           int
 
 	SummaryEnabled      bool
 	SummaryAt           string
@@ -117,7 +121,7 @@ func (c *Config) settings() []Setting {
 		{"graph.write_rate", "MFABOT_GRAPH_WRITE_RATE", false, "20", "ceiling for Graph writes per second (Graph allows 3,000 per 2.5 minutes per app and tenant); mfabot slows down by itself when throttled", &c.GraphWriteRate},
 		{"graph.concurrency", "MFABOT_GRAPH_CONCURRENCY", false, "4", "Graph requests or batches in flight for bulk work", &c.GraphConcurrency},
 
-		{"executor.concurrency", "MFABOT_EXECUTOR_CONCURRENCY", false, "4", "revoke batches (of 20 users) in flight per request", &c.ExecConcurrency},
+		{"executor.concurrency", "MFABOT_EXECUTOR_CONCURRENCY", false, "4", "revoke batches (of 20 users), or users of a bulk reset, in flight per request", &c.ExecConcurrency},
 		{"executor.lease", "MFABOT_EXECUTOR_LEASE", false, "30s", "how long a crashed instance's running request waits before another instance resumes it", &c.ExecLease},
 		{"executor.sweep_every", "MFABOT_SWEEP_EVERY", false, "30s", "how often overdue pending requests are marked expired", &c.SweepEvery},
 		{"shutdown_grace", "MFABOT_SHUTDOWN_GRACE", false, "20s", "how long SIGTERM waits for in-flight Graph calls before leaving work resumable", &c.ShutdownGrace},
@@ -144,7 +148,7 @@ func (c *Config) settings() []Setting {
 		{"policy.approvers", "MFABOT_APPROVERS", false, "", "who may approve or deny (never their own request); same forms", &c.Approvers},
 		{"policy.required_approvals", "MFABOT_REQUIRED_APPROVALS", false, "1", "approvals needed from people other than the requester", &c.RequiredApprovals},
 		{"policy.expiry", "MFABOT_EXPIRY", false, "60m", "how long a request waits for approval", &c.Expiry},
-		{"policy.expiry_reset", "MFABOT_EXPIRY_RESET", false, "", "expiry for reset requests (default policy.expiry)", &c.ExpiryReset},
+		{"policy.expiry_reset", "MFABOT_EXPIRY_RESET", false, "", "expiry for reset and reset-bulk requests (default policy.expiry)", &c.ExpiryReset},
 		{"policy.expiry_revoke_group", "MFABOT_EXPIRY_REVOKE_GROUP", false, "", "expiry for revoke-group requests (default policy.expiry)", &c.ExpiryRevokeGroup},
 		{"policy.expiry_enforce", "MFABOT_EXPIRY_ENFORCE", false, "", "expiry for enforce requests (default policy.expiry)", &c.ExpiryEnforce},
 		{"policy.protected_users", "MFABOT_PROTECTED_USERS", false, "", "users never touched (emergency access): UPNs or object ids, comma-separated", &c.ProtectedUsers},
@@ -154,6 +158,10 @@ func (c *Config) settings() []Setting {
 		{"policy.step_up", "MFABOT_STEP_UP", false, "", "request kinds whose approval counts only after a fresh Entra sign-in with MFA by the approver (reset, revoke, revoke-group, enforce; comma-separated); needs public_url", &c.StepUp},
 		{"policy.step_up_max_age", "MFABOT_STEP_UP_MAX_AGE", false, "5m", "how recent that sign-in must be, 1m to 1h", &c.StepUpMaxAge},
 		{"policy.step_up_context", "MFABOT_STEP_UP_CONTEXT", false, "", "Conditional Access authentication context id (c1 … c99) the sign-in asks for, tied in the tenant to a policy that demands MFA; without it the sign-in's amr must say mfa", &c.StepUpContext},
+		{"policy.tap_enabled", "MFABOT_TAP_ENABLED", false, "false", "allow reset --tap: a Temporary Access Pass after the reset, handed to the requester alone; doctor then checks the tenant's Temporary Access Pass policy (permission Policy.Read.All)", &c.TAPEnabled},
+		{"policy.tap_lifetime", "MFABOT_TAP_LIFETIME", false, "60m", "lifetime of a Temporary Access Pass (10m to 720h, within the tenant's Temporary Access Pass policy)", &c.TAPLifetime},
+		{"policy.tap_one_time", "MFABOT_TAP_ONE_TIME", false, "true", "a Temporary Access Pass works for one sign-in only", &c.TAPOneTime},
+		{"policy.bulk_max", "MFABOT_BULK_MAX", false, "5000", "most users one bulk reset (mfabot request reset --csv, /mfa reset-bulk) takes; a pasted list takes at most 1,000", &c.BulkMax},
 
 		{"summary.enabled", "MFABOT_SUMMARY_ENABLED", false, "true", "post the enrollment summary every day", &c.SummaryEnabled},
 		{"summary.at", "MFABOT_SUMMARY_AT", false, "09:00", "time of day of the summary (HH:MM)", &c.SummaryAt},
@@ -521,6 +529,10 @@ func (c *Config) Policy() (approvals.Policy, error) {
 		ProtectedGroups:   splitList(c.ProtectedGroups),
 		ConfirmAbove:      c.ConfirmAbove,
 		EnforceEnabled:    c.EnforceEnabled,
+		TAPEnabled:        c.TAPEnabled,
+		TAPLifetime:       c.TAPLifetime,
+		TAPOneTime:        c.TAPOneTime,
+		BulkMax:           c.BulkMax,
 		// More than one platform, or Entra principals: a person may hold several chat
 		// accounts, so only accounts linked to Entra may request or decide.
 		RequireLink: (c.SlackEnabled() && c.TeamsEnabled()) || hasEntraPrincipal(req) || hasEntraPrincipal(appr),
@@ -530,6 +542,7 @@ func (c *Config) Policy() (approvals.Policy, error) {
 	}
 	for k, d := range map[approvals.Kind]time.Duration{
 		approvals.KindReset:       c.ExpiryReset,
+		approvals.KindResetBulk:   c.ExpiryReset,
 		approvals.KindRevokeGroup: c.ExpiryRevokeGroup,
 		approvals.KindEnforce:     c.ExpiryEnforce,
 	} {

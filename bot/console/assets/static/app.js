@@ -72,6 +72,36 @@
     send(btn.dataset.command, true);
   });
 
+  // Forms (a list to paste): posted with form=1 and each value as f.<field id>; chosen
+  // options are joined by the server, a toggle says "true" or "false".
+  document.addEventListener("submit", async function (e) {
+    const f = e.target.closest("form.card-form");
+    if (!f) return;
+    e.preventDefault();
+    const body = new URLSearchParams({ as: me, text: f.dataset.formCommand, button: "true", form: "1" });
+    f.querySelectorAll("textarea[name], input[name]").forEach(function (el) {
+      if (el.type === "checkbox") {
+        if (el.dataset.toggle === "true") body.append("f." + el.name, el.checked ? "true" : "false");
+        else if (el.checked) body.append("f." + el.name, el.value);
+      } else {
+        body.append("f." + el.name, el.value);
+      }
+    });
+    const button = f.querySelector("button[type=submit]");
+    if (button) { button.disabled = true; button.textContent = "Sent"; }
+    const res = await fetch("/command", {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json" },
+      body: body,
+    });
+    if (!res.ok) {
+      let msg = res.statusText;
+      try { msg = (await res.json()).error || msg; } catch (err) { /* not JSON */ }
+      alert("mfabot: " + msg);
+      if (button) { button.disabled = false; button.textContent = "Submit"; }
+    }
+  });
+
   function setCounts(counts) {
     document.querySelectorAll("[data-count-for]").forEach(function (b) {
       const n = counts[b.dataset.countFor] || 0;
