@@ -25,6 +25,7 @@ const (
 	CheckPermissions  = "graph.permissions"
 	CheckLicence      = "graph.licence"
 	CheckPolicyGroups = "policy.groups"
+	CheckMailbox      = "graph.mailbox"
 )
 
 // Reporter receives the outcome of each check: OK, a warning (mfabot works, with less or
@@ -50,6 +51,9 @@ type CheckConfig struct {
 	// Enforce reports whether enforce is on: only then is its permission needed, and a
 	// grant of it without enforce is more than needed.
 	Enforce bool
+	// MailFrom is the mailbox nudges and notices are mailed from (notify.mail_from); only
+	// when it is set is Mail.Send needed, and the mailbox checked.
+	MailFrom string
 	// Policy, when not nil, has its groups pinned to object ids as serve does at start;
 	// nil skips that check (the policy itself is invalid, which the caller reports).
 	Policy *approvals.Policy
@@ -93,8 +97,11 @@ func Check(ctx context.Context, cfg CheckConfig, r Reporter) {
 		r.Fail(CheckPermissions, errText(err), "")
 		return
 	}
-	g.checkPermissions(ctx, tok.Token, cfg.Enforce, r)
+	g.checkPermissions(ctx, tok.Token, map[string]bool{"enforce": cfg.Enforce, "mail": cfg.MailFrom != ""}, r)
 	g.checkLicence(ctx, r)
+	if cfg.MailFrom != "" {
+		g.checkMailbox(ctx, cfg.MailFrom, r)
+	}
 	if cfg.Policy != nil {
 		g.checkPinned(ctx, *cfg.Policy, r)
 	}
@@ -117,7 +124,7 @@ func credentialKind(o CredentialOptions) string {
 
 // checkPermissions compares the application permissions granted to the app with
 // RequiredPermissions: a missing one fails, one more than needed warns.
-func (c *Client) checkPermissions(ctx context.Context, token string, enforce bool, r Reporter) {
+func (c *Client) checkPermissions(ctx context.Context, token string, features map[string]bool, r Reporter) {
 	pctx, cancel := context.WithTimeout(ctx, checkTimeout)
 	defer cancel()
 	granted, err := c.GrantedPermissions(pctx)
@@ -140,7 +147,7 @@ func (c *Client) checkPermissions(ctx context.Context, token string, enforce boo
 	needed := map[string]bool{}
 	missing := 0
 	for _, p := range RequiredPermissions {
-		if p.Feature == "enforce" && !enforce {
+		if p.Feature != "" && !features[p.Feature] {
 			continue // not needed, and a grant of it is reported as more than needed
 		}
 		needed[p.Name] = true

@@ -48,6 +48,8 @@ func (s *Server) MailsTo(address string) []Mail {
 var permMail = []string{"Mail.Send"}
 
 // sendMailRequest is the documented body of POST /users/{id | userPrincipalName}/sendMail.
+// Graph reads an action's parameters regardless of case, as encoding/json does: the Go SDK
+// sends "Message" and "SaveToSentItems" where the documentation writes them in camel case.
 type sendMailRequest struct {
 	Message *struct {
 		Subject string `json:"subject"`
