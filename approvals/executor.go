@@ -29,6 +29,14 @@ type ExecutorOptions struct {
 	Sleep    func(ctx context.Context, d time.Duration) error
 	Notifier Notifier
 	Logger   *slog.Logger
+
+	// NudgeConcurrency is how many messages of a nudge are on their way at once; default
+	// DefaultNudgeConcurrency.
+	NudgeConcurrency int
+	// Report tells who is not registered for MFA, to expand nudges and revoke-group
+	// --unregistered when they run; Messenger delivers nudges.
+	Report    Report
+	Messenger Messenger
 }
 
 // Executor carries approved requests out against the directory: it claims requests,
@@ -156,7 +164,7 @@ func (e *Executor) claimNext(ctx context.Context) (*Request, error) {
 
 var (
 	singleKinds = []Kind{KindReset, KindRevoke, KindEnforce}
-	bulkKinds   = []Kind{KindRevokeGroup}
+	bulkKinds   = []Kind{KindRevokeGroup, KindNudge}
 )
 
 func (e *Executor) claim(ctx context.Context, kinds []Kind) (*Request, error) {
@@ -281,8 +289,11 @@ func (e *Executor) executeItems(ctx context.Context, r *Request, log *slog.Logge
 		r = cur
 		e.notify(ctx, r, EventProgress)
 	}
-	if r.Kind == KindRevokeGroup {
+	switch r.Kind {
+	case KindRevokeGroup:
 		return e.runRevokes(ctx, r)
+	case KindNudge:
+		return e.runNudges(ctx, r)
 	}
 	return e.runSequential(ctx, r)
 }
@@ -298,6 +309,9 @@ func (e *Executor) expand(ctx context.Context, r *Request) ([]Item, error) {
 	prot, err := resolveProtected(ctx, e.dir, e.policy)
 	if err != nil {
 		return nil, err
+	}
+	if r.Preview.Campaign != nil {
+		return e.expandCampaign(ctx, r, prot)
 	}
 	if r.Target.Type == "user" {
 		u, err := e.dir.ResolveUser(ctx, r.Target.ID)

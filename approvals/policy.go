@@ -82,6 +82,9 @@ type Policy struct {
 	// Policy.ReadWrite.AuthenticationMethod, which can rewrite the tenant's authentication
 	// methods policy, so the permission and the command are off unless configured.
 	EnforceEnabled bool
+	// Exclude lists the accounts campaigns leave out as the summary leaves them out of
+	// "missing" (summary.exclude): object ids or UPNs of users, object ids of groups.
+	Exclude []string
 	// Pinned lists the groups PinPolicy resolved, for the startup log and doctor.
 	Pinned []PinnedGroup
 }

@@ -18,7 +18,7 @@ const (
 
 // Bulk reports whether requests of kind k act on many users. Bulk work may not take every
 // executor slot: a single-user request approved during a bulk run starts at once.
-func (k Kind) Bulk() bool { return k == KindRevokeGroup }
+func (k Kind) Bulk() bool { return k == KindRevokeGroup || k == KindNudge }
 
 // State is where a request stands. The only transitions are
 //
@@ -102,6 +102,7 @@ type Preview struct {
 	FromState   string    // enforce: per-user MFA state before
 	ToState     string    // enforce: the state asked for
 	Becomes     string    // enforce: the state Entra will show after (enabled turns enforced for a user with methods)
+	Campaign    *Campaign // nudge, revoke-group --unregistered: whom it reaches and leaves out (MemberCount: how many it reaches)
 }
 
 // Decision is one approval or denial.
