@@ -177,28 +177,46 @@ func TestCampaignRecountedWhenRun(t *testing.T) {
 }
 
 // messenger is a func-field fake of approvals.Messenger: deliver decides each outcome
-// (nil: every message goes by slack); it records every call.
+// (nil: every message goes by slack). A message counts as sent once BeginSend has let it
+// go; sent lists those, in order.
 type messenger struct {
 	deliver func(u approvals.User) (string, error)
+	// wait, when set, is the platform's wait before the send (its pace); an error ends the
+	// delivery with nothing sent.
+	wait func(ctx context.Context, u approvals.User) error
 
 	mu    sync.Mutex
-	calls []approvals.User
+	sends []approvals.User
 }
 
-func (m *messenger) Nudge(_ context.Context, _ *approvals.Request, u approvals.User) (string, error) {
-	m.mu.Lock()
-	m.calls = append(m.calls, u)
-	m.mu.Unlock()
-	if m.deliver == nil {
-		return "slack", nil
+func (m *messenger) Nudge(ctx context.Context, _ *approvals.Request, u approvals.User) (string, error) {
+	channel, err := "slack", error(nil)
+	if m.deliver != nil {
+		channel, err = m.deliver(u)
 	}
-	return m.deliver(u)
+	if errors.Is(err, approvals.ErrUnreachable) {
+		return "", err // nothing was sent
+	}
+	if m.wait != nil {
+		if werr := m.wait(ctx, u); werr != nil {
+			return "", werr
+		}
+	}
+	_, cancel, berr := approvals.BeginSend(ctx)
+	if berr != nil {
+		return "", berr
+	}
+	defer cancel()
+	m.mu.Lock()
+	m.sends = append(m.sends, u)
+	m.mu.Unlock()
+	return channel, err
 }
 
 func (m *messenger) sent() []approvals.User {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return append([]approvals.User(nil), m.calls...)
+	return append([]approvals.User(nil), m.sends...)
 }
 
 // A nudge messages each person it reaches once, records the channel that reached them,
@@ -228,7 +246,7 @@ func TestNudgeDelivers(t *testing.T) {
 			t.Fatalf("messenger got %+v", u)
 		}
 	}
-	if len(seen) != 49 {
+	if len(seen) != 48 || seen["u-m007"] != 0 {
 		t.Fatalf("messaged %d people", len(seen))
 	}
 	for id, n := range seen {
@@ -268,7 +286,9 @@ func TestNudgeDelivers(t *testing.T) {
 // the kill nothing more is written, and the lease is neither renewed nor released.
 type killedStore struct {
 	*storage.DB
-	dead atomic.Bool
+	dead      atomic.Bool
+	killAfter int64 // the process dies right after beginning this many items
+	begun     atomic.Int64
 }
 
 func (*killedStore) RenewLease(context.Context, string, string, time.Time) error { return nil }
@@ -284,7 +304,11 @@ func (s *killedStore) StartItems(ctx context.Context, items []approvals.Item) er
 	if s.dead.Load() {
 		return errors.New("killed")
 	}
-	return s.DB.StartItems(ctx, items)
+	err := s.DB.StartItems(ctx, items)
+	if s.begun.Add(int64(len(items))) >= s.killAfter && s.killAfter > 0 {
+		s.dead.Store(true)
+	}
+	return err
 }
 
 func (s *killedStore) Transition(ctx context.Context, id string, tr approvals.Transition, ev approvals.AuditEvent) (*approvals.Request, error) {
@@ -303,12 +327,7 @@ func TestNudgeResumeNeverTwice(t *testing.T) {
 	// The process dies while the eleventh message is on its way.
 	store := &killedStore{DB: f.db}
 	first := &messenger{}
-	first.deliver = func(u approvals.User) (string, error) {
-		if len(first.sent()) == 11 {
-			store.dead.Store(true)
-		}
-		return "slack", nil
-	}
+	store.killAfter = 11 // the eleventh message is begun and sent; nothing is written after it
 	ex := approvals.NewExecutor(store, f.dir, f.svc.Policy(), approvals.ExecutorOptions{Owner: "first", Clock: f.clock,
 		Report: rep, Messenger: first, NudgeConcurrency: 1, Sleep: approvalstest.NoSleep})
 	_, _ = ex.RunOnce(context.Background())
@@ -392,5 +411,51 @@ func TestResolveExclusions(t *testing.T) {
 	x, err := approvals.ResolveExclusions(context.Background(), f.dir, []string{"00000000-0000-4000-8000-0000000000FF"})
 	if err != nil || !x.Has(approvals.User{ID: "00000000-0000-4000-8000-0000000000ff"}) {
 		t.Fatalf("user by object id: %v", err)
+	}
+}
+
+// Shutting down stops the messages waiting for their platform's turn without marking them
+// begun: the next start sends them, and nobody is messaged twice or left out.
+func TestNudgeShutdownLeavesWaitingPending(t *testing.T) {
+	t.Parallel()
+	f, rep := campaignFixture(t, nil)
+	r := approved(t, f, approvals.NewRequest{Kind: approvals.KindNudge, Target: "All Staff"})
+	ctx, stop := context.WithCancel(context.Background())
+	first := &messenger{}
+	var n atomic.Int32
+	first.wait = func(wctx context.Context, u approvals.User) error {
+		if n.Add(1) > 20 {
+			stop() // SIGTERM while the 21st waits for its turn
+			<-wctx.Done()
+			return wctx.Err()
+		}
+		return nil
+	}
+	ex := approvals.NewExecutor(f.db, f.dir, f.svc.Policy(), approvals.ExecutorOptions{Owner: "first", Clock: f.clock,
+		Report: rep, Messenger: first, NudgeConcurrency: 4, Sleep: approvalstest.NoSleep})
+	if _, err := ex.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mid, _ := f.svc.Request(context.Background(), r.ID)
+	if mid.State != approvals.StateRunning || mid.Failed != 0 || mid.Done != len(first.sent()) {
+		t.Fatalf("after shutdown: %s %d done %d failed, %d sent", mid.State, mid.Done, mid.Failed, len(first.sent()))
+	}
+	second := &messenger{}
+	runAll(t, f, approvals.ExecutorOptions{Report: rep, Messenger: second})
+	got, _ := f.svc.Request(context.Background(), r.ID)
+	if got.State != approvals.StateSucceeded || got.Done != 49 {
+		t.Fatalf("after restart: %s %d/%d", got.State, got.Done, got.Total)
+	}
+	count := map[string]int{}
+	for _, u := range append(first.sent(), second.sent()...) {
+		count[u.ID]++
+	}
+	if len(count) != 49 {
+		t.Fatalf("%d people messaged", len(count))
+	}
+	for id, c := range count {
+		if c != 1 {
+			t.Fatalf("%s messaged %d times", id, c)
+		}
 	}
 }

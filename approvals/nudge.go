@@ -34,18 +34,66 @@ type Messenger interface {
 // (a Slack direct message a second) back.
 const DefaultNudgeConcurrency = 8
 
-// deliveryTimeout bounds one delivery once begun. Shutting down does not cut a delivery
-// short: a message half sent would have to be counted as possibly sent, and never sent
-// again.
-const deliveryTimeout = 2 * time.Minute
+// deliveryTimeout bounds the send of one message once begun (BeginSend).
+const deliveryTimeout = time.Minute
 
 // uncertain is the error of a nudge item a previous executor began and never finished.
 const uncertain = "mfabot stopped while this message was on its way: it may have arrived, so it was not sent again"
 
-// runNudges sends the pending messages of a nudge, several at once, each item marked begun
-// in the store before its message goes (Store.StartItems). A resumed request never sends a
-// begun item again: whether it arrived is unknown, so it fails with that said, and the
-// card and the audit log list it. Everyone is messaged at most once.
+type beginKey struct{}
+
+// beginning marks one nudge item begun in the store, once.
+type beginning struct {
+	start func() error
+
+	mu    sync.Mutex
+	done  bool
+	err   error
+	begun bool
+}
+
+func (b *beginning) begin() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.done {
+		b.done = true
+		b.err = b.start()
+		b.begun = b.err == nil
+	}
+	return b.err
+}
+
+func (b *beginning) wasBegun() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.begun
+}
+
+// BeginSend is called by whoever delivers a nudge (a chat adapter, the mailer) after every
+// wait (a lookup, its platform's pace) and right before the one call that sends the
+// message. Within a nudge it records in the store that the message is on its way
+// (Store.StartItems), so that from then on a crash leaves it begun and a resumed nudge does
+// not send it again; until then, shutting down leaves it to be sent after the restart. It
+// returns the context the send must use: no longer cancelled by shutting down, because a
+// message cut off mid-send would be of unknown fate, and bounded by a timeout. Outside a
+// nudge it returns ctx as it is. When the record fails, nothing may be sent.
+func BeginSend(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	b, ok := ctx.Value(beginKey{}).(*beginning)
+	if !ok {
+		return ctx, func() {}, nil
+	}
+	if err := b.begin(); err != nil {
+		return ctx, func() {}, err
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), deliveryTimeout)
+	return sctx, cancel, nil
+}
+
+// runNudges sends the pending messages of a nudge, several at once. Each message is marked
+// begun in the store right before it is sent (BeginSend); a resumed request never sends a
+// begun item again: whether it arrived is unknown, so it fails with that said, and the card
+// and the audit log list it. Everyone is messaged at most once. Shutting down stops the
+// messages still waiting for their turn; they go after the restart.
 func (e *Executor) runNudges(ctx context.Context, r *Request) error {
 	if e.o.Messenger == nil {
 		return Errorf(EINVALID, "nobody can be nudged: no chat platform or mailbox is configured to deliver messages")
@@ -60,49 +108,33 @@ func (e *Executor) runNudges(ctx context.Context, r *Request) error {
 	work := make(chan Item)
 	results := make(chan Item)
 	var workers sync.WaitGroup
-	var mu sync.Mutex
-	var beginErr error
-	failed := func() bool { mu.Lock(); defer mu.Unlock(); return beginErr != nil }
 	for range n {
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
 			for it := range work {
-				if ctx.Err() != nil {
-					continue // not begun: it stays pending for the next start
+				if it, ok := e.nudgeOne(ctx, r, it); ok {
+					results <- it
 				}
-				// Begun in the store before the message goes, so that a crash from here on
-				// leaves it marked and it is never sent twice.
-				if err := e.store.StartItems(ctx, []Item{it}); err != nil {
-					if ctx.Err() == nil {
-						mu.Lock()
-						beginErr = errors.Join(beginErr, fmt.Errorf("begin item %d: %w", it.Seq, err))
-						mu.Unlock()
-					}
-					continue
-				}
-				it.Attempts++
-				results <- e.nudgeOne(ctx, r, it)
 			}
 		}()
 	}
 	recorded := make(chan error, 1)
 	go func() { recorded <- e.recordAll(ctx, r, results) }()
 
-	feedErr := e.feedNudges(ctx, r, work, failed)
+	feedErr := e.feedNudges(ctx, r, work)
 	close(work)
 	workers.Wait()
 	close(results)
-	feedErr = errors.Join(feedErr, beginErr, <-recorded)
-	if feedErr != nil {
-		return feedErr
+	if err := errors.Join(feedErr, <-recorded); err != nil {
+		return err
 	}
 	return ctx.Err()
 }
 
-// feedNudges hands the pending items to the workers in order until there are none, ctx
-// ends or stop says so.
-func (e *Executor) feedNudges(ctx context.Context, r *Request, work chan<- Item, stop func() bool) error {
+// feedNudges hands the pending items to the workers in order until there are none or ctx
+// ends.
+func (e *Executor) feedNudges(ctx context.Context, r *Request, work chan<- Item) error {
 	after := 0
 	for ctx.Err() == nil {
 		items, err := e.store.Items(ctx, r.ID, ItemPending, after, 256)
@@ -119,29 +151,39 @@ func (e *Executor) feedNudges(ctx context.Context, r *Request, work chan<- Item,
 			case <-ctx.Done():
 				return nil
 			}
-			if stop() {
-				return nil
-			}
 		}
 	}
 	return nil
 }
 
-// nudgeOne delivers one message. A delivery once begun runs to its end even while mfabot
-// shuts down, within deliveryTimeout.
-func (e *Executor) nudgeOne(ctx context.Context, r *Request, it Item) Item {
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), deliveryTimeout)
-	defer cancel()
-	channel, err := e.o.Messenger.Nudge(dctx, r, User{ID: it.UserID, UPN: it.UserName, Mail: it.Arg})
-	if err != nil {
+// nudgeOne delivers one message and reports whether its outcome is to be recorded: not
+// when shutting down stopped it before it was begun, so that it stays pending.
+func (e *Executor) nudgeOne(ctx context.Context, r *Request, it Item) (Item, bool) {
+	if ctx.Err() != nil {
+		return it, false
+	}
+	b := &beginning{start: func() error { return e.store.StartItems(ctx, []Item{it}) }}
+	channel, err := e.o.Messenger.Nudge(context.WithValue(ctx, beginKey{}, b), r, User{ID: it.UserID, UPN: it.UserName, Mail: it.Arg})
+	begun := b.wasBegun()
+	if begun {
+		it.Attempts++
+	}
+	switch {
+	case err == nil && !begun:
+		// A Messenger that never said when it sent: the message went, unrecorded as begun.
+		it.Attempts++
+		fallthrough
+	case err == nil:
+		it.State, it.Error, it.Result = ItemDone, "", channel
+	case !begun && ctx.Err() != nil:
+		return it, false
+	default:
 		it.State, it.Error = ItemFailed, ErrorMessage(err)
 		if !errors.Is(err, ErrUnreachable) {
 			e.o.Logger.WarnContext(ctx, "nudge failed", LogRequestID, r.ID, LogUser, it.UserName, LogErr, err)
 		}
-		return it
 	}
-	it.State, it.Error, it.Result = ItemDone, "", channel
-	return it
+	return it, true
 }
 
 // recordAll stores the outcomes as they come, in batches, so that a large nudge writes a
