@@ -40,7 +40,8 @@ func (m Mailbox) From() string { return m.from }
 // under Exchange Online's limit (30 a minute), and none is saved to Sent Items: mfabot's
 // audit log records each one. A message is never sent twice: only the answers Graph
 // documents as "not run" (429, 503) are repeated, never a timeout after which the mail may
-// already be on its way.
+// already be on its way. Within a nudge, the send is begun (approvals.BeginSend) once the
+// mailbox's turn has come.
 func (m Mailbox) SendMail(ctx context.Context, to, subject, text string) error {
 	if m.from == "" {
 		return approvals.Errorf(approvals.EINVALID, "no mailbox to send from is configured (notify.mail_from)")
@@ -64,8 +65,18 @@ func (m Mailbox) SendMail(ctx context.Context, to, subject, text string) error {
 	req.SetMessage(msg)
 	save := false
 	req.SetSaveToSentItems(&save)
-	ctx = withOnce(withPacing(ctx, m.c.mailbox(m.from), 1))
-	if err := m.c.sdk.Users().ByUserId(m.from).SendMail().Post(ctx, req, nil); err != nil {
+	// The mailbox's turn is taken before the send is begun (approvals.BeginSend), so that
+	// shutting down while it waits leaves the message unsent rather than of unknown fate.
+	w := m.c.mailbox(m.from)
+	if err := w.wait(ctx, 1, false); err != nil {
+		return mapError(opSendMail, m.from, err)
+	}
+	sctx, cancel, err := approvals.BeginSend(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	if err := m.c.sdk.Users().ByUserId(m.from).SendMail().Post(withOnce(withPacing(sctx, w, 0)), req, nil); err != nil {
 		return mapError(opSendMail, m.from, err)
 	}
 	return nil
