@@ -8,6 +8,7 @@ import (
 
 	"github.com/mfabot/mfabot/approvals"
 	"github.com/mfabot/mfabot/bot"
+	"github.com/mfabot/mfabot/commands/summary"
 )
 
 // The enrollment campaign: nudge (a private message to everyone in a group, or the tenant,
@@ -313,4 +314,30 @@ func (d *Dispatcher) groupSummary(ctx context.Context, group string) (bot.Respon
 	}
 	m := bot.Message{Title: "Enrollment summary posted", Tone: bot.ToneGood, Text: "Posted the enrollment summary of " + group + " to the approvals channel."}
 	return bot.Response{Reply: &m}, nil
+}
+
+// SummaryButtons are the buttons of an enrollment summary that finds members without MFA:
+// they start the matching nudge and revoke-group --unregistered for the summary's scope
+// (the group, or everyone), asking the presser for the message or reason first. The
+// request itself counts whom it reaches and needs approval like any other; when it reaches
+// more people than policy.confirm_above, the reply names the --confirm to repeat it with.
+func SummaryButtons(s *summary.Summary) []bot.Button {
+	if !s.Report || s.NotRegisteredMembers == 0 {
+		return nil
+	}
+	target := func(name string) Command {
+		c := Command{Name: name, Everyone: s.Scope == nil}
+		if s.Scope != nil {
+			c.Group = s.Scope.ID
+		}
+		return c
+	}
+	nudge := target(CmdNudge)
+	revoke := target(CmdRevokeGroup)
+	revoke.Unregistered = true
+	n := bot.Thousands(s.NotRegisteredMembers)
+	return []bot.Button{
+		{Label: "Nudge the " + n + " to register", Command: Canonical(nudge), Style: bot.ButtonPrimary, NeedsReason: true},
+		{Label: "Sign out the unregistered", Command: Canonical(revoke), Style: bot.ButtonDanger, NeedsReason: true},
+	}
 }

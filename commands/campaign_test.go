@@ -10,6 +10,7 @@ import (
 
 	"github.com/mfabot/mfabot/approvals"
 	"github.com/mfabot/mfabot/commands"
+	"github.com/mfabot/mfabot/commands/summary"
 )
 
 func TestParseCampaign(t *testing.T) {
@@ -187,3 +188,47 @@ func TestNudgeWords(t *testing.T) {
 		t.Fatalf("a nudge with buttons or a request id: %+v", m)
 	}
 }
+
+// A summary that finds members without MFA carries buttons that start the matching nudge
+// and revoke-group --unregistered for its scope, as canonical commands the presser adds a
+// reason to; a summary without missing members carries none.
+func TestSummaryButtons(t *testing.T) {
+	t.Parallel()
+	sales := approvals.Group{ID: "00000000-0000-4000-8000-00000000a001", DisplayName: "Sales EMEA"}
+	tests := []struct {
+		name string
+		s    *summary.Summary
+		want []string
+	}{
+		{"Tenant", &summary.Summary{Report: true, NotRegisteredMembers: 490}, []string{"nudge everyone", "revoke-group everyone --unregistered"}},
+		{"Group", &summary.Summary{Report: true, NotRegisteredMembers: 3, Scope: &sales},
+			[]string{"nudge " + sales.ID, "revoke-group " + sales.ID + " --unregistered"}},
+		{"NobodyMissing", &summary.Summary{Report: true}, nil},
+		{"NoReport", &summary.Summary{NotRegisteredMembers: 4}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bs := commands.SummaryButtons(tt.s)
+			var got []string
+			for _, b := range bs {
+				got = append(got, b.Command)
+				if !b.NeedsReason {
+					t.Errorf("button %q asks for no reason", b.Command)
+				}
+				c, err := commands.Parse(withPressReason(b.Command))
+				if err != nil || c.Reason != "register by Friday" || (c.Name == commands.CmdRevokeGroup) != c.Unregistered {
+					t.Errorf("pressed %q parses to %+v, %v", b.Command, c, err)
+				}
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Fatalf("buttons (-want +got):\n%s", diff)
+			}
+		})
+	}
+	if bs := commands.SummaryButtons(&summary.Summary{Report: true, NotRegisteredMembers: 490}); bs[0].Label != "Nudge the 490 to register" {
+		t.Fatalf("label %q", bs[0].Label)
+	}
+}
+
+// withPressReason is what an adapter sends for a button that asks for a reason.
+func withPressReason(cmd string) string { return cmd + ` "register by Friday"` }
