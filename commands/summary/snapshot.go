@@ -35,7 +35,9 @@ func (sn snapshot) percent() (float64, bool) {
 	return Percent(sn.Members.MFARegistered, sn.Members.Enabled), true
 }
 
-func (sn snapshot) ssprPercent() float64 { return Percent(sn.Members.SSPRRegistered, sn.Members.Enabled) }
+func (sn snapshot) ssprPercent() float64 {
+	return Percent(sn.Members.SSPRRegistered, sn.Members.Enabled)
+}
 
 // Snapshot is the JSON stored for s.Day. It reports false when the registration report was
 // not read: a day without figures is left without a snapshot rather than stored as zeros.
