@@ -118,9 +118,11 @@ func NewApp(ctx context.Context, cfg *config.Config, log *slog.Logger, getenv fu
 	for _, g := range policy.Pinned {
 		log.Info("pinned group", "use", g.Use, "ref", g.Ref, "id", g.ID, "name", g.Name)
 	}
-	a.Service = approvals.NewService(a.DB, a.Graph, policy, approvals.ServiceOptions{Clock: clock, Logger: log.With(approvals.LogComponent, "approvals")})
+	a.Service = approvals.NewService(a.DB, a.Graph, policy, approvals.ServiceOptions{Clock: clock, Logger: log.With(approvals.LogComponent, "approvals"),
+		Report: a.Graph})
 	a.Executor = approvals.NewExecutor(a.DB, a.Graph, policy, approvals.ExecutorOptions{
 		Concurrency: cfg.ExecConcurrency, Lease: cfg.ExecLease, Clock: clock, Logger: log.With(approvals.LogComponent, "executor"),
+		Report: a.Graph,
 	})
 	a.Service.SetWake(a.Executor.Wake)
 
@@ -132,6 +134,7 @@ func NewApp(ctx context.Context, cfg *config.Config, log *slog.Logger, getenv fu
 		Source: a.Graph, Store: a.DB,
 		Schedule: summary.Schedule{At: cfg.SummaryAt, Location: loc, WeekdaysOnly: cfg.SummaryWeekdaysOnly},
 		Clock:    clock, Logger: log.With(approvals.LogComponent, "summary"),
+		Groups: a.Graph, Exclude: policy.Exclude, Actions: commands.SummaryButtons,
 	}
 
 	a.Dispatcher = commands.NewDispatcher(commands.Options{
@@ -172,7 +175,9 @@ func NewApp(ctx context.Context, cfg *config.Config, log *slog.Logger, getenv fu
 		counted = append(counted, a.Metrics.platform(p))
 	}
 
-	a.Notifier = bot.NewNotifier(a.DB, counted, a.Dispatcher, bot.NotifierOptions{Logger: log.With(approvals.LogComponent, "notifier")})
+	courier := a.courier()
+	a.Executor.SetMessenger(courier)
+	a.Notifier = bot.NewNotifier(a.DB, counted, a.Dispatcher, bot.NotifierOptions{Logger: log.With(approvals.LogComponent, "notifier"), Courier: courier})
 	observed := a.Metrics.notifier(a.Notifier)
 	a.Service.SetNotifier(observed)
 	a.Executor.SetNotifier(observed)

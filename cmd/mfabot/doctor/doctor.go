@@ -86,7 +86,7 @@ func Run(ctx context.Context, configPath string, getenv func(string) string, o O
 // run runs the checks after the database's; db is nil unless its schema is current.
 func run(ctx context.Context, cfg *config.Config, getenv func(string) string, o Options, db *storage.DB, f *findings) {
 	gc := graph.CheckConfig{Credential: cfg.CredentialOptions(getenv), BaseURL: cfg.GraphURL,
-		Enforce: cfg.EnforceEnabled, HTTPClient: o.HTTPClient}
+		Enforce: cfg.EnforceEnabled, MailFrom: cfg.NotifyMailFrom, HTTPClient: o.HTTPClient}
 	if pol, err := cfg.Policy(); err == nil {
 		gc.Policy = &pol // an invalid policy is the configuration check's to report
 	}
