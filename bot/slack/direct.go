@@ -72,8 +72,9 @@ type directory struct {
 	loadErr error
 	listed  []time.Time // users.list calls within the last ListWindow
 
-	turn chan struct{} // held by the one sender waiting for its turn
-	last time.Time     // when the last direct message was let go; guarded by turn
+	turn   chan struct{} // held by the one direct message waiting for its turn
+	lastMu sync.Mutex
+	last   time.Time // when the last message of any kind was posted
 }
 
 func newDirectory(l DirectLimits) *directory {
@@ -245,10 +246,12 @@ func (d *directory) listTurn(ctx context.Context) error {
 	}
 }
 
-// pace waits for the next direct message's turn: at least 1/Rate seconds after the one
-// before was let go, one waiter at a time. A turn is granted when it comes, never booked
-// ahead, so that senders held up together (a pause of the process) do not go together
-// afterwards.
+// pace waits for the next direct message's turn: at least 1/Rate seconds after the last
+// message the adapter posted, one waiter at a time. Every chat.postMessage shares the
+// workspace's budget (spent): a card or a notice goes at once, and the bulk direct
+// messages make room for it by going later, as Graph's priority writes do. A turn is
+// granted when it comes, never booked ahead, so that senders held up together (a pause of
+// the process) do not go together afterwards.
 func (d *directory) pace(ctx context.Context) error {
 	select {
 	case d.turn <- struct{}{}:
@@ -257,9 +260,27 @@ func (d *directory) pace(ctx context.Context) error {
 	}
 	defer func() { <-d.turn }()
 	interval := time.Duration(float64(time.Second) / d.lim.Rate)
-	if err := sleep(ctx, time.Until(d.last.Add(interval))); err != nil {
-		return err
+	for {
+		d.lastMu.Lock()
+		wait := time.Until(d.last.Add(interval))
+		if wait <= 0 {
+			d.last = time.Now()
+			d.lastMu.Unlock()
+			return nil
+		}
+		d.lastMu.Unlock()
+		if err := sleep(ctx, wait); err != nil {
+			return err
+		}
 	}
-	d.last = time.Now()
-	return nil
+}
+
+// spent records a message posted now, outside the bulk lane: the next direct message
+// waits a full interval after it.
+func (d *directory) spent() {
+	d.lastMu.Lock()
+	if now := time.Now(); now.After(d.last) {
+		d.last = now
+	}
+	d.lastMu.Unlock()
 }

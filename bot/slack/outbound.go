@@ -112,6 +112,7 @@ func (a *Adapter) postMessage(ctx context.Context, channel string, msg bot.Messa
 			slackapi.MsgOptionBlocks(Render(msg)...), slackapi.MsgOptionText(FallbackText(msg), false))
 		return err
 	})
+	a.members.spent() // one budget for every post: bulk direct messages make room
 	return ch, ts, upstream("chat.postMessage", err)
 }
 
