@@ -74,7 +74,10 @@ type directory struct {
 
 	turn   chan struct{} // held by the one direct message waiting for its turn
 	lastMu sync.Mutex
-	last   time.Time // when the last message of any kind was posted
+	last   time.Time // when the last turn was granted or message of another kind posted
+
+	sendMu   sync.Mutex
+	lastSent time.Time // when the last message of any kind went to Slack
 }
 
 func newDirectory(l DirectLimits) *directory {
@@ -104,7 +107,14 @@ func (a *Adapter) DirectMessage(ctx context.Context, to bot.Recipient, msg bot.M
 		return err
 	}
 	defer cancel()
-	ch, ts, err := a.postMessage(sctx, userID, msg)
+	a.members.settle()
+	var ch, ts string
+	// Not through postMessage, which counts a post outside the bulk lane: settle counted it.
+	err = a.retry(sctx, "chat.postMessage", func() (err error) {
+		ch, ts, err = a.api.PostMessageContext(sctx, userID,
+			slackapi.MsgOptionBlocks(Render(msg)...), slackapi.MsgOptionText(FallbackText(msg), false))
+		return err
+	})
 	if err != nil {
 		return unreachableOr(userID, "chat.postMessage", err)
 	}
@@ -262,25 +272,58 @@ func (d *directory) pace(ctx context.Context) error {
 	interval := time.Duration(float64(time.Second) / d.lim.Rate)
 	for {
 		d.lastMu.Lock()
-		wait := time.Until(d.last.Add(interval))
-		if wait <= 0 {
-			d.last = time.Now()
+		target := d.last.Add(interval)
+		if now := time.Now(); !now.Before(target) {
+			d.last = onTime(target, now, interval)
 			d.lastMu.Unlock()
 			return nil
 		}
 		d.lastMu.Unlock()
-		if err := sleep(ctx, wait); err != nil {
+		if err := sleep(ctx, time.Until(target)); err != nil {
 			return err
 		}
 	}
 }
 
+// onTime is when a turn due at target and taken at now counts as taken: at target when it
+// is taken within an interval of it, so that a timer waking a little late does not slow
+// the pace down over thousands of messages; at now when it is later than that, so that a
+// pause earns no burst.
+func onTime(target, now time.Time, interval time.Duration) time.Time {
+	if now.Sub(target) < interval {
+		return target
+	}
+	return now
+}
+
+// settle keeps the direct messages a full interval apart where they leave, not only where
+// their turns were granted: what happens between the two (the send being begun in the
+// database) takes more or less time, and messages that bunch up on the way would reach
+// Slack closer together than its limit. The wait is at most one interval.
+func (d *directory) settle() {
+	d.sendMu.Lock()
+	defer d.sendMu.Unlock()
+	interval := time.Duration(float64(time.Second) / d.lim.Rate)
+	target := d.lastSent.Add(interval)
+	if wait := time.Until(target); wait > 0 {
+		t := time.NewTimer(min(wait, interval))
+		<-t.C
+	}
+	d.lastSent = onTime(target, time.Now(), interval)
+}
+
 // spent records a message posted now, outside the bulk lane: the next direct message
 // waits a full interval after it.
 func (d *directory) spent() {
+	now := time.Now()
 	d.lastMu.Lock()
-	if now := time.Now(); now.After(d.last) {
+	if now.After(d.last) {
 		d.last = now
 	}
 	d.lastMu.Unlock()
+	d.sendMu.Lock()
+	if now.After(d.lastSent) {
+		d.lastSent = now
+	}
+	d.sendMu.Unlock()
 }

@@ -63,6 +63,9 @@ type appDeps struct {
 	// simulator is not throttled).
 	ReportLimit  int
 	ReportWindow time.Duration
+	// SlackDirect overrides the pace of bulk Slack direct messages (benchmarks scale
+	// Slack's documented limits).
+	SlackDirect slack.DirectLimits
 }
 
 // NewApp builds the application from a validated configuration. Nothing runs until Run.
@@ -144,6 +147,7 @@ func NewApp(ctx context.Context, cfg *config.Config, log *slog.Logger, getenv fu
 	if cfg.SlackEnabled() {
 		sc := cfg.SlackConfig()
 		sc.Logger, sc.Clock, sc.OnReject = log.With(approvals.LogComponent, "slack"), clock, a.Metrics.rejecter(slack.PlatformName)
+		sc.Direct = deps.SlackDirect
 		a.Slack, err = slack.New(sc, a.Dispatcher, a.Graph)
 		if err != nil {
 			return nil, fmt.Errorf("slack: %w", err)
