@@ -66,6 +66,10 @@ type appDeps struct {
 	// SlackDirect overrides the pace of bulk Slack direct messages (benchmarks scale
 	// Slack's documented limits).
 	SlackDirect slack.DirectLimits
+	// MailLimit/MailWindow override the pace of mail from one mailbox (the demo's
+	// simulated mailbox is not held to Exchange's 30 a minute).
+	MailLimit  int
+	MailWindow time.Duration
 }
 
 // NewApp builds the application from a validated configuration. Nothing runs until Run.
@@ -100,6 +104,7 @@ func NewApp(ctx context.Context, cfg *config.Config, log *slog.Logger, getenv fu
 		HTTPClient: deps.GraphHTTPClient, Logger: log.With(approvals.LogComponent, "graph"),
 		WriteRate: cfg.GraphWriteRate, Concurrency: cfg.GraphConcurrency,
 		ReportLimit: deps.ReportLimit, ReportWindow: deps.ReportWindow,
+		MailLimit: deps.MailLimit, MailWindow: deps.MailWindow,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("graph client: %w", err)
