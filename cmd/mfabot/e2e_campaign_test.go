@@ -348,6 +348,19 @@ func TestCampaignEndToEnd(t *testing.T) {
 		}
 	}
 
+	// summary Campaign counts the group's members only, the excluded account apart, and
+	// carries the buttons that start the campaign for its missing members.
+	command("summary Campaign")
+	sum := slackCard(t, fake, "MFA enrollment of Campaign")
+	for _, want := range []string{
+		"15 members · 1 guest (enabled)", "1 account · 1 without MFA (not counted)", "MFA registered (members)", "3 · 20.0%",
+		"SSPR registered (members)", "12 members have not registered MFA", "nudge " + ct.group.ID, "revoke-group " + ct.group.ID + " --unregistered",
+	} {
+		if !strings.Contains(string(sum.Blocks), want) {
+			t.Errorf("summary lacks %q:\n%s", want, sum.Blocks)
+		}
+	}
+
 	// The user a revoke concerns is told on Slack (found by e-mail) and by mail.
 	target := ct.slack[0]
 	command("revoke " + target.UserPrincipalName + " laptop stolen")
