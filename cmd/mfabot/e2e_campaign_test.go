@@ -361,6 +361,51 @@ func TestCampaignEndToEnd(t *testing.T) {
 		}
 	}
 
+	// Its nudge button asks for the message, then makes the request for the approvers.
+	press, err := fake.Press(ann, slacktest.Channel, sum.TS, "Nudge the 12 to register")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ans, err := send.Interaction(ctx, press.Payload()); err != nil || ans.Status != 200 {
+		t.Fatalf("press the summary's nudge: %d %v", ans.Status, err)
+	}
+	var views []slacktest.View
+	waitFor(t, "the reason prompt", func() bool { views = fake.Views(); return len(views) == 1 })
+	var v struct {
+		Blocks []struct {
+			Type    string `json:"type"`
+			BlockID string `json:"block_id"`
+			Element struct {
+				ActionID string `json:"action_id"`
+			} `json:"element"`
+		} `json:"blocks"`
+	}
+	if err := json.Unmarshal(views[0].JSON, &v); err != nil {
+		t.Fatal(err)
+	}
+	values := map[string]map[string]string{}
+	for _, b := range v.Blocks {
+		if b.Type == "input" {
+			values[b.BlockID] = map[string]string{b.Element.ActionID: "second round: register by Monday"}
+		}
+	}
+	sub, err := fake.Submit(ann, views[0].ID, values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ans, err := send.Interaction(ctx, sub.Payload()); err != nil || ans.Status != 200 {
+		t.Fatalf("submit the message: %d %v", ans.Status, err)
+	}
+	waitFor(t, "the second nudge's card", func() bool {
+		n := 0
+		for _, m := range fake.Messages(slacktest.Channel) {
+			if strings.Contains(string(m.Blocks), "Nudge Campaign to register for MFA") && strings.Contains(string(m.Blocks), "second round: register by Monday") {
+				n++
+			}
+		}
+		return n == 1
+	})
+
 	// The user a revoke concerns is told on Slack (found by e-mail) and by mail.
 	target := ct.slack[0]
 	command("revoke " + target.UserPrincipalName + " laptop stolen")
