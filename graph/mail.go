@@ -33,9 +33,6 @@ type Mailbox struct {
 // Mailbox returns the mailbox of the user from (a UPN, mail address or object id).
 func (c *Client) Mailbox(from string) Mailbox { return Mailbox{c: c, from: strings.TrimSpace(from)} }
 
-// From is the sending mailbox as configured.
-func (m Mailbox) From() string { return m.from }
-
 // SendMail sends a plain-text message to one address. Messages from one mailbox are paced
 // under Exchange Online's limit (30 a minute), and none is saved to Sent Items: mfabot's
 // audit log records each one. A message is never sent twice: only the answers Graph
