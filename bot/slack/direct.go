@@ -142,8 +142,10 @@ func containsFold(list []string, s string) bool {
 	return false
 }
 
-// lookup finds the user id of to in the directory, reading the directory first when it
-// is missing or older than DirectoryTTL. One read serves every caller waiting for it.
+// lookup finds the user id of to in the directory. The first lookup reads the directory
+// and every caller waits for that one read; once older than DirectoryTTL it is read again
+// in the background while the one in hand keeps serving, so that a nudge of hours does not
+// stop for minutes every quarter of an hour.
 func (d *directory) lookup(ctx context.Context, a *Adapter, to bot.Recipient) (string, error) {
 	addrs := addresses(to)
 	if len(addrs) == 0 {
@@ -151,7 +153,10 @@ func (d *directory) lookup(ctx context.Context, a *Adapter, to bot.Recipient) (s
 	}
 	for {
 		d.mu.Lock()
-		if d.byAddr != nil && time.Since(d.readAt) < d.lim.DirectoryTTL {
+		if d.byAddr != nil {
+			if time.Since(d.readAt) >= d.lim.DirectoryTTL && d.loading == nil {
+				d.startLoad(a) // refreshed behind the scenes; failures keep the old one
+			}
 			for _, addr := range addrs {
 				if id, ok := d.byAddr[strings.ToLower(addr)]; ok {
 					d.mu.Unlock()
@@ -161,16 +166,9 @@ func (d *directory) lookup(ctx context.Context, a *Adapter, to bot.Recipient) (s
 			d.mu.Unlock()
 			return "", approvals.WrapError(approvals.ENOTFOUND, bot.ErrUnreachable, "no active Slack member has that address")
 		}
-		if d.loading == nil {
-			done := make(chan struct{})
-			d.loading = done
-			// The read outlives the caller who started it: the others wait for it too.
-			started := a.background(directoryLoadTimeout, func(lctx context.Context) { d.load(lctx, a, done) })
-			if !started {
-				d.loading = nil
-				d.mu.Unlock()
-				return "", approvals.Errorf(approvals.EUPSTREAM, "slack is shutting down")
-			}
+		if d.loading == nil && !d.startLoad(a) {
+			d.mu.Unlock()
+			return "", approvals.Errorf(approvals.EUPSTREAM, "slack is shutting down")
 		}
 		loading := d.loading
 		d.mu.Unlock()
@@ -186,6 +184,18 @@ func (d *directory) lookup(ctx context.Context, a *Adapter, to bot.Recipient) (s
 			return "", err
 		}
 	}
+}
+
+// startLoad starts a read of the directory that outlives whoever asked for it. d.mu must
+// be held. It reports false when the adapter is closing.
+func (d *directory) startLoad(a *Adapter) bool {
+	done := make(chan struct{})
+	d.loading = done
+	if !a.background(directoryLoadTimeout, func(lctx context.Context) { d.load(lctx, a, done) }) {
+		d.loading = nil
+		return false
+	}
+	return true
 }
 
 // load reads the member directory with users.list, paced at Tier 2.
@@ -221,10 +231,15 @@ func (d *directory) load(ctx context.Context, a *Adapter, done chan struct{}) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.loading, d.loadErr = nil, err
-	if err == nil {
+	switch {
+	case err == nil:
 		d.byAddr, d.readAt = byAddr, time.Now()
 		a.log.Info("slack member directory read", "members", len(byAddr))
-	} else {
+	case d.byAddr != nil:
+		// A failed refresh keeps the directory in hand; the next lookup tries again.
+		d.loadErr, d.readAt = nil, time.Now().Add(-d.lim.DirectoryTTL+time.Minute)
+		a.log.Warn("slack member directory: refresh failed, the one read before serves on", approvals.LogErr, err)
+	default:
 		a.log.Warn("slack member directory", approvals.LogErr, err)
 		d.loadErr = fmt.Errorf("read the Slack member directory: %w", err)
 	}

@@ -122,3 +122,40 @@ func TestDirectMessageCancelledWhileWaiting(t *testing.T) {
 		t.Fatalf("%d messages sent", n)
 	}
 }
+
+// An old member directory is read again in the background while it keeps serving: a
+// member who joined meanwhile is found once the new one is in, and nobody waits for it.
+func TestDirectoryRefreshedBehindTheScenes(t *testing.T) {
+	t.Parallel()
+	f := newFixtureWith(t, newRecorder(nil), nil, func(c *slack.Config) {
+		c.Direct = slack.DirectLimits{Rate: 1000, DirectoryTTL: time.Nanosecond}
+	})
+	f.slack.AddUser(slacktest.User{ID: "UBOB", Name: "bob", Email: "bob@contoso.com"})
+	ctx := context.Background()
+	if err := f.ad.DirectMessage(ctx, bot.Recipient{Email: "bob@contoso.com"}, bot.Message{Title: "1"}); err != nil {
+		t.Fatal(err)
+	}
+	f.slack.AddUser(slacktest.User{ID: "UCAT", Name: "cat", Email: "cat@contoso.com"})
+	// Served from the directory in hand (which has no Cat yet), starting a refresh.
+	if err := f.ad.DirectMessage(ctx, bot.Recipient{Email: "bob@contoso.com"}, bot.Message{Title: "2"}); err != nil {
+		t.Fatal(err)
+	}
+	f.slack.WaitCalls(t, "users.list", 2)
+	// Until the refresh is in, Cat is not found; then she is (polled: the refresh ends on
+	// the adapter's own time).
+	var err error
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if err = f.ad.DirectMessage(ctx, bot.Recipient{Email: "cat@contoso.com"}, bot.Message{Title: "3"}); err == nil {
+			break
+		}
+		if !errors.Is(err, bot.ErrUnreachable) {
+			t.Fatal(err)
+		}
+	}
+	if err != nil {
+		t.Fatalf("Cat not found after the refresh: %v", err)
+	}
+	if n := len(f.slack.DirectMessages("UBOB")); n != 2 {
+		t.Fatalf("Bob got %d messages", n)
+	}
+}
