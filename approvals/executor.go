@@ -32,6 +32,14 @@ type ExecutorOptions struct {
 	// Passes hands Temporary Access Passes to requesters (tap.go); without it a reset
 	// with --tap ends without a pass, saying why.
 	Passes PassHandler
+
+	// NudgeConcurrency is how many messages of a nudge are on their way at once; default
+	// DefaultNudgeConcurrency.
+	NudgeConcurrency int
+	// Report tells who is not registered for MFA, to expand nudges and revoke-group
+	// --unregistered when they run; Messenger delivers nudges.
+	Report    Report
+	Messenger Messenger
 }
 
 // Executor carries approved requests out against the directory: it claims requests,
@@ -288,8 +296,11 @@ func (e *Executor) executeItems(ctx context.Context, r *Request, log *slog.Logge
 		r = cur
 		e.notify(ctx, r, EventProgress)
 	}
-	if r.Kind == KindRevokeGroup {
+	switch r.Kind {
+	case KindRevokeGroup:
 		return e.runRevokes(ctx, r)
+	case KindNudge:
+		return e.runNudges(ctx, r)
 	}
 	if r.Kind == KindResetBulk {
 		return e.runBulkResets(ctx, r)
@@ -308,6 +319,9 @@ func (e *Executor) expand(ctx context.Context, r *Request) ([]Item, error) {
 	prot, err := resolveProtected(ctx, e.dir, e.policy)
 	if err != nil {
 		return nil, err
+	}
+	if r.Preview.Campaign != nil {
+		return e.expandCampaign(ctx, r, prot)
 	}
 	if r.Target.Type == "user" {
 		u, err := e.dir.ResolveUser(ctx, r.Target.ID)

@@ -89,6 +89,9 @@ type Policy struct {
 	EnforceEnabled bool
 	// StepUp names the kinds whose approval needs a fresh Entra sign-in with MFA.
 	StepUp StepUp
+	// Exclude lists the accounts campaigns leave out as the summary leaves them out of
+	// "missing" (summary.exclude): object ids or UPNs of users, object ids of groups.
+	Exclude []string
 	// Pinned lists the groups PinPolicy resolved, for the startup log and doctor.
 	Pinned []PinnedGroup
 

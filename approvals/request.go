@@ -26,6 +26,7 @@ var kinds = map[Kind]bool{
 	KindEnforce:     false,
 	KindRevokeGroup: true,
 	KindResetBulk:   true,
+	KindNudge:       true,
 }
 
 // Bulk reports whether requests of kind k act on many users. Bulk work may not take every
@@ -138,6 +139,9 @@ type Preview struct {
 	Bulk *BulkPreview `json:",omitempty"`
 	// TAP is the Temporary Access Pass a reset (single or bulk) creates after, with --tap.
 	TAP *TAPPlan `json:",omitempty"`
+	// Campaign is a nudge's or revoke-group --unregistered's reach: whom it reaches and
+	// leaves out (MemberCount: how many it reaches).
+	Campaign *Campaign // nudge, revoke-group --unregistered: whom it reaches and leaves out (MemberCount: how many it reaches)
 }
 
 // Decision is one approval or denial.

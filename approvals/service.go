@@ -28,6 +28,8 @@ type NewRequest struct {
 	Confirm  int      // the member count typed with --confirm, for KindRevokeGroup
 	Only     []string // for KindReset: method types to delete (SelectionTypes); empty means all but the password
 	TAP      bool     // for KindReset: a Temporary Access Pass for the requester after the reset (tap.go)
+	// Unregistered limits a KindRevokeGroup to the members not registered for MFA.
+	Unregistered bool
 }
 
 // RefreshAfter is how old a pending request's preview may be when an approval comes: an
@@ -45,6 +47,7 @@ type Service struct {
 	log      *slog.Logger
 	wake     func()
 	checks   checks
+	report   Report
 }
 
 // ServiceOptions are the optional collaborators of a Service.
@@ -55,11 +58,14 @@ type ServiceOptions struct {
 	// Wake is called when a request becomes approved, so the executor starts at once
 	// instead of at its next poll.
 	Wake func()
+	// Report tells who is not registered for MFA, for nudges and revoke-group
+	// --unregistered; without it they are refused.
+	Report Report
 }
 
 // NewService returns a Service.
 func NewService(store Store, dir Directory, policy Policy, o ServiceOptions) *Service {
-	s := &Service{store: store, dir: dir, policy: policy, clock: o.Clock, notifier: o.Notifier, log: o.Logger, wake: o.Wake}
+	s := &Service{store: store, dir: dir, policy: policy, clock: o.Clock, notifier: o.Notifier, log: o.Logger, wake: o.Wake, report: o.Report}
 	if s.clock == nil {
 		s.clock = SystemClock{}
 	}
@@ -143,6 +149,11 @@ func requestedDetail(r *Request) string {
 		}
 	case KindRevokeGroup:
 		d += fmt.Sprintf("; %d members", r.Preview.MemberCount)
+		if r.Preview.Campaign != nil {
+			d += " not registered for MFA"
+		}
+	case KindNudge:
+		d += fmt.Sprintf("; %d recipients", r.Preview.MemberCount)
 	case KindEnforce:
 		d += fmt.Sprintf("; %s -> %s", r.Preview.FromState, r.Preview.ToState)
 	case KindResetBulk:
@@ -165,7 +176,12 @@ func (s *Service) gather(ctx context.Context, r *Request, ref string, in NewRequ
 	case KindReset, KindRevoke, KindEnforce:
 		return s.gatherUser(ctx, r, ref, in)
 	case KindRevokeGroup:
+		if in.Unregistered {
+			return s.gatherCampaign(ctx, r, ref, in)
+		}
 		return s.gatherGroup(ctx, r, ref, in)
+	case KindNudge:
+		return s.gatherCampaign(ctx, r, ref, in)
 	}
 	return Errorf(EINVALID, "unknown request kind %q", r.Kind)
 }
@@ -270,6 +286,9 @@ func (s *Service) gatherGroup(ctx context.Context, r *Request, ref string, in Ne
 
 // checkConfirm makes a large revoke-group carry --confirm with its exact member count.
 func (s *Service) checkConfirm(r *Request, confirm int) error {
+	if r.Preview.Campaign != nil {
+		return s.checkCampaignConfirm(r, confirm)
+	}
 	n, limit := r.Preview.MemberCount, s.policy.ConfirmAbove
 	if r.Kind != KindRevokeGroup || limit <= 0 || n <= limit || confirm == n {
 		return nil
@@ -398,7 +417,8 @@ func (s *Service) refresh(ctx context.Context, r *Request) error {
 		return nil
 	}
 	fresh := &Request{Kind: r.Kind, Target: r.Target}
-	in := NewRequest{Kind: r.Kind, Only: r.Preview.Only, MFAState: r.Preview.ToState, Confirm: r.Preview.MemberCount, TAP: r.Preview.TAP != nil}
+	in := NewRequest{Kind: r.Kind, Only: r.Preview.Only, MFAState: r.Preview.ToState, Confirm: r.Preview.MemberCount, TAP: r.Preview.TAP != nil,
+		Unregistered: r.Preview.Campaign != nil && r.Preview.Campaign.Unregistered}
 	err := s.gather(ctx, fresh, r.Target.ID, in)
 	if err != nil && ErrorCode(err) != EINVALID {
 		return err
@@ -443,7 +463,7 @@ func previewChange(r *Request, fresh Preview, pol Policy) string {
 		if !slices.Equal(ids(old.Methods), ids(fresh.Methods)) {
 			return fmt.Sprintf("%s now has %d methods to delete, not %d", r.Target.Name, len(fresh.Methods), len(old.Methods))
 		}
-	case KindRevokeGroup:
+	case KindRevokeGroup, KindNudge:
 		if fresh.MemberCount != old.MemberCount && groupChanged(old.MemberCount, fresh.MemberCount, pol.ConfirmAbove) {
 			return fmt.Sprintf("%s has %d members now, not %d", r.Target.Name, fresh.MemberCount, old.MemberCount)
 		}

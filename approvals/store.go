@@ -63,6 +63,10 @@ type Store interface {
 	// Items lists up to limit items of a request with Seq > afterSeq, in Seq order; state ""
 	// lists items in any state.
 	Items(ctx context.Context, requestID string, state ItemState, afterSeq, limit int) ([]Item, error)
+	// StartItems records that pending items are begun (Attempts + 1) before a call that must
+	// not be repeated (a message sent): a resumed request finds them begun and does not
+	// repeat them. An item that is no longer pending is ECONFLICT.
+	StartItems(ctx context.Context, items []Item) error
 	// FinishItems records the outcome (State done or failed, Attempts, Error, Result) of pending
 	// items, each with its audit event, in one transaction. An item that is no longer
 	// pending is ECONFLICT: a finished item is never redone.

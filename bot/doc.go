@@ -5,9 +5,12 @@
 // commands implements it), the MessageRef of a posted card, Background for work that
 // outlives a request, Form, which asks for more input than a command line holds (a list to
 // paste), Passes, which hands a Temporary Access Pass to its requester through a platform
-// that can show one person a message nobody else sees (PrivateTeller), and the Notifier,
-// which keeps every posted card of a request current and tells the people concerned, in the
-// words of a Words (commands again), so bot never imports commands.
+// that can show one person a message nobody else sees (PrivateTeller), the Courier, which
+// reaches people no conversation has introduced (the people a nudge asks to register, the
+// user a change concerns) over each platform's direct messages and, last, e-mail (a
+// Mailer), and the Notifier, which keeps every posted card of a request current and tells
+// the people concerned, in the words of a Words (commands again), so bot never imports
+// commands.
 //
 // Adapters (bot/slack, bot/teams, bot/console) import this package; it imports none of them
 // and contains no platform markup.

@@ -55,10 +55,14 @@ type Handler interface {
 }
 
 // Recipient is someone the bot tells something directly: a chat actor (a requester) or
-// an Entra user reachable by e-mail (the user whose methods were reset).
+// an Entra user no conversation has introduced (the user a reset changed, the people a
+// nudge asks to register), whom each platform finds its own way: Slack by Email, then UPN;
+// Teams by EntraID, where its app can reach them.
 type Recipient struct {
-	Actor *approvals.Actor
-	Email string
+	Actor   *approvals.Actor
+	Email   string
+	UPN     string
+	EntraID string
 }
 
 // MessageRef points at a card a platform posted for a request, so that it can be updated.

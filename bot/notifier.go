@@ -29,6 +29,9 @@ type NotifierOptions struct {
 	// revoke within the platforms' rate limits (Slack's chat.update allows about one
 	// call a second per channel). Default 1 s; a negative value means no wait.
 	ProgressEvery time.Duration
+	// Courier, when set, tells the affected user of a request on every channel that
+	// reaches them, e-mail included; without it every platform is asked by their UPN.
+	Courier *Courier
 }
 
 // Notifier keeps every posted card of a request current and tells the people concerned.
@@ -39,8 +42,9 @@ type NotifierOptions struct {
 //     every stored reference. A platform that fails is logged and does not stop the others.
 //   - The requester is told directly when their request is approved, denied (with the
 //     reason), cancelled by someone else, expires, or finishes (with the failed items).
-//   - After a successful reset, the affected user is told on every platform that can
-//     reach them that they must register again at next sign-in.
+//   - The affected user of a reset, revoke or enforce is told what changed (Words.UserNotice)
+//     on every channel that reaches them: the Courier's when set (chat and e-mail), else
+//     every platform.
 //
 // Notify never waits for chat I/O: each request has its own worker that delivers its
 // events in order. Progress events that pile up are coalesced, the latest winning, and
@@ -284,6 +288,11 @@ func (n *Notifier) tell(ctx context.Context, r *approvals.Request, event string,
 		}
 	}
 	if msg, ok := n.words.UserNotice(r, event); ok {
+		if n.o.Courier != nil {
+			reached := n.o.Courier.Announce(ctx, r.Target, msg)
+			log.InfoContext(ctx, "affected user told", approvals.LogUser, r.Target.Name, "channels", reached)
+			return
+		}
 		var wg sync.WaitGroup
 		for _, p := range n.platforms {
 			wg.Add(1)

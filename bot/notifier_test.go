@@ -333,6 +333,7 @@ func TestNotifierTells(t *testing.T) {
 		requester string // title the requester is told, "" for none
 		says      string // and what the message must also say
 		user      bool   // the affected user is told
+		userSays  string // what the affected user is told; default the registration link
 	}{
 		{name: "OK_Approved", event: approvals.EventApproved, change: func(r *approvals.Request) {
 			r.State, r.Approvals = approvals.StateApproved, []approvals.Decision{{Actor: ben, At: time.Now()}}
@@ -357,7 +358,16 @@ func TestNotifierTells(t *testing.T) {
 		}, requester: "succeeded", user: true},
 		{name: "OK_ResetPartlyFailed", event: approvals.EventFinished, change: func(r *approvals.Request) {
 			r.State, r.Total, r.Done, r.Failed = approvals.StatePartlyFailed, 3, 2, 1
-		}, requester: "partly failed"},
+		}, requester: "partly failed", user: true},
+		{name: "OK_RevokeTold", kind: approvals.KindRevoke, event: approvals.EventFinished, change: func(r *approvals.Request) {
+			r.State, r.Total, r.Done = approvals.StateSucceeded, 1, 1
+		}, requester: "succeeded", user: true, userSays: "signed you out of every device and app"},
+		{name: "OK_EnforceTold", kind: approvals.KindEnforce, event: approvals.EventFinished, change: func(r *approvals.Request) {
+			r.State, r.Total, r.Done, r.Preview.ToState = approvals.StateSucceeded, 1, 1, approvals.MFAEnforced
+		}, requester: "succeeded", user: true, userSays: "per-user multifactor authentication to enforced"},
+		{name: "OK_EnforceFailedNotTold", kind: approvals.KindEnforce, event: approvals.EventFinished, change: func(r *approvals.Request) {
+			r.State, r.Total, r.Failed = approvals.StateFailed, 1, 1
+		}, requester: "failed"},
 		{name: "OK_RevokeSucceededNoUser", kind: approvals.KindRevokeGroup, event: approvals.EventFinished, change: func(r *approvals.Request) {
 			r.State, r.Total, r.Done = approvals.StateSucceeded, 10, 10
 		}, requester: "succeeded"},
@@ -418,7 +428,10 @@ func TestNotifierTells(t *testing.T) {
 			if tt.user != (len(toUser) == 2) || (!tt.user && len(toUser) != 0) {
 				t.Fatalf("affected user told %d times; want %v on both platforms", len(toUser), tt.user)
 			}
-			if tt.user && !strings.Contains(toUser[0].msg.Text, "https://aka.ms/mfasetup") {
+			if tt.userSays == "" {
+				tt.userSays = "https://aka.ms/mfasetup"
+			}
+			if tt.user && !strings.Contains(toUser[0].msg.Text, tt.userSays) {
 				t.Fatalf("user notice = %+v", toUser[0].msg)
 			}
 			if strings.Contains(logs.String(), "level=WARN") || strings.Contains(logs.String(), "level=ERROR") {

@@ -39,7 +39,13 @@ func (c Cards) Request(r *approvals.Request, items []approvals.Item, now time.Ti
 
 	m.Facts = append(m.Facts, bot.Fact{Label: "Requested by", Value: actorName(r.Requester)})
 	switch r.Kind {
+	case approvals.KindNudge:
+		m.Facts = append(m.Facts, c.campaignFacts(r)...)
 	case approvals.KindRevokeGroup:
+		if r.Preview.Campaign != nil {
+			m.Facts = append(m.Facts, c.campaignFacts(r)...)
+			break
+		}
 		m.Facts = append(m.Facts, bot.Fact{Label: "Group", Value: r.Target.Name + " (id " + r.Target.ID + ")"})
 		members := bot.Thousands(r.Preview.MemberCount)
 		if limit := c.Policy.ConfirmAbove; limit > 0 && r.Preview.MemberCount > limit {
@@ -123,7 +129,11 @@ func (c Cards) Request(r *approvals.Request, items []approvals.Item, now time.Ti
 		}
 	}
 	if len(failed) > 0 {
-		sec := list(fmt.Sprintf("Failed (%s)", bot.Thousands(max(r.Failed, len(failed)))), failed, "")
+		what := "Failed"
+		if r.Kind == approvals.KindNudge {
+			what = "Not reached"
+		}
+		sec := list(fmt.Sprintf("%s (%s)", what, bot.Thousands(max(r.Failed, len(failed)))), failed, "")
 		if extra := r.Failed - len(failed); extra > 0 {
 			sec.More += extra
 		}
@@ -189,7 +199,12 @@ func requestTitle(r *approvals.Request) string {
 	case approvals.KindRevoke:
 		return "Revoke sign-in sessions of " + r.Target.Name
 	case approvals.KindRevokeGroup:
+		if r.Preview.Campaign != nil {
+			return campaignTitle(r)
+		}
 		return "Revoke sessions of " + r.Target.Name
+	case approvals.KindNudge:
+		return campaignTitle(r)
 	case approvals.KindEnforce:
 		return "Set per-user MFA of " + r.Target.Name + " to " + r.Preview.ToState
 	case approvals.KindResetBulk:
@@ -223,7 +238,12 @@ func whatItDoes(r *approvals.Request) string {
 		return bulkWhatItDoes(r)
 	case approvals.KindRevoke:
 		return "Approving revokes all sign-in sessions of " + r.Target.Name + ": they sign in again, with MFA, on every device and app. Their methods stay."
+	case approvals.KindNudge:
+		return campaignWhat(r)
 	case approvals.KindRevokeGroup:
+		if r.Preview.Campaign != nil {
+			return campaignWhat(r)
+		}
 		return fmt.Sprintf("Approving revokes the sign-in sessions of %s members (protected accounts are skipped): "+
 			"everyone signs in again, and whoever has no MFA meets the registration prompt. "+
 			"If the group has grown by more than a tenth when it runs, nothing is revoked.", bot.Thousands(r.Preview.MemberCount))
@@ -280,7 +300,12 @@ func outcome(r *approvals.Request, items []approvals.Item, now time.Time) string
 		case approvals.KindRevoke:
 			return "Done: all sign-in sessions of " + r.Target.Name + " are revoked."
 		case approvals.KindRevokeGroup:
+			if r.Preview.Campaign != nil {
+				return fmt.Sprintf("Done: revoked the sign-in sessions of the %s members not registered for MFA; they meet the registration prompt at their next sign-in.", bot.Thousands(r.Done))
+			}
 			return fmt.Sprintf("Done: revoked the sign-in sessions of %s members.", bot.Thousands(r.Done))
+		case approvals.KindNudge:
+			return nudgeOutcome(r, items)
 		case approvals.KindEnforce:
 			became := r.Preview.ToState
 			for _, it := range items {
@@ -295,6 +320,9 @@ func outcome(r *approvals.Request, items []approvals.Item, now time.Time) string
 			return s
 		}
 	case approvals.StatePartlyFailed:
+		if r.Kind == approvals.KindNudge {
+			return nudgeOutcome(r, items)
+		}
 		s := fmt.Sprintf("Partly done: %s of %s succeeded, %s failed (listed below).", bot.Thousands(r.Done), bot.Thousands(r.Total), bot.Thousands(r.Failed))
 		if r.Done+r.Failed < r.Total {
 			s = fmt.Sprintf("Partly done: %s of %s succeeded, %s failed, %s not attempted.", bot.Thousands(r.Done), bot.Thousands(r.Total),
@@ -305,6 +333,9 @@ func outcome(r *approvals.Request, items []approvals.Item, now time.Time) string
 		}
 		return s
 	case approvals.StateFailed:
+		if r.Kind == approvals.KindNudge && r.Total > 0 {
+			return nudgeOutcome(r, items)
+		}
 		switch {
 		case r.Total > 0 && r.Failed == r.Total && r.Total == 1:
 			return "Failed; nothing was changed. The reason is below."
@@ -331,6 +362,8 @@ func doing(k approvals.Kind) string {
 		return "Revoked"
 	case approvals.KindResetBulk:
 		return "Reset"
+	case approvals.KindNudge:
+		return "Messaged"
 	case approvals.KindReset, approvals.KindRevoke:
 		return "Step"
 	}
@@ -398,6 +431,8 @@ func failedLine(it approvals.Item) string {
 		what = "check that nothing is left: "
 	case approvals.OpTAP:
 		what = "Temporary Access Pass: "
+	case approvals.OpNudge:
+		what = ""
 	}
 	return fmt.Sprintf("%s — %s%s", orText(it.UserName, it.UserID), what, orText(it.Error, "failed"))
 }
@@ -549,12 +584,14 @@ var help = map[string]struct {
 		[]string{"reset-bulk", "reset-bulk --only authenticator,oath phishing campaign", "reset-bulk --tap"}},
 	CmdRevoke: {"Ask to revoke all of a user's sign-in sessions, so they sign in again (with MFA) everywhere; their methods stay. A second admin approves.",
 		[]string{"revoke ann@contoso.com laptop stolen", "revoke 6e7b768e-07e2-4810-8459-485f84f8f204 left the project"}},
-	CmdRevokeGroup: {"Ask to revoke the sign-in sessions of every member of a group, so that they sign in again and meet the MFA registration prompt. Large groups need --confirm with the member count. A second admin approves.",
-		[]string{`revoke-group "Sales EMEA" enrollment campaign`, `revoke-group "All Staff" --confirm 12,345 enrollment deadline`}},
+	CmdRevokeGroup: {"Ask to revoke the sign-in sessions of every member of a group, so that they sign in again and meet the MFA registration prompt; with --unregistered only the members not registered for MFA (everyone --unregistered: the whole tenant's). Large groups need --confirm with the count. A second admin approves.",
+		[]string{`revoke-group "Sales EMEA" enrollment campaign`, `revoke-group "All Staff" --unregistered --confirm 2,640 enrollment deadline`, `revoke-group "All Staff" --confirm 12,345 enrollment deadline`}},
+	CmdNudge: {"Ask to send a private message to every enabled member of a group (or everyone) who has not registered for MFA, with the registration link, your message and who sent it: Slack, else Teams, else e-mail. Each person once; more people than policy.confirm_above need --confirm with the count. A second admin approves.",
+		[]string{`nudge "Sales EMEA" register before Friday, or you will be signed out`, `nudge everyone --confirm 2,640 MFA becomes mandatory on 1 December`}},
 	CmdEnforce: {"Ask to set a user's legacy per-user MFA state (enabled, enforced or disabled). A second admin approves.",
 		[]string{"enforce ann@contoso.com enforced audit finding", "enforce ann@contoso.com disabled moved to Conditional Access"}},
-	CmdSummary: {"Post the enrollment summary (registered, capable, by method, trend, who is missing) to the approvals channel now.",
-		[]string{"summary"}},
+	CmdSummary: {"Post the enrollment summary (MFA and SSPR registered, by method, trends, who is missing; members and guests apart) to the approvals channel now, for the tenant or one group's transitive members. Its buttons start the matching nudge or revoke-group --unregistered.",
+		[]string{"summary", `summary "Sales EMEA"`}},
 	CmdPending: {"List the requests waiting for approval or running.", []string{"pending"}},
 	CmdShow:    {"Show a request's card as it stands.", []string{"show R-7K2QXA"}},
 	CmdCancel:  {"Withdraw a pending request; the requester or an approver may.", []string{"cancel R-7K2QXA wrong user"}},

@@ -150,7 +150,7 @@ func (d *Dispatcher) run(ctx context.Context, log *slog.Logger, ev bot.Event, cm
 	switch cmd.Name {
 	case CmdStatus:
 		return d.status(ctx, log, cmd, now)
-	case CmdReset, CmdRevoke, CmdRevokeGroup, CmdEnforce:
+	case CmdReset, CmdRevoke, CmdRevokeGroup, CmdEnforce, CmdNudge:
 		in := approvals.NewRequest{Reason: cmd.Reason, MFAState: cmd.State, Confirm: cmd.Confirm}
 		switch cmd.Name {
 		case CmdReset:
@@ -162,8 +162,8 @@ func (d *Dispatcher) run(ctx context.Context, log *slog.Logger, ev bot.Event, cm
 			in.Only, in.TAP = only, cmd.TAP
 		case CmdRevoke:
 			in.Kind, in.Target = approvals.KindRevoke, cmd.User
-		case CmdRevokeGroup:
-			in.Kind, in.Target = approvals.KindRevokeGroup, cmd.Group
+		case CmdRevokeGroup, CmdNudge:
+			in = campaignRequest(cmd)
 		case CmdEnforce:
 			in.Kind, in.Target = approvals.KindEnforce, cmd.User
 		}
@@ -235,6 +235,9 @@ func (d *Dispatcher) run(ctx context.Context, log *slog.Logger, ev bot.Event, cm
 		if d.o.Summary == nil {
 			return bot.Response{}, approvals.Errorf(approvals.EINVALID, "the enrollment summary is not configured on this mfabot")
 		}
+		if cmd.Group != "" {
+			return d.groupSummary(ctx, cmd.Group)
+		}
 		if err := d.o.Summary.Post(ctx); err != nil {
 			return bot.Response{}, err
 		}
@@ -297,7 +300,12 @@ func preview(r *approvals.Request) string {
 	case approvals.KindRevoke:
 		return "It revokes all their sign-in sessions."
 	case approvals.KindRevokeGroup:
+		if r.Preview.Campaign != nil {
+			return campaignPreview(r)
+		}
 		return fmt.Sprintf("It revokes the sessions of %s members.", bot.Thousands(r.Preview.MemberCount))
+	case approvals.KindNudge:
+		return campaignPreview(r)
 	case approvals.KindEnforce:
 		s := fmt.Sprintf("It sets per-user MFA from %s to %s.", orNone(r.Preview.FromState), r.Preview.ToState)
 		if b := r.Preview.Becomes; b != "" && b != r.Preview.ToState {
@@ -326,6 +334,8 @@ func (d *Dispatcher) Card(ctx context.Context, r *approvals.Request) bot.Message
 		switch {
 		case !r.Kind.Bulk():
 			items, err = d.o.Service.Items(ctx, r.ID, "", 0)
+		case r.Preview.Campaign != nil:
+			items, err = d.campaignItems(ctx, r)
 		case r.Failed > 0:
 			items, err = d.o.Service.Items(ctx, r.ID, approvals.ItemFailed, maxListed)
 		}

@@ -373,7 +373,7 @@ func TestDispatchReplies(t *testing.T) {
 		golden string
 	}{
 		{name: "OK_HelpForAnyone", actor: nina, text: "help", title: "mfabot: MFA for Microsoft Entra ID, with two-person approval", says: []string{"/mfa reset <user> [--only", "/mfa revoke <user> [reason…]", "/mfa deny <request> <reason…>"}, golden: "help"},
-		{name: "OK_HelpTopic", actor: nina, text: "help revoke-group", title: "/mfa revoke-group <group> [--confirm N] [reason…]", says: []string{"--confirm 12,345"}, golden: "help-revoke-group"},
+		{name: "OK_HelpTopic", actor: nina, text: "help revoke-group", title: "/mfa revoke-group <group> [--unregistered] [--confirm N] [reason…]", says: []string{"--confirm 12,345"}, golden: "help-revoke-group"},
 		{name: "OK_Status", actor: ann, text: "status adele.vance@contoso.com", title: "MFA status of Adele Vance",
 			says: []string{"Default method: Authenticator push", "Report updated: 06:00 UTC", "/mfa reset adele.vance@contoso.com <reason>"}, golden: "status-licensed"},
 		{name: "OK_StatusUnlicensed", setup: func(_ *testing.T, f *fixture) {

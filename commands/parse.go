@@ -21,6 +21,7 @@ const (
 	CmdRevoke      = "revoke"
 	CmdRevokeGroup = "revoke-group"
 	CmdEnforce     = "enforce"
+	CmdNudge       = "nudge"
 	CmdSummary     = "summary"
 	CmdPending     = "pending"
 	CmdShow        = "show"
@@ -34,7 +35,7 @@ const (
 type Command struct {
 	Name    string
 	User    string   // status, reset, revoke, enforce: a UPN or mail address as typed, or a lower-case object id
-	Group   string   // revoke-group: object id, mail nickname or display name
+	Group   string   // revoke-group, nudge, summary: object id, mail nickname or display name
 	Request string   // show, cancel, approve, deny: canonical "R-7K2QXA"
 	State   string   // enforce: enabled, enforced or disabled
 	Confirm int      // revoke-group --confirm N
@@ -42,6 +43,10 @@ type Command struct {
 	TAP     bool     // reset, reset-bulk --tap: a Temporary Access Pass for the requester after
 	Reason  string   // reset, revoke-group, enforce, cancel, deny: free text, white space folded
 	Topic   string   // help <command>
+	// Everyone is nudge everyone, revoke-group everyone --unregistered: the whole tenant.
+	Everyone bool
+	// Unregistered is revoke-group --unregistered: only the members not registered for MFA.
+	Unregistered bool
 }
 
 // Limits on what Parse accepts, so that a card never carries a novel.
@@ -61,9 +66,10 @@ var usage = map[string]string{
 	CmdReset:       "reset <user> [--only authenticator,phone,oath,fido2,email,hello,platform,tap] [--tap] [reason…]",
 	CmdResetBulk:   "reset-bulk [--only TYPES] [--tap] [reason…]",
 	CmdRevoke:      "revoke <user> [reason…]",
-	CmdRevokeGroup: "revoke-group <group> [--confirm N] [reason…]",
+	CmdRevokeGroup: "revoke-group <group> [--unregistered] [--confirm N] [reason…]",
 	CmdEnforce:     "enforce <user> enabled|enforced|disabled [reason…]",
-	CmdSummary:     "summary",
+	CmdNudge:       "nudge <group>|everyone [--confirm N] [message…]",
+	CmdSummary:     "summary [group]",
 	CmdPending:     "pending",
 	CmdShow:        "show <request>",
 	CmdCancel:      "cancel <request> [reason…]",
@@ -73,7 +79,7 @@ var usage = map[string]string{
 }
 
 // order is how help lists the commands.
-var order = []string{CmdStatus, CmdReset, CmdResetBulk, CmdRevoke, CmdRevokeGroup, CmdEnforce, CmdSummary, CmdPending, CmdShow, CmdCancel, CmdApprove, CmdDeny, CmdHelp}
+var order = []string{CmdStatus, CmdReset, CmdResetBulk, CmdRevoke, CmdRevokeGroup, CmdEnforce, CmdNudge, CmdSummary, CmdPending, CmdShow, CmdCancel, CmdApprove, CmdDeny, CmdHelp}
 
 var aliases = map[string]string{
 	"revokegroup": CmdRevokeGroup, "revoke_group": CmdRevokeGroup, "list": CmdPending, "?": CmdHelp,
@@ -146,8 +152,16 @@ func Parse(text string) (Command, error) {
 		if err := p.end(name, "help takes at most one command name"); err != nil {
 			return c, err
 		}
-	case CmdSummary, CmdPending:
+	case CmdPending:
 		if err := p.end(name, name+" takes no arguments"); err != nil {
+			return c, err
+		}
+	case CmdSummary:
+		if err := p.summary(&c); err != nil {
+			return c, err
+		}
+	case CmdNudge:
+		if err := p.nudge(&c); err != nil {
 			return c, err
 		}
 	case CmdStatus, CmdReset, CmdRevoke, CmdEnforce:
@@ -326,8 +340,9 @@ func (p *parser) only(c *Command) error {
 	return nil
 }
 
-// revokeGroup parses "<group> [--confirm N] [reason…]"; the option may also come before
-// the group or at the very end of the line.
+// revokeGroup parses "<group> [--unregistered] [--confirm N] [reason…]" (nudge: "<group>
+// [--confirm N] [message…]"); the options may also come before the group, and --confirm
+// at the very end of the line.
 func (p *parser) revokeGroup(c *Command) error {
 	name := c.Name
 	setConfirm := func(v string) error {
@@ -338,7 +353,7 @@ func (p *parser) revokeGroup(c *Command) error {
 		c.Confirm = n
 		return err
 	}
-	haveGroup := false
+	haveGroup, groupQuoted := false, false
 	for {
 		save := p.pos
 		w, ok, err := p.word()
@@ -367,8 +382,11 @@ func (p *parser) revokeGroup(c *Command) error {
 				return err
 			}
 			continue
+		case !w.quoted && lower == "--unregistered" && name == CmdRevokeGroup:
+			c.Unregistered = true
+			continue
 		case !w.quoted && isOption(w.text):
-			return usageErr(name, "unknown option %q; revoke-group takes only --confirm N", shorten(w.text, 40))
+			return usageErr(name, "unknown option %q; %s", shorten(w.text, 40), optionsOf(name))
 		}
 		if haveGroup {
 			p.pos = save
@@ -380,10 +398,13 @@ func (p *parser) revokeGroup(c *Command) error {
 		if n := utf8.RuneCountInString(w.text); n > maxGroup {
 			return usageErr(name, "that group name is too long (%d characters; at most %d)", n, maxGroup)
 		}
-		c.Group, haveGroup = w.text, true
+		c.Group, haveGroup, groupQuoted = w.text, true, w.quoted
 	}
 	if !haveGroup {
-		return usageErr(name, "which group? give an object id, mail nickname or display name (quote names with spaces)")
+		return usageErr(name, "%s", whichGroup(name))
+	}
+	if err := everyone(c, groupQuoted); err != nil {
+		return err
 	}
 	reason, quoted, err := p.reasonText(name)
 	if err != nil {
@@ -776,10 +797,17 @@ func Canonical(c Command) string {
 		}
 	case CmdEnforce:
 		parts = append(parts, escapeArg(c.User, true), c.State)
-	case CmdRevokeGroup:
-		parts = append(parts, escapeArg(c.Group, true))
+	case CmdRevokeGroup, CmdNudge:
+		parts = append(parts, campaignTarget(c))
+		if c.Unregistered {
+			parts = append(parts, "--unregistered")
+		}
 		if c.Confirm > 0 {
 			parts = append(parts, "--confirm", strconv.Itoa(c.Confirm))
+		}
+	case CmdSummary:
+		if c.Group != "" {
+			parts = append(parts, escapeArg(c.Group, true))
 		}
 	case CmdShow, CmdCancel, CmdApprove, CmdDeny:
 		parts = append(parts, c.Request)
@@ -799,7 +827,7 @@ func Canonical(c Command) string {
 func canonicalReason(c Command) string {
 	r := escapeMarkup(c.Reason)
 	first, _ := utf8.DecodeRuneInString(r)
-	if closers(first) != "" || strings.HasPrefix(r, "--") || (c.Name == CmdRevokeGroup && trailingConfirm.MatchString(r)) {
+	if closers(first) != "" || strings.HasPrefix(r, "--") || ((c.Name == CmdRevokeGroup || c.Name == CmdNudge) && trailingConfirm.MatchString(r)) {
 		return quote(r)
 	}
 	return r

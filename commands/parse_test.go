@@ -121,8 +121,8 @@ func TestParseErrors(t *testing.T) {
 		{"ErrConfirmEmpty", "revoke-group Sales --confirm=", []string{"--confirm needs"}},
 		{"ErrConfirmTwice", "revoke-group Sales --confirm 5 --confirm 5", []string{"--confirm is given twice"}},
 		{"ErrConfirmTwiceTrailing", "revoke-group Sales --confirm 5 why --confirm 5", []string{"--confirm is given twice"}},
-		{"ErrUnknownOption", "revoke-group Sales --force", []string{`unknown option "--force"`, "only --confirm N"}},
-		{"ErrNoGroup", "revoke-group", []string{"which group?", "Usage: /mfa revoke-group <group> [--confirm N] [reason…]"}},
+		{"ErrUnknownOption", "revoke-group Sales --force", []string{`unknown option "--force"`, "only --unregistered and --confirm N"}},
+		{"ErrNoGroup", "revoke-group", []string{"which group?", "Usage: /mfa revoke-group <group> [--unregistered] [--confirm N] [reason…]"}},
 		{"ErrNoGroupOnlyConfirm", "revoke-group --confirm 5", []string{"which group?"}},
 		{"ErrEmptyGroup", `revoke-group ""`, []string{"the group name is empty"}},
 		{"ErrLongGroup", "revoke-group " + strings.Repeat("g", 300), []string{"group name is too long"}},
@@ -138,7 +138,7 @@ func TestParseErrors(t *testing.T) {
 		{"ErrOnlyTwice", "reset-bulk --only phone --tap --only oath", []string{"--only is given twice"}},
 		{"ErrTAPOnRevoke", "revoke ann@contoso.com --tap", []string{"--tap is only for reset and reset-bulk"}},
 		{"ErrResetBulkUnknownOption", "reset-bulk --force", []string{`unknown option "--force"; reset-bulk takes only --only and --tap`}},
-		{"ErrSummaryArgs", "summary today", []string{"summary takes no arguments"}},
+		{"ErrSummaryArgs", `summary "Sales EMEA" today`, []string{"summary takes one group"}},
 		{"ErrHelpTopic", "help frobnicate", []string{`no command "frobnicate"`}},
 		{"ErrHelpTwoTopics", "help reset status", []string{"help takes at most one command name"}},
 		{"ErrLongReason", "reset ann@contoso.com " + strings.Repeat("why ", 300), []string{"the reason is too long", "at most 1,000"}},
@@ -199,6 +199,7 @@ func FuzzParse(f *testing.F) {
 		"enforce a@b.co enabled", "help reset", `reset a@b.co "quoted reason" \"x`, "“", "<mailto:a@b.co|a@b.co>", "",
 		`revoke-group 'it''s' a --confirm 1 --confirm 2`, "reset a@b.co R&amp;D", `<p>reset <a href="mailto:a@b.co">a@b.co</a></p>`,
 		"revoke-group --confirm=1,000 “A B” ‘x’", "cancel r7k2qxa \u202eevil", "status \xff@b.co",
+		"nudge everyone --confirm 12 why", `nudge "everyone" x`, "revoke-group everyone --unregistered", `summary "Sales EMEA"`,
 	} {
 		f.Add(s)
 	}

@@ -155,16 +155,37 @@ func (d *Dispatcher) RequesterNotice(r *approvals.Request, event string, card bo
 	return m, true
 }
 
-// UserNotice is what the user whose methods were reset is told, once the reset has
-// succeeded: Entra itself sends no such notice.
+// UserNotice is what the user a reset, revoke or enforce changed is told once it has run,
+// on every channel that reaches them: Entra itself tells them nothing, and a change they
+// did not expect is how a compromise shows. Nothing is said when nothing changed.
 func (d *Dispatcher) UserNotice(r *approvals.Request, event string) (bot.Message, bool) {
-	if event != approvals.EventFinished || r.Kind != approvals.KindReset || r.State != approvals.StateSucceeded || r.Target.Type != "user" {
+	if event != approvals.EventFinished || r.Target.Type != "user" || r.Done == 0 {
 		return bot.Message{}, false
 	}
-	return bot.Message{
-		Title: "Your sign-in methods were reset",
-		Text: "Your IT admins removed your multifactor authentication methods (request " + r.ID + "). " +
-			"At your next sign-in you will be asked to set them up again; you can also do it now at " + MFASetupURL + ".\n\n" +
-			"If you did not expect this, contact your IT service desk.",
-	}, true
+	const unexpected = "If you did not expect this, contact your IT service desk at once."
+	switch {
+	case r.Kind == approvals.KindReset && (r.State == approvals.StateSucceeded || r.State == approvals.StatePartlyFailed):
+		what := "removed your multifactor authentication methods"
+		if len(r.Preview.Only) > 0 {
+			what = "removed some of your multifactor authentication methods (" + typeNames(r.Preview.Only) + ")"
+		}
+		return bot.Message{
+			Title: "Your sign-in methods were reset",
+			Text: "Your IT admins " + what + " and signed you out everywhere (request " + r.ID + "). " +
+				"At your next sign-in you will be asked to set them up again; you can also do it now at " + MFASetupURL + ".\n\n" + unexpected,
+		}, true
+	case r.Kind == approvals.KindRevoke && r.State == approvals.StateSucceeded:
+		return bot.Message{
+			Title: "You were signed out everywhere",
+			Text: "Your IT admins signed you out of every device and app (request " + r.ID + "). " +
+				"Sign in again where you need to, with your password and your second factor; your methods are unchanged.\n\n" + unexpected,
+		}, true
+	case r.Kind == approvals.KindEnforce && r.State == approvals.StateSucceeded:
+		return bot.Message{
+			Title: "Your multifactor authentication setting changed",
+			Text: "Your IT admins set your per-user multifactor authentication to " + r.Preview.ToState + " (request " + r.ID + "). " +
+				"If you have not set up a second factor yet, do it at " + MFASetupURL + ".\n\n" + unexpected,
+		}, true
+	}
+	return bot.Message{}, false
 }

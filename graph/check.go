@@ -25,6 +25,7 @@ const (
 	CheckPermissions  = "graph.permissions"
 	CheckLicence      = "graph.licence"
 	CheckPolicyGroups = "policy.groups"
+	CheckMailbox      = "graph.mailbox"
 )
 
 // Reporter receives the outcome of each check: OK, a warning (mfabot works, with less or
@@ -56,6 +57,9 @@ type CheckConfig struct {
 	TAP         bool
 	TAPLifetime time.Duration
 	TAPOneTime  bool
+	// MailFrom is the mailbox nudges and notices are mailed from (notify.mail_from); only
+	// when it is set is Mail.Send needed, and the mailbox checked.
+	MailFrom string
 	// Policy, when not nil, has its groups pinned to object ids as serve does at start;
 	// nil skips that check (the policy itself is invalid, which the caller reports).
 	Policy *approvals.Policy
@@ -102,10 +106,13 @@ func Check(ctx context.Context, cfg CheckConfig, r Reporter) {
 		r.Fail(CheckPermissions, errText(err), "")
 		return
 	}
-	g.checkPermissions(ctx, tok.Token, map[string]bool{"enforce": cfg.Enforce, "tap": cfg.TAP}, r)
+	g.checkPermissions(ctx, tok.Token, map[string]bool{"enforce": cfg.Enforce, "tap": cfg.TAP, "mail": cfg.MailFrom != ""}, r)
 	g.checkLicence(ctx, r)
 	if cfg.TAP {
 		g.checkTAP(ctx, cfg.TAPLifetime, cfg.TAPOneTime, r)
+	}
+	if cfg.MailFrom != "" {
+		g.checkMailbox(ctx, cfg.MailFrom, r)
 	}
 	if cfg.Policy != nil {
 		g.checkPinned(ctx, *cfg.Policy, r)

@@ -23,6 +23,8 @@ func (f *findings) add(status, check, msg, fix string) {
 	f.lines = append(f.lines, fmt.Sprintf("%s %s: %s | %s", status, check, msg, fix))
 }
 
+func grantMail(tn *graphtest.Tenant) { tn.SetGranted(append(graphtest.DefaultGranted(), "Mail.Send")) }
+
 func TestCheck(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -41,6 +43,18 @@ func TestCheck(t *testing.T) {
 			says: "(client secret): invalid_client (AADSTS7000215: Invalid client secret provided."},
 		{name: "WarnEnforceGrantWithEnforceOff", change: func(c *graph.CheckConfig) { c.Enforce = false }, want: []string{
 			"warn graph.permissions: Policy.ReadWrite.AuthenticationMethod is granted but mfabot does not need it",
+		}},
+		{name: "ErrMailSendMissing", change: func(c *graph.CheckConfig) { c.MailFrom = graphtest.AdeleUPN }, want: []string{
+			"fail graph.permissions: Mail.Send is missing: needed for nudges and notices by e-mail", "ok graph.mailbox: nudges and notices are mailed from " + graphtest.AdeleUPN,
+		}},
+		{name: "OKMailbox", tenant: grantMail, change: func(c *graph.CheckConfig) { c.MailFrom = graphtest.AdeleUPN }, want: []string{
+			"ok graph.permissions: every permission", "ok graph.mailbox: ",
+		}},
+		{name: "ErrNoSuchMailbox", tenant: grantMail, change: func(c *graph.CheckConfig) { c.MailFrom = "helpdesk@contoso.com" }, want: []string{
+			"fail graph.mailbox: notify.mail_from helpdesk@contoso.com: no user helpdesk@contoso.com",
+		}},
+		{name: "WarnMailSendWithoutMailbox", tenant: grantMail, want: []string{
+			"warn graph.permissions: Mail.Send is granted but mfabot does not need it",
 		}},
 		{name: "WarnUnlicensed", tenant: func(tn *graphtest.Tenant) { tn.SetLicensed(false) }, want: []string{
 			"warn graph.licence: the tenant has no Microsoft Entra ID P1/P2",
@@ -123,6 +137,7 @@ func TestCheck(t *testing.T) {
 const stepUpRedirect = "https://mfabot.contoso.com/stepup/callback"
 
 func stepUpOn(c *graph.CheckConfig) { c.StepUpRedirectURI = stepUpRedirect }
+
 // tapTenant sets the tenant's Temporary Access Pass policy and grants the default
 // permissions plus extra.
 func tapTenant(p graphtest.TAPPolicy, extra ...string) func(*graphtest.Tenant) {

@@ -58,6 +58,10 @@ type Config struct {
 	ReportWindow time.Duration
 	// Concurrency is the number of requests or batches bulk work keeps in flight (default 4).
 	Concurrency int
+	// MailLimit messages per MailWindow from one mailbox (default Exchange Online's 30 a
+	// minute).
+	MailLimit  int
+	MailWindow time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -82,6 +86,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Concurrency <= 0 {
 		c.Concurrency = DefaultConcurrency
+	}
+	if c.MailLimit <= 0 {
+		c.MailLimit = DefaultMailLimit
+	}
+	if c.MailWindow <= 0 {
+		c.MailWindow = DefaultMailWindow
 	}
 	return c
 }
@@ -134,6 +144,7 @@ type Client struct {
 	log      *slog.Logger
 	writes   *pacer  // every write: revocations, method deletions, default and MFA state changes
 	reports  *window // the registration report
+	mail     *mailboxes
 	conc     int
 	stats    *counters
 	// clk is the clock every wait (pacing, retries) uses and attemptTimeout the limit of
@@ -171,6 +182,7 @@ func New(cfg Config) (*Client, error) {
 		log:      cfg.Logger,
 		writes:   newPacer(cfg.WriteRate, nil),
 		reports:  newWindow(cfg.ReportLimit, cfg.ReportWindow, nil),
+		mail:     &mailboxes{n: cfg.MailLimit, length: cfg.MailWindow, clk: wallClock{}, by: map[string]*window{}},
 		conc:     cfg.Concurrency,
 		stats:    newCounters(),
 

@@ -1,7 +1,9 @@
 // Package graph is mfabot's adapter to Microsoft Graph: every Entra ID operation the bot
 // performs (users, authentication methods hardware OATH tokens included, the default
-// second factor, the registration report, per-user MFA, sign-in session revocation,
-// Temporary Access Passes and their policy, groups, and the app's own permissions), built on the msgraph-sdk-go v1.0
+// second factor, the registration report (whole, or only who is not registered for MFA),
+// per-user MFA, sign-in session revocation, Temporary Access Passes and their policy,
+// groups, mail from a configured mailbox (Mailbox, sendMail, paced under Exchange Online's
+// 30 messages a minute and never sent twice), and the app's own permissions), built on the msgraph-sdk-go v1.0
 // client and azidentity credentials, in the public cloud or a national one (Cloud).
 //
 // It owns what talking to Graph at scale needs: paging that streams page by page, JSON
@@ -17,7 +19,7 @@
 // is on a clock tests can replace.
 //
 // Check runs mfabot doctor's Entra ID and Graph checks (token, permissions, licence,
-// pinned groups) with the same credential and client serve builds.
+// pinned groups, the mailbox of notify.mail_from) with the same credential and client serve builds.
 //
 // Client implements approvals.Directory. What lives only in Graph's beta API (per-user
 // MFA, sign-in preferences, hardware OATH tokens) is reached through the v1.0 SDK's

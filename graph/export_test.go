@@ -12,6 +12,9 @@ func SetClock(c *Client, clk TestClock) {
 	c.clk = clk
 	c.writes.setClock(clk)
 	c.reports.setClock(clk)
+	c.mail.mu.Lock()
+	c.mail.clk = clk
+	c.mail.mu.Unlock()
 }
 
 // SetAttemptTimeout shortens the time one attempt may take (2 minutes in production).

@@ -16,7 +16,8 @@ type Permission struct {
 	Name     string // "UserAuthenticationMethod.ReadWrite.All"
 	Needed   string // the commands that need it
 	Optional bool   // mfabot works without it, with less
-	// Feature names the configuration switch that needs it ("enforce"); "" means always.
+	// Feature names the configuration switch that needs it ("enforce": policy.enforce_enabled,
+	// "mail": notify.mail_from); "" means always.
 	Feature string
 }
 
@@ -32,6 +33,10 @@ var RequiredPermissions = []Permission{
 	// It can also rewrite the tenant's authentication methods policy: grant it only with
 	// enforce turned on (policy.enforce_enabled).
 	{Name: "Policy.ReadWrite.AuthenticationMethod", Needed: "enforce and the per-user MFA state in status (beta authentication/requirements)", Feature: "enforce"},
+	// It lets the app send mail as any user of the tenant: grant it only with a mailbox
+	// configured (notify.mail_from), and consider an application access policy that holds
+	// it to that mailbox.
+	{Name: "Mail.Send", Needed: "nudges and notices by e-mail from the mailbox notify.mail_from (sendMail)", Feature: "mail"},
 	// Creating a pass needs UserAuthenticationMethod.ReadWrite.All, which reset has.
 	{Name: "Policy.Read.All", Needed: "mfabot doctor's check of the Temporary Access Pass policy (reset --tap, policy.tap_enabled)", Feature: "tap"},
 	{Name: "Application.Read.All", Needed: "mfabot doctor only (reading which permissions are granted, and the step-up redirect URI)", Optional: true},

@@ -36,6 +36,7 @@ type pacing struct {
 	lim  limiter
 	cost int
 	prio bool
+	once bool // never repeated once Graph may have run it (withOnce)
 }
 
 // withPacing paces a bulk request (or a report read) of the given cost.
@@ -53,6 +54,15 @@ func withPriority(ctx context.Context, lim limiter) context.Context {
 		return withPacing(ctx, lim, 1)
 	}
 	return context.WithValue(ctx, pacingKey{}, pacing{lim: lim, cost: 1, prio: true})
+}
+
+// withOnce marks a request whose effect cannot be undone or repeated safely (a mail sent):
+// it is repeated only after the answers Graph documents as not run (429, 503), never after
+// a timeout or a 504, after which it may have gone through.
+func withOnce(ctx context.Context) context.Context {
+	p, _ := ctx.Value(pacingKey{}).(pacing)
+	p.once = true
+	return context.WithValue(ctx, pacingKey{}, p)
 }
 
 // retryHandler is a kiota middleware: it waits for the request's limiter before every
@@ -124,7 +134,8 @@ func (h *retryHandler) Intercept(pipeline khttp.Pipeline, index int, req *http.R
 			continue
 		}
 		stats.response(resp.StatusCode)
-		if !retriableFor(req.Method, resp.StatusCode) || attempt >= h.maxRetries {
+		notRun := resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable
+		if !retriableFor(req.Method, resp.StatusCode) || attempt >= h.maxRetries || (p.once && !notRun) {
 			resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
 			return resp, nil
 		}

@@ -279,6 +279,11 @@ func (a *Adapter) Tell(ctx context.Context, to bot.Recipient, msg bot.Message) e
 	if err != nil {
 		return err
 	}
+	_, cancel, err := approvals.BeginSend(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	it := a.newItemLocked(kindDirect, msg, card)
@@ -300,11 +305,8 @@ func (a *Adapter) recipient(to bot.Recipient) (Person, bool) {
 		p, ok := a.people[to.Actor.ID]
 		return p, ok
 	}
-	if to.Email == "" {
-		return Person{}, false
-	}
 	for _, p := range a.cfg.People {
-		if p.Email != "" && strings.EqualFold(p.Email, to.Email) {
+		if p.Email != "" && (strings.EqualFold(p.Email, to.Email) || strings.EqualFold(p.Email, to.UPN)) {
 			return p, true
 		}
 	}

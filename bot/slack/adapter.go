@@ -44,6 +44,7 @@ type Adapter struct {
 
 	updates *throttle
 	limit   pacer
+	members *directory // bulk direct messages: the member directory and the pace
 
 	bg *bot.Background // work that outlives a request: commands after the ack, card updates
 }
@@ -76,6 +77,7 @@ func New(cfg Config, d bot.Handler, users UserResolver) (*Adapter, error) {
 	a.bg = bot.NewBackground(a.log)
 	a.links = newLinker(cfg, users, a.userInfo, a.log)
 	a.updates = newThrottle(cfg.UpdateInterval)
+	a.members = newDirectory(cfg.Direct)
 	if cfg.TeamID != "" || cfg.EnterpriseID != "" {
 		a.allowed.Store(&origin{team: cfg.TeamID, enterprise: cfg.EnterpriseID, app: cfg.AppID})
 	}

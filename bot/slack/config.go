@@ -82,6 +82,9 @@ type Config struct {
 	// UpdateInterval is the least time between two chat.update calls for one message,
 	// DefaultUpdateInterval when zero.
 	UpdateInterval time.Duration
+	// Direct is the pacing of bulk direct messages (nudges); Slack's documented limits
+	// when zero (DefaultDirect).
+	Direct DirectLimits
 
 	// OnReject, when set, is told of every HTTP request refused before it is parsed, with
 	// one of the Reject* reasons; it must not block. Refusals are logged at most once per
@@ -215,6 +218,7 @@ func (c Config) withDefaults() Config {
 	if c.UpdateInterval == 0 {
 		c.UpdateInterval = DefaultUpdateInterval
 	}
+	c.Direct = c.Direct.withDefaults()
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}

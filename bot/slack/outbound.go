@@ -68,19 +68,29 @@ func (a *Adapter) recipient(ctx context.Context, to bot.Recipient) (string, erro
 			return "", approvals.WrapError(approvals.ENOTFOUND, bot.ErrUnreachable, "%s is not a Slack user", to.Actor.Key())
 		}
 		return to.Actor.ID, nil
-	case to.Email != "":
-		var u *slackapi.User
-		err := a.retry(ctx, "users.lookupByEmail", func() (err error) {
-			u, err = a.api.GetUserByEmailContext(ctx, to.Email)
-			return err
-		})
-		if err != nil {
-			return "", unreachableOr("the user with that e-mail", "users.lookupByEmail", err)
+	case to.Email != "" || to.UPN != "":
+		// The mail address first, then the UPN, which is often the same and otherwise the
+		// address people's Slack profiles were set up with.
+		var err error
+		for _, addr := range addresses(to) {
+			var u *slackapi.User
+			err = a.retry(ctx, "users.lookupByEmail", func() (err error) {
+				u, err = a.api.GetUserByEmailContext(ctx, addr)
+				return err
+			})
+			if err != nil {
+				err = unreachableOr("the user with that e-mail", "users.lookupByEmail", err)
+				if errors.Is(err, bot.ErrUnreachable) {
+					continue
+				}
+				return "", err
+			}
+			if u.Deleted || u.IsBot {
+				return "", approvals.WrapError(approvals.ENOTFOUND, bot.ErrUnreachable, "the Slack user with that e-mail is deactivated or a bot")
+			}
+			return u.ID, nil
 		}
-		if u.Deleted || u.IsBot {
-			return "", approvals.WrapError(approvals.ENOTFOUND, bot.ErrUnreachable, "the Slack user with that e-mail is deactivated or a bot")
-		}
-		return u.ID, nil
+		return "", err
 	}
 	return "", approvals.Errorf(approvals.EINVALID, "slack: recipient has neither an actor nor an e-mail")
 }
@@ -102,6 +112,7 @@ func (a *Adapter) postMessage(ctx context.Context, channel string, msg bot.Messa
 			slackapi.MsgOptionBlocks(Render(msg)...), slackapi.MsgOptionText(FallbackText(msg), false))
 		return err
 	})
+	a.members.spent() // one budget for every post: bulk direct messages make room
 	return ch, ts, upstream("chat.postMessage", err)
 }
 

@@ -102,6 +102,7 @@ func New(cfg Config, d bot.Handler, convs ConversationStore) (*Adapter, error) {
 		log:     a.log,
 		clock:   cfg.Clock.Now,
 		limiter: newLimiter(threadLimits),
+		app:     newLimiter(appLimits),
 		trust:   a.trust,
 		retry:   defaultRetry,
 	}

@@ -175,6 +175,7 @@ type connector struct {
 	log     *slog.Logger
 	clock   func() time.Time
 	limiter *limiter
+	app     *limiter // appLimits, under one key
 	trust   *serviceURLs
 	retry   retryPolicy
 }
@@ -243,6 +244,11 @@ func (c *connector) do(ctx context.Context, method, serviceURL, path, limitKey s
 	for attempt := 1; ; attempt++ {
 		if err := c.limiter.wait(ctx, limitKey); err != nil {
 			return err
+		}
+		if c.app != nil {
+			if err := c.app.wait(ctx, "app"); err != nil {
+				return err
+			}
 		}
 		tok, err := c.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{BotFrameworkScope}})
 		if err != nil {

@@ -23,6 +23,10 @@ var threadLimits = []window{
 	{time.Hour, 1800},
 }
 
+// appLimits is the documented global limit per app per tenant, 50 requests a second, for
+// every Connector call together: a nudge to thousands opens as many personal chats.
+var appLimits = []window{{time.Second, 50}}
+
 // limiter spaces the operations on each conversation so that none of the windows is
 // exceeded. Slots are reserved in order, so concurrent senders queue fairly.
 type limiter struct {

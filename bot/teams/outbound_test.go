@@ -296,6 +296,17 @@ func TestTell(t *testing.T) {
 			wantOps: []string{"create ", "send a:personal-1"},
 		},
 		{
+			name: "EntraUserByObjectID",
+			setup: func(t *testing.T, h *harness) {
+				h.post(t, h.token(), h.message("<at>mfabot</at> help"))
+				h.disp.next(t)
+				h.waitRefs(t, 2)
+			},
+			// The user a reset changed, or a nudge asks to register: no actor, their id.
+			to:      bot.Recipient{EntraID: annAAD, UPN: "ann@contoso.com"},
+			wantOps: []string{"create ", "send a:personal-1"},
+		},
+		{
 			name: "SeenButNotReachable",
 			setup: func(t *testing.T, h *harness) {
 				h.conn.Unreachable(annMRI)

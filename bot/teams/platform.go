@@ -143,11 +143,11 @@ func (a *Adapter) runUpdates(life context.Context, activityID string, slot *upda
 	}
 }
 
-// Tell sends msg to one person in their personal chat with the bot. Teams lets a bot
-// message someone only where its app is installed for them: the personal chat stored when
-// they installed the app or wrote to the bot, or — created on demand — a 1:1 chat with
-// someone the bot has seen in a team or group chat where it is installed. Otherwise the
-// error wraps bot.ErrUnreachable.
+// Tell sends msg to one person in their personal chat with the bot: an actor, or an Entra
+// user by to.EntraID. Teams lets a bot message someone only where its app is installed for
+// them: the personal chat stored when they installed the app or wrote to the bot, or —
+// created on demand — a 1:1 chat with someone the bot has seen in a team or group chat
+// where it is installed. Otherwise the error wraps bot.ErrUnreachable.
 func (a *Adapter) Tell(ctx context.Context, to bot.Recipient, msg bot.Message) error {
 	var aad string
 	switch {
@@ -155,6 +155,8 @@ func (a *Adapter) Tell(ctx context.Context, to bot.Recipient, msg bot.Message) e
 		aad = to.Actor.ID
 	case to.Actor != nil && to.Actor.EntraID != "":
 		aad = to.Actor.EntraID
+	case to.Actor == nil:
+		aad = to.EntraID
 	}
 	if !IsGUID(aad) {
 		return fmt.Errorf("teams: no Entra id for the recipient: %w", bot.ErrUnreachable)
@@ -172,7 +174,14 @@ func (a *Adapter) Tell(ctx context.Context, to bot.Recipient, msg bot.Message) e
 			return err
 		}
 	}
-	if _, err := a.conn.sendToConversation(ctx, ref.ServiceURL, ref.ConversationID, cardActivity(msg, CardOptions{})); err != nil {
+	// Within a nudge the send is begun now: a personal chat created twice is harmless, a
+	// message sent twice is not.
+	sctx, cancel, err := approvals.BeginSend(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	if _, err := a.conn.sendToConversation(sctx, ref.ServiceURL, ref.ConversationID, cardActivity(msg, CardOptions{})); err != nil {
 		var ce *ConnectorError
 		if errors.As(err, &ce) && (ce.Status == http.StatusForbidden || ce.Status == http.StatusNotFound) {
 			return fmt.Errorf("teams: personal chat refused (%v): %w", err, bot.ErrUnreachable)

@@ -65,6 +65,13 @@ type appDeps struct {
 	// simulator is not throttled).
 	ReportLimit  int
 	ReportWindow time.Duration
+	// SlackDirect overrides the pace of bulk Slack direct messages (benchmarks scale
+	// Slack's documented limits).
+	SlackDirect slack.DirectLimits
+	// MailLimit/MailWindow override the pace of mail from one mailbox (the demo's
+	// simulated mailbox is not held to Exchange's 30 a minute).
+	MailLimit  int
+	MailWindow time.Duration
 }
 
 // NewApp builds the application from a validated configuration. Nothing runs until Run.
@@ -99,6 +106,7 @@ func NewApp(ctx context.Context, cfg *config.Config, log *slog.Logger, getenv fu
 		HTTPClient: deps.GraphHTTPClient, Logger: log.With(approvals.LogComponent, "graph"),
 		WriteRate: cfg.GraphWriteRate, Concurrency: cfg.GraphConcurrency,
 		ReportLimit: deps.ReportLimit, ReportWindow: deps.ReportWindow,
+		MailLimit: deps.MailLimit, MailWindow: deps.MailWindow,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("graph client: %w", err)
@@ -120,9 +128,11 @@ func NewApp(ctx context.Context, cfg *config.Config, log *slog.Logger, getenv fu
 	for _, g := range policy.Pinned {
 		log.Info("pinned group", "use", g.Use, "ref", g.Ref, "id", g.ID, "name", g.Name)
 	}
-	a.Service = approvals.NewService(a.DB, a.Graph, policy, approvals.ServiceOptions{Clock: clock, Logger: log.With(approvals.LogComponent, "approvals")})
+	a.Service = approvals.NewService(a.DB, a.Graph, policy, approvals.ServiceOptions{Clock: clock, Logger: log.With(approvals.LogComponent, "approvals"),
+		Report: a.Graph})
 	a.Executor = approvals.NewExecutor(a.DB, a.Graph, policy, approvals.ExecutorOptions{
 		Concurrency: cfg.ExecConcurrency, Lease: cfg.ExecLease, Clock: clock, Logger: log.With(approvals.LogComponent, "executor"),
+		Report: a.Graph,
 	})
 	a.Service.SetWake(a.Executor.Wake)
 
@@ -134,6 +144,7 @@ func NewApp(ctx context.Context, cfg *config.Config, log *slog.Logger, getenv fu
 		Source: a.Graph, Store: a.DB,
 		Schedule: summary.Schedule{At: cfg.SummaryAt, Location: loc, WeekdaysOnly: cfg.SummaryWeekdaysOnly},
 		Clock:    clock, Logger: log.With(approvals.LogComponent, "summary"),
+		Groups: a.Graph, Exclude: policy.Exclude, Actions: commands.SummaryButtons,
 	}
 
 	a.StepUp, err = newStepUp(cfg, getenv, policy, a.DB, a.Graph, deps.GraphHTTPClient, clock, log.With(approvals.LogComponent, "stepup"))
@@ -155,6 +166,7 @@ func NewApp(ctx context.Context, cfg *config.Config, log *slog.Logger, getenv fu
 	if cfg.SlackEnabled() {
 		sc := cfg.SlackConfig()
 		sc.Logger, sc.Clock, sc.OnReject = log.With(approvals.LogComponent, "slack"), clock, a.Metrics.rejecter(slack.PlatformName)
+		sc.Direct = deps.SlackDirect
 		a.Slack, err = slack.New(sc, a.Dispatcher, a.Graph)
 		if err != nil {
 			return nil, fmt.Errorf("slack: %w", err)
@@ -186,7 +198,9 @@ func NewApp(ctx context.Context, cfg *config.Config, log *slog.Logger, getenv fu
 		counted = append(counted, a.Metrics.platform(p))
 	}
 
-	a.Notifier = bot.NewNotifier(a.DB, counted, a.Dispatcher, bot.NotifierOptions{Logger: log.With(approvals.LogComponent, "notifier")})
+	courier := a.courier()
+	a.Executor.SetMessenger(courier)
+	a.Notifier = bot.NewNotifier(a.DB, counted, a.Dispatcher, bot.NotifierOptions{Logger: log.With(approvals.LogComponent, "notifier"), Courier: courier})
 	observed := a.Metrics.notifier(a.Notifier)
 	a.Service.SetNotifier(observed)
 	a.Executor.SetNotifier(observed)

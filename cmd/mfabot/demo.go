@@ -79,6 +79,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stdout, "  simulated tenant: %d users (try adele.vance@contoso.com, group \"All Staff\")\n", d.Tenant.UserCount())
 	fmt.Fprintln(stdout, "  bulk: /mfa reset-bulk opens a form to paste users into (megan.bowen@contoso.com, alex.wilber@contoso.com, …);")
 	fmt.Fprintln(stdout, "        tick Temporary Access Pass and the passes arrive in your direct messages")
+	fmt.Fprintln(stdout, "  a campaign: /mfa summary \"Sales EMEA\", then its Nudge and Sign out buttons (mail goes to the simulated mailbox)")
 	fmt.Fprintf(stdout, "  database: %s (run again with --db %s to keep the history)\n", d.DBPath, d.DBPath)
 	fmt.Fprintln(stdout, "  step-up: approving a reset asks for a fresh sign-in with MFA on the simulated tenant's sign-in page")
 	fmt.Fprintln(stdout, "  Ctrl-C stops it.")
@@ -135,6 +136,9 @@ func startDemo(ctx context.Context, o demoOptions) (_ *demo, err error) {
 	}
 	d.URL = "http://" + d.ln.Addr().String() + "/"
 	publicURL := strings.TrimSuffix(d.URL, "/")
+	if err := addDemoCampaign(d.Tenant); err != nil {
+		return nil, err
+	}
 	d.Graph, err = graphtest.NewServer(d.Tenant, graphtest.Options{
 		ClientID: demoClientID, ClientSecret: demoClientSecret, TenantID: d.Tenant.ID(),
 		Latency: 15 * time.Millisecond, RedirectURIs: []string{publicURL + stepup.CallbackPath},
@@ -173,6 +177,11 @@ func startDemo(ctx context.Context, o demoOptions) (_ *demo, err error) {
 	// times faster: revoking "All Staff" still shows its progress, for half a minute.
 	cfg.GraphWriteRate = 100
 	cfg.ShutdownGrace = 5 * time.Second
+	// The campaign: nudges reach by mail whoever the console does not (everyone but its
+	// three people), from the helpdesk's mailbox; the scanner's service account is left
+	// out of "missing".
+	cfg.NotifyMailFrom = demoMailbox
+	cfg.SummaryExclude = demoServiceAccount
 
 	cred, err := graph.NewCredential(graph.CredentialOptions{
 		TenantID: cfg.TenantID, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret,
@@ -184,6 +193,9 @@ func startDemo(ctx context.Context, o demoOptions) (_ *demo, err error) {
 	deps := appDeps{
 		Credential:      cred,
 		GraphHTTPClient: d.Graph.HTTPClient(),
+		// The simulated mailbox sends 30 messages a second, not a minute: a nudge of a
+		// department by mail ends while you watch.
+		MailLimit: 30, MailWindow: time.Second,
 		Platforms: func(disp *commands.Dispatcher) ([]bot.Platform, error) {
 			d.Console, err = console.New(console.Config{
 				People: people, Title: "mfabot demo", Logger: o.Logger.With(approvals.LogComponent, "console"),
@@ -247,4 +259,32 @@ func (d *demo) close() {
 	if d.Graph != nil {
 		_ = d.Graph.Close()
 	}
+}
+
+// The demo campaign's mailbox and excluded service account.
+const (
+	demoMailbox        = "it-helpdesk@contoso.com"
+	demoServiceAccount = "svc-scanner@contoso.com"
+)
+
+// addDemoCampaign adds what the demo's campaign needs to the simulated tenant: the
+// helpdesk's mailbox nudges are mailed from (with Mail.Send granted), and a scanner's
+// service account in Sales EMEA that cannot register and is excluded from "missing".
+func addDemoCampaign(tn *graphtest.Tenant) error {
+	tn.SetGranted(append(graphtest.DefaultGranted(), "Mail.Send"))
+	if _, err := tn.AddUser(graphtest.User{UserPrincipalName: demoMailbox, Mail: demoMailbox, DisplayName: "IT Helpdesk", AccountEnabled: true}); err != nil {
+		return fmt.Errorf("demo mailbox: %w", err)
+	}
+	svc, err := tn.AddUser(graphtest.User{UserPrincipalName: demoServiceAccount, DisplayName: "Scanner (service account)", AccountEnabled: true})
+	if err != nil {
+		return fmt.Errorf("demo service account: %w", err)
+	}
+	for _, g := range tn.Groups() {
+		if g.DisplayName == graphtest.GroupSalesEMEA {
+			if err := tn.AddMember(g.ID, svc.ID); err != nil {
+				return fmt.Errorf("demo service account: %w", err)
+			}
+		}
+	}
+	return nil
 }

@@ -252,6 +252,21 @@ func TestDoctor(t *testing.T) {
 		{name: "ErrEnforceOnWithoutPermission", c: doctorCase{tenant: func(tn *graphtest.Tenant) {
 			tn.SetGranted(withoutPerm(graphtest.DefaultGranted(), "Policy.ReadWrite.AuthenticationMethod"))
 		}}, code: 1, want: []want{{graph.CheckPermissions, doctor.StatusFail, "Policy.ReadWrite.AuthenticationMethod is missing: needed for enforce"}}},
+		// Mail.Send lets the app mail as anyone: needed only with notify.mail_from, whose
+		// mailbox doctor checks.
+		{name: "OKMailFrom", c: doctorCase{vars: map[string]string{"MFABOT_NOTIFY_MAIL_FROM": graphtest.AdeleUPN}, tenant: func(tn *graphtest.Tenant) {
+			tn.SetGranted(append(graphtest.DefaultGranted(), "Mail.Send"))
+		}}, code: 0, want: []want{{graph.CheckMailbox, doctor.StatusOK, "mailed from " + graphtest.AdeleUPN}}},
+		{name: "ErrMailFromWithoutMailSend", c: doctorCase{vars: map[string]string{"MFABOT_NOTIFY_MAIL_FROM": graphtest.AdeleUPN}}, code: 1,
+			want: []want{{graph.CheckPermissions, doctor.StatusFail, "Mail.Send is missing: needed for nudges and notices by e-mail"}}},
+		{name: "ErrMailFromNoMailbox", c: doctorCase{vars: map[string]string{"MFABOT_NOTIFY_MAIL_FROM": "helpdesk@contoso.com"}, tenant: func(tn *graphtest.Tenant) {
+			tn.SetGranted(append(graphtest.DefaultGranted(), "Mail.Send"))
+		}}, code: 1, want: []want{{graph.CheckMailbox, doctor.StatusFail, "notify.mail_from helpdesk@contoso.com"}}},
+		{name: "WarnMailSendWithoutMailFrom", c: doctorCase{tenant: func(tn *graphtest.Tenant) {
+			tn.SetGranted(append(graphtest.DefaultGranted(), "Mail.Send"))
+		}}, code: 0, want: []want{{graph.CheckPermissions, doctor.StatusWarn, "Mail.Send is granted but mfabot does not need it"}}},
+		{name: "ErrBadExclusion", c: doctorCase{vars: map[string]string{"MFABOT_SUMMARY_EXCLUDE": "Service Accounts"}}, code: 1,
+			want: []want{{doctor.CheckConfig, doctor.StatusFail, `summary.exclude (MFABOT_SUMMARY_EXCLUDE): "Service Accounts" is neither an object id nor a UPN`}}},
 		// Groups are pinned to object ids, as serve does at start.
 		{name: "OKPinnedGroups", c: doctorCase{vars: map[string]string{"MFABOT_PROTECTED_GROUPS": graphtest.GroupEmergencyAccess}}, code: 0,
 			want: []want{{graph.CheckPolicyGroups, doctor.StatusOK, `protected "` + graphtest.GroupEmergencyAccess + `" = `}}},

@@ -32,14 +32,16 @@ var (
 	ink      = color.RGBA{0x1a, 0x1a, 0x1a, 0xff} // text and axes: near black
 	lineBlue = color.RGBA{0x0b, 0x4f, 0xa8, 0xff} // trend: dark blue on white, 8:1 contrast
 	barTeal  = color.RGBA{0x00, 0x6d, 0x5b, 0xff} // bars: dark teal, distinct from the line
-	gridGrey = color.RGBA{0xd0, 0xd0, 0xd0, 0xff}
-	sans     = font.Font{Typeface: "Liberation", Variant: "Sans"}
-	sansBold = font.Font{Typeface: "Liberation", Variant: "Sans", Weight: stdfont.WeightBold}
+	// SSPR trend: dark orange on white (5.6:1), far from the blue in hue and lightness.
+	ssprOrange = color.RGBA{0xb3, 0x4a, 0x00, 0xff}
+	gridGrey   = color.RGBA{0xd0, 0xd0, 0xd0, 0xff}
+	sans       = font.Font{Typeface: "Liberation", Variant: "Sans"}
+	sansBold   = font.Font{Typeface: "Liberation", Variant: "Sans", Weight: stdfont.WeightBold}
 )
 
 // Chart renders the summary as one PNG of ChartWidth×ChartHeight pixels, made to be read
-// on a phone: on top the registered % of enabled members per day over the last 30 days
-// (History), below the share of enabled members with each method (the most common
+// on a phone: on top the MFA and the SSPR registered % of enabled members per day over the
+// last 30 days (History), below the share of enabled members with each method (the most common
 // chartMethods). A panel without data says so instead of drawing empty axes.
 func Chart(s *Summary) ([]byte, error) {
 	c := vgimg.NewWith(vgimg.UseWH(ChartWidth, ChartHeight), vgimg.UseDPI(chartDPI),
@@ -86,19 +88,22 @@ func (pn panel) draw(c draw.Canvas) error {
 }
 
 func trendPanel(s *Summary) panel {
-	const title = "MFA registered, enabled members (last 30 days)"
+	const title = "MFA and SSPR registered, enabled members (last 30 days)"
 	today, err := time.Parse(dayLayout, s.Day)
 	if err != nil || len(s.History) == 0 {
 		return panel{title: title, empty: "No data yet"}
 	}
 	first := today.AddDate(0, 0, -(HistoryDays - 1))
-	xys := make(plotter.XYs, 0, len(s.History))
+	mfa := make(plotter.XYs, 0, len(s.History))
+	sspr := make(plotter.XYs, 0, len(s.History))
 	for _, pt := range s.History {
 		d, err := time.Parse(dayLayout, pt.Day)
 		if err != nil {
 			continue
 		}
-		xys = append(xys, plotter.XY{X: d.Sub(first).Hours() / 24, Y: pt.Percent})
+		x := d.Sub(first).Hours() / 24
+		mfa = append(mfa, plotter.XY{X: x, Y: pt.Percent})
+		sspr = append(sspr, plotter.XY{X: x, Y: pt.SSPR})
 	}
 
 	p := newPlot(title)
@@ -117,33 +122,49 @@ func trendPanel(s *Summary) panel {
 	grid.Horizontal.Width = 1.5
 	p.Add(grid)
 
-	line, points, err := plotter.NewLinePoints(xys)
+	// SSPR is drawn dashed with squares, MFA solid with circles, in colours apart: the two
+	// lines differ by more than colour, for readers who cannot tell the colours apart.
+	ssprLine, ssprPoints, err := plotter.NewLinePoints(sspr)
 	if err != nil {
 		return panel{title: title, empty: "No data yet"}
 	}
-	line.Color, line.Width = lineBlue, 5
-	points.Color, points.Shape, points.Radius = lineBlue, draw.CircleGlyph{}, 7
-	p.Add(line, points)
+	ssprLine.Color, ssprLine.Width, ssprLine.Dashes = ssprOrange, 4, []vg.Length{14, 8}
+	ssprPoints.Color, ssprPoints.Shape, ssprPoints.Radius = ssprOrange, draw.BoxGlyph{}, 6
+	mfaLine, mfaPoints, err := plotter.NewLinePoints(mfa)
+	if err != nil {
+		return panel{title: title, empty: "No data yet"}
+	}
+	mfaLine.Color, mfaLine.Width = lineBlue, 5
+	mfaPoints.Color, mfaPoints.Shape, mfaPoints.Radius = lineBlue, draw.CircleGlyph{}, 7
+	p.Add(ssprLine, ssprPoints, mfaLine, mfaPoints)
 
-	last := xys[len(xys)-1]
-	lab, err := plotter.NewLabels(plotter.XYLabels{
-		XYs:    plotter.XYs{last},
-		Labels: []string{strconv.FormatFloat(last.Y, 'f', 1, 64) + "%"},
-	})
-	if err == nil {
-		st := style(sansBold, 30)
-		st.Color = lineBlue
+	p.Legend.Add("MFA", mfaLine, mfaPoints)
+	p.Legend.Add("SSPR", ssprLine, ssprPoints)
+	p.Legend.Top, p.Legend.Left = true, true
+	p.Legend.XOffs, p.Legend.YOffs = 16, -8
+	restyle(&p.Legend.TextStyle, sansBold, 26)
+
+	last := len(mfa) - 1
+	addLabel := func(pt plotter.XY, label string, c color.Color, below bool) {
+		lab, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{pt}, Labels: []string{label}})
+		if err != nil {
+			return
+		}
+		st := style(sansBold, 28)
+		st.Color = c
 		st.XAlign, st.YAlign = draw.XRight, draw.YBottom
-		if last.Y > 80 {
-			st.YAlign = draw.YTop // keep it inside the panel, below the line
+		lab.Offset = vg.Point{X: -12, Y: 18}
+		if below {
+			st.YAlign = draw.YTop
+			lab.Offset.Y = -18
 		}
 		lab.TextStyle = []text.Style{st}
-		lab.Offset = vg.Point{X: -12, Y: 20}
-		if last.Y > 80 {
-			lab.Offset.Y = -20
-		}
 		p.Add(lab)
 	}
+	// The higher line's label goes above it, the lower one's below, so they never overlap.
+	mfaAbove := mfa[last].Y >= sspr[last].Y
+	addLabel(mfa[last], "MFA "+strconv.FormatFloat(mfa[last].Y, 'f', 1, 64)+"%", lineBlue, !mfaAbove || mfa[last].Y > 88)
+	addLabel(sspr[last], "SSPR "+strconv.FormatFloat(sspr[last].Y, 'f', 1, 64)+"%", ssprOrange, mfaAbove || sspr[last].Y > 88)
 	return panel{p: p}
 }
 

@@ -33,6 +33,7 @@ func sample() *summary.Summary {
 		s.History = append(s.History, summary.Point{
 			Day:     today.AddDate(0, 0, -i).Format("2006-01-02"),
 			Percent: 80 + 12*(1-float64(i)/29) + math.Sin(float64(i)),
+			SSPR:    55 + 20*(1-float64(i)/29),
 		})
 	}
 	return s
@@ -60,8 +61,9 @@ func inkShare(img image.Image, r image.Rectangle, c color.RGBA) (float64, bool) 
 func near(a uint32, b uint8) bool { return math.Abs(float64(a)-float64(b)) < 12 }
 
 var (
-	trendBlue = color.RGBA{0x0b, 0x4f, 0xa8, 0xff}
-	barTeal   = color.RGBA{0x00, 0x6d, 0x5b, 0xff}
+	trendBlue  = color.RGBA{0x0b, 0x4f, 0xa8, 0xff}
+	ssprOrange = color.RGBA{0xb3, 0x4a, 0x00, 0xff}
+	barTeal    = color.RGBA{0x00, 0x6d, 0x5b, 0xff}
 )
 
 func TestChart(t *testing.T) {
@@ -96,6 +98,10 @@ func TestChart(t *testing.T) {
 			top := image.Rect(0, 0, summary.ChartWidth, summary.ChartHeight/2)
 			bottom := image.Rect(0, summary.ChartHeight/2, summary.ChartWidth, summary.ChartHeight)
 			topInk, line := inkShare(img, top, trendBlue)
+			_, sspr := inkShare(img, top, ssprOrange)
+			if sspr != tt.line {
+				t.Errorf("SSPR trend drawn %v, want %v (beside MFA's)", sspr, tt.line)
+			}
 			bottomInk, bar := inkShare(img, bottom, barTeal)
 			// Text alone (titles, "No data yet") covers a little; a chart more.
 			if topInk < 0.005 || bottomInk < 0.005 {

@@ -94,7 +94,7 @@ func TestCollect(t *testing.T) {
 			{ID: guid(10), UPN: "Beth@contoso.com", DisplayName: `Beth "B", Jr.`},
 		},
 		NotRegisteredMembers: 6,
-		CSVRows:              7,
+		CSVRows:              7, CSVMembers: 6, CSVGuests: 1,
 	}
 	if diff := cmp.Diff(want, s, cmpopts.IgnoreFields(summary.Summary{}, "CSV")); diff != "" {
 		t.Errorf("summary (-want +got):\n%s", diff)
@@ -106,14 +106,14 @@ func TestCollect(t *testing.T) {
 	}
 	ts := updated.Format(time.RFC3339)
 	wantRows := [][]string{
-		{"upn", "display_name", "user_type", "admin", "methods_registered", "last_updated"},
-		{"bob@contoso.com", "Bob Admin", "member", "yes", "email", ts},
-		{"carl@contoso.com", "'=cmd|' /C calc'!A0", "member", "no", "", ts},
-		{"eve_fabrikam.com#EXT#@contoso.onmicrosoft.com", "Eve Guest", "guest", "yes", "", ts},
-		{"Zed@contoso.com", "Zed", "member", "no", "", ts},
-		{"adam@contoso.com", "Adam", "member", "no", "", ts},
-		{"Beth@contoso.com", `Beth "B", Jr.`, "member", "no", "sms", ts},
-		{"x@contoso.com", "Not in /users", "member", "no", "", ts},
+		{"object_id", "upn", "display_name", "user_type", "admin", "sspr_registered", "methods_registered", "last_updated"},
+		{guid(2), "bob@contoso.com", "Bob Admin", "member", "yes", "no", "email", ts},
+		{guid(3), "carl@contoso.com", "'=cmd|' /C calc'!A0", "member", "no", "no", "", ts},
+		{guid(5), "eve_fabrikam.com#EXT#@contoso.onmicrosoft.com", "Eve Guest", "guest", "yes", "no", "", ts},
+		{guid(7), "Zed@contoso.com", "Zed", "member", "no", "no", "", ts},
+		{guid(9), "adam@contoso.com", "Adam", "member", "no", "no", "", ts},
+		{guid(10), "Beth@contoso.com", `Beth "B", Jr.`, "member", "no", "no", "sms", ts},
+		{guid(11), "x@contoso.com", "Not in /users", "member", "no", "no", "", ts},
 	}
 	if diff := cmp.Diff(wantRows, rows); diff != "" {
 		t.Errorf("CSV rows (-want +got):\n%s", diff)

@@ -9,16 +9,18 @@ import (
 	"github.com/mfabot/mfabot/approvals"
 )
 
-// csvHeader is the first row of the attachment listing enabled users without MFA.
-var csvHeader = []string{"upn", "display_name", "user_type", "admin", "methods_registered", "last_updated"}
+// csvHeader is the first row of the attachment listing enabled users without MFA. The
+// object id comes first, so that the list feeds a bulk request as it is.
+var csvHeader = []string{"object_id", "upn", "display_name", "user_type", "admin", "sspr_registered", "methods_registered", "last_updated"}
 
 // csvList writes the rows of the attachment as users stream past, so only the encoded
 // bytes are kept, never the users.
 type csvList struct {
-	buf  bytes.Buffer
-	w    *csv.Writer
-	rows int
-	row  []string
+	buf             bytes.Buffer
+	w               *csv.Writer
+	rows            int
+	members, guests int
+	row             []string
 }
 
 func newCSVList() *csvList {
@@ -30,20 +32,30 @@ func newCSVList() *csvList {
 }
 
 func (l *csvList) add(r approvals.Registration) {
-	l.row[0] = r.UPN
-	l.row[1] = r.DisplayName
-	l.row[2] = r.UserType
-	l.row[3] = "no"
-	if r.IsAdmin {
-		l.row[3] = "yes"
+	yes := func(b bool) string {
+		if b {
+			return "yes"
+		}
+		return "no"
 	}
-	l.row[4] = strings.Join(r.MethodsRegistered, ";")
-	l.row[5] = ""
+	l.row[0] = r.UserID
+	l.row[1] = r.UPN
+	l.row[2] = r.DisplayName
+	l.row[3] = r.UserType
+	l.row[4] = yes(r.IsAdmin)
+	l.row[5] = yes(r.IsSsprRegistered)
+	l.row[6] = strings.Join(r.MethodsRegistered, ";")
+	l.row[7] = ""
 	if !r.LastUpdated.IsZero() {
-		l.row[5] = r.LastUpdated.UTC().Format(time.RFC3339)
+		l.row[7] = r.LastUpdated.UTC().Format(time.RFC3339)
 	}
 	l.write(l.row)
 	l.rows++
+	if strings.EqualFold(r.UserType, "guest") {
+		l.guests++
+	} else {
+		l.members++
+	}
 }
 
 func (l *csvList) write(row []string) {

@@ -20,9 +20,18 @@ var _ summary.Source = (*graph.Client)(nil)
 // oracle computes what the summary must say from the simulated tenant's own records,
 // bypassing HTTP, the SDK and the summary's streaming.
 func oracle(tn *graphtest.Tenant, topN int) *summary.Summary {
+	return oracleOf(tn, topN, nil, nil)
+}
+
+// oracleOf is oracle for the transitive members of a group (inGroup reports membership;
+// nil: the tenant), with the users excluded leaves out counted apart.
+func oracleOf(tn *graphtest.Tenant, topN int, inGroup, excluded func(graphtest.User) bool) *summary.Summary {
 	s := &summary.Summary{Report: true, Directory: true, Methods: map[string]int{}}
 	var notRegistered []summary.Person
 	for _, u := range tn.Users() {
+		if inGroup != nil && !inGroup(u) {
+			continue
+		}
 		guest := strings.EqualFold(u.UserType, "Guest")
 		switch {
 		case !u.AccountEnabled:
@@ -41,6 +50,9 @@ func oracle(tn *graphtest.Tenant, topN int) *summary.Summary {
 		if guest {
 			c = &s.Guests
 		}
+		if excluded != nil && excluded(u) {
+			c = &s.Excluded
+		}
 		c.Enabled++
 		for _, f := range []struct {
 			n *int
@@ -49,6 +61,9 @@ func oracle(tn *graphtest.Tenant, topN int) *summary.Summary {
 			if f.b {
 				*f.n++
 			}
+		}
+		if c == &s.Excluded {
+			continue
 		}
 		if !guest {
 			seen := map[string]bool{}
@@ -63,6 +78,11 @@ func oracle(tn *graphtest.Tenant, topN int) *summary.Summary {
 			continue
 		}
 		s.CSVRows++
+		if guest {
+			s.CSVGuests++
+		} else {
+			s.CSVMembers++
+		}
 		p := summary.Person{ID: u.ID, UPN: r.UserPrincipalName, DisplayName: r.UserDisplayName, Guest: guest, Admin: r.IsAdmin}
 		if r.IsAdmin {
 			s.AdminsWithoutMFA = append(s.AdminsWithoutMFA, p)

@@ -39,6 +39,14 @@ type Job struct {
 	Clock     approvals.Clock // nil means the system clock
 	Logger    *slog.Logger    // nil discards
 	TopN      int             // members named in the message; 0 means DefaultTopN
+	// Groups lists group members: for summary <group> (PostGroup) and the groups Exclude
+	// names. Exclude are the accounts left out of "missing" (summary.exclude: object ids or
+	// UPNs of users, object ids of groups).
+	Groups  Groups
+	Exclude []string
+	// Actions, when set, are the buttons a summary carries: the requests that start the
+	// campaign for the people it finds missing (commands.SummaryButtons).
+	Actions func(s *Summary) []bot.Button
 
 	// Wait returns once the clock reads until or later, or with ctx's error. Nil sleeps
 	// in steps of at most a minute, re-reading Clock, so that a suspended machine or a
@@ -164,13 +172,28 @@ func (j *Job) Build(ctx context.Context) (bot.Message, error) {
 }
 
 func (j *Job) build(ctx context.Context, day string) (bot.Message, error) {
+	return j.buildScoped(ctx, day, nil)
+}
+
+// buildScoped builds the summary of day for scope (nil: the tenant).
+func (j *Job) buildScoped(ctx context.Context, day string, scope *approvals.Group) (bot.Message, error) {
 	log := j.logger().With(logDay, day)
-	s, err := Collect(ctx, j.Source, Options{Day: day, TopN: j.TopN})
+	var excluded approvals.Excluded
+	if len(j.Exclude) > 0 {
+		if j.Groups == nil {
+			return bot.Message{}, errors.New("summary.exclude is set but the summary has no directory to resolve it")
+		}
+		var err error
+		if excluded, err = approvals.ResolveExclusions(ctx, j.Groups, j.Exclude); err != nil {
+			return bot.Message{}, fmt.Errorf("resolve summary.exclude: %w", err)
+		}
+	}
+	s, err := Collect(ctx, j.Source, Options{Day: day, TopN: j.TopN, Group: scope, Members: j.Groups, Exclude: excluded})
 	if err != nil {
 		return bot.Message{}, fmt.Errorf("collect summary: %w", err)
 	}
 	if data, ok := s.Snapshot(); ok {
-		if err := j.Store.PutSnapshot(ctx, day, data); err != nil {
+		if err := j.Store.PutSnapshot(ctx, snapshotKey(scope, day), data); err != nil {
 			// The post is still worth making; tomorrow's change since yesterday will say
 			// "no data".
 			log.Error("summary: store snapshot", logErr, err)
@@ -180,22 +203,25 @@ func (j *Job) build(ctx context.Context, day string) (bot.Message, error) {
 	if err != nil {
 		return bot.Message{}, err
 	}
-	snaps, err := j.Store.Snapshots(ctx, from, to)
+	snaps, err := j.Store.Snapshots(ctx, snapshotKey(scope, from), snapshotKey(scope, to))
 	if err != nil {
 		log.Error("summary: read snapshots", logErr, err)
 		snaps = nil
 	}
-	if err := s.AddHistory(snaps); err != nil {
+	if err := s.AddHistory(byDay(scope, snaps)); err != nil {
 		log.Warn("summary: unreadable snapshots skipped", logErr, err)
 	}
 	msg := Message(s)
+	if j.Actions != nil {
+		msg.Buttons = j.Actions(s)
+	}
 	if s.Report || len(s.History) > 0 {
 		png, err := Chart(s)
 		if err != nil {
 			log.Error("summary: chart", logErr, err)
 		} else {
 			msg.Image = &bot.File{
-				Name:        "mfa-enrollment-" + day + ".png",
+				Name:        "mfa-enrollment-" + fileScope(s) + day + ".png",
 				ContentType: "image/png",
 				Data:        png,
 				Alt:         chartAlt(s),

@@ -16,11 +16,13 @@ const HistoryDays = 30
 // changeDays are the spans the message compares today with.
 var changeDays = []int{1, 7, 30}
 
-// snapshot is what is stored for a day: the counts, never any names. Version 1.
+// snapshot is what is stored for a day: the counts, never any names. Version 1; Excluded
+// was added later and is absent (zero) from older snapshots.
 type snapshot struct {
 	V                int            `json:"v"`
 	Members          Counts         `json:"members"`
 	Guests           Counts         `json:"guests"`
+	Excluded         *Counts        `json:"excluded,omitempty"`
 	Disabled         int            `json:"disabled"`
 	AdminsWithoutMFA int            `json:"adminsWithoutMfa"`
 	Methods          map[string]int `json:"methods,omitempty"`
@@ -31,6 +33,10 @@ func (sn snapshot) percent() (float64, bool) {
 		return 0, false
 	}
 	return Percent(sn.Members.MFARegistered, sn.Members.Enabled), true
+}
+
+func (sn snapshot) ssprPercent() float64 {
+	return Percent(sn.Members.SSPRRegistered, sn.Members.Enabled)
 }
 
 // Snapshot is the JSON stored for s.Day. It reports false when the registration report was
@@ -48,10 +54,15 @@ func (s *Summary) Snapshot() ([]byte, bool) {
 }
 
 func (s *Summary) snapshot() snapshot {
-	return snapshot{
+	sn := snapshot{
 		V: 1, Members: s.Members, Guests: s.Guests, Disabled: s.Disabled,
 		AdminsWithoutMFA: len(s.AdminsWithoutMFA), Methods: s.Methods,
 	}
+	if s.Excluded != (Counts{}) {
+		ex := s.Excluded
+		sn.Excluded = &ex
+	}
+	return sn
 }
 
 // HistoryRange is the span of days (both included) AddHistory needs for day.
@@ -72,7 +83,7 @@ func (s *Summary) AddHistory(snaps map[string][]byte) error {
 		return fmt.Errorf("parse day %q: %w", s.Day, err)
 	}
 	var errs []error
-	known := make(map[string]float64, len(snaps)+1)
+	known := make(map[string]Point, len(snaps)+1)
 	for day, raw := range snaps {
 		var sn snapshot
 		if err := json.Unmarshal(raw, &sn); err != nil {
@@ -80,31 +91,29 @@ func (s *Summary) AddHistory(snaps map[string][]byte) error {
 			continue
 		}
 		if p, ok := sn.percent(); ok {
-			known[day] = p
+			known[day] = Point{Day: day, Percent: p, SSPR: sn.ssprPercent()}
 		}
 	}
 	delete(known, s.Day)
-	if p, ok := s.snapshot().percent(); ok && s.Report {
-		known[s.Day] = p
-	}
-	percent := func(day string) (float64, bool) {
-		p, ok := known[day]
-		return p, ok
+	if sn := s.snapshot(); s.Report {
+		if p, ok := sn.percent(); ok {
+			known[s.Day] = Point{Day: s.Day, Percent: p, SSPR: sn.ssprPercent()}
+		}
 	}
 
 	s.History = s.History[:0]
 	for i := HistoryDays - 1; i >= 0; i-- {
 		day := today.AddDate(0, 0, -i).Format(dayLayout)
-		if p, ok := percent(day); ok {
-			s.History = append(s.History, Point{Day: day, Percent: p})
+		if p, ok := known[day]; ok {
+			s.History = append(s.History, p)
 		}
 	}
 	s.Changes = s.Changes[:0]
-	now, ok := percent(s.Day)
+	now, ok := known[s.Day]
 	for _, n := range changeDays {
 		c := Change{Days: n}
-		if then, found := percent(today.AddDate(0, 0, -n).Format(dayLayout)); ok && found {
-			c.Known, c.Points = true, now-then
+		if then, found := known[today.AddDate(0, 0, -n).Format(dayLayout)]; ok && found {
+			c.Known, c.Points, c.SSPRPoints = true, now.Percent-then.Percent, now.SSPR-then.SSPR
 		}
 		s.Changes = append(s.Changes, c)
 	}

@@ -45,6 +45,9 @@ type Gap struct {
 // guests usually prove MFA in their home tenant.
 type Summary struct {
 	Day string // the local day, "2026-11-22"
+	// Scope is the group whose transitive members the summary counts (summary <group>);
+	// nil for the whole tenant.
+	Scope *approvals.Group
 
 	// Report is true when the registration report was read. Without it (Gaps says why)
 	// only the directory counts below are known.
@@ -58,6 +61,10 @@ type Summary struct {
 	// the summary can still say when the report is missing.
 	DirectoryMembers, DirectoryGuests int
 	Disabled                          int // disabled accounts in /users, left out of every figure
+	// Excluded counts the enabled accounts in the registration report that summary.exclude
+	// names (service and shared accounts): left out of every other figure, of "missing"
+	// and of the CSV, and counted here instead.
+	Excluded Counts
 
 	// Methods counts enabled members by registered method (methodsRegistered value; a
 	// method Graph names twice is counted under one name).
@@ -73,6 +80,9 @@ type Summary struct {
 	// order, with a header row; CSVRows counts the users in it.
 	CSV     []byte
 	CSVRows int
+	// CSVMembers and CSVGuests split CSVRows, so that the message can say which of its
+	// numbers include guests.
+	CSVMembers, CSVGuests int
 
 	Gaps []Gap
 
@@ -81,18 +91,21 @@ type Summary struct {
 	Changes []Change // since yesterday, 7 and 30 days ago
 }
 
-// Point is the registered % of enabled members on one day.
+// Point is the MFA (Percent) and SSPR registered % of enabled members on one day.
 type Point struct {
 	Day     string
 	Percent float64
+	SSPR    float64
 }
 
-// Change is how the registered % of enabled members moved over Days days, in percentage
-// points. Known is false when there is no snapshot of that day.
+// Change is how the MFA (Points) and SSPR (SSPRPoints) registered % of enabled members
+// moved over Days days, in percentage points. Known is false when there is no snapshot of
+// that day.
 type Change struct {
-	Days   int
-	Known  bool
-	Points float64
+	Days       int
+	Known      bool
+	Points     float64
+	SSPRPoints float64
 }
 
 // Percent is part of whole in percent, 0 when whole is 0.
@@ -107,6 +120,12 @@ func Percent(part, whole int) float64 {
 type Options struct {
 	Day  string // the day the summary is for, "2026-11-22"
 	TopN int    // members named in NotRegistered; 0 means DefaultTopN
+	// Group limits the summary to the group's transitive members, streamed from Members
+	// instead of /users; nil summarises the tenant.
+	Group   *approvals.Group
+	Members Members
+	// Exclude are the accounts summary.exclude names, left out and counted apart.
+	Exclude approvals.Excluded
 }
 
 // Collect streams the tenant from src and summarises it. Users are read first, keeping only
@@ -118,11 +137,16 @@ func Collect(ctx context.Context, src Source, opt Options) (*Summary, error) {
 	if opt.TopN <= 0 {
 		opt.TopN = DefaultTopN
 	}
-	s := &Summary{Day: opt.Day, Methods: map[string]int{}}
+	s := &Summary{Day: opt.Day, Methods: map[string]int{}, Scope: opt.Group}
 
 	disabled := newIDSet()
-	err := src.Users(ctx, func(page []approvals.User) error {
+	users, inScope, err := scope(src, opt)
+	if err != nil {
+		return nil, err
+	}
+	err = users(ctx, func(page []approvals.User) error {
 		for _, u := range page {
+			inScope.add(u)
 			switch {
 			case !u.Enabled:
 				s.Disabled++
@@ -138,18 +162,20 @@ func Collect(ctx context.Context, src Source, opt Options) (*Summary, error) {
 	switch {
 	case err == nil:
 		s.Directory = true
-	case refused(err):
+	case refused(err) && opt.Group == nil:
 		s.Gaps = append(s.Gaps, usersGap(err))
 		s.Disabled, s.DirectoryMembers, s.DirectoryGuests = 0, 0, 0
 		disabled = newIDSet()
+	case opt.Group != nil:
+		return nil, approvals.WrapError(approvals.ErrorCode(err), err, "list the members of %s: %s", opt.Group.DisplayName, approvals.ErrorMessage(err))
 	default:
 		return nil, fmt.Errorf("list users: %w", err)
 	}
 
-	a := &aggregate{s: s, topN: opt.TopN, csv: newCSVList()}
+	a := &aggregate{s: s, topN: opt.TopN, csv: newCSVList(), exclude: opt.Exclude}
 	err = src.Registrations(ctx, func(page []approvals.Registration) error {
 		for _, r := range page {
-			if disabled.has(r.UserID) {
+			if disabled.has(r.UserID) || !inScope.has(r.UserID) {
 				continue
 			}
 			a.add(r)
@@ -160,12 +186,12 @@ func Collect(ctx context.Context, src Source, opt Options) (*Summary, error) {
 	case err == nil:
 		s.Report = true
 		s.CSV = a.csv.bytes()
-		s.CSVRows = a.csv.rows
+		s.CSVRows, s.CSVMembers, s.CSVGuests = a.csv.rows, a.csv.members, a.csv.guests
 		s.NotRegistered = a.top
 		sortPeople(s.AdminsWithoutMFA)
 	case refused(err):
 		s.Gaps = append(s.Gaps, reportGap(err))
-		s.Members, s.Guests, s.Methods = Counts{}, Counts{}, map[string]int{}
+		s.Members, s.Guests, s.Excluded, s.Methods = Counts{}, Counts{}, Counts{}, map[string]int{}
 		s.AdminsWithoutMFA, s.NotRegistered, s.NotRegisteredMembers = nil, nil, 0
 	default:
 		return nil, fmt.Errorf("read registration report: %w", err)
@@ -175,10 +201,11 @@ func Collect(ctx context.Context, src Source, opt Options) (*Summary, error) {
 
 // aggregate folds registration rows into a Summary.
 type aggregate struct {
-	s    *Summary
-	topN int
-	top  []Person // sorted by less, at most topN
-	csv  *csvList
+	s       *Summary
+	topN    int
+	top     []Person // sorted by less, at most topN
+	csv     *csvList
+	exclude approvals.Excluded
 }
 
 func (a *aggregate) add(r approvals.Registration) {
@@ -187,11 +214,17 @@ func (a *aggregate) add(r approvals.Registration) {
 	if guest {
 		c = &a.s.Guests
 	}
+	if a.exclude.Has(approvals.User{ID: r.UserID, UPN: r.UPN}) {
+		c = &a.s.Excluded
+	}
 	c.Enabled++
 	count(&c.MFARegistered, r.IsMfaRegistered)
 	count(&c.MFACapable, r.IsMfaCapable)
 	count(&c.SSPRRegistered, r.IsSsprRegistered)
 	count(&c.PasswordlessCapable, r.IsPasswordlessCapable)
+	if c == &a.s.Excluded {
+		return // counted apart, and never "missing"
+	}
 	if !guest {
 		for i, m := range r.MethodsRegistered {
 			m = canonicalMethod(m)

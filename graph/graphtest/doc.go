@@ -32,15 +32,16 @@
 //     registration's redirect URIs and optional claims (GET /applications), and a hook that
 //     tampers with ID tokens for relying parties' negative tests ([Server.SetIDTokenHook]);
 //   - Entra's documented throttling (resource units per app per tenant with the documented
-//     costs, write quotas per app and per tenant, the reports limit) with the real 429 and
+//     costs, write quotas per app and per tenant, the reports limit, Exchange Online's 30
+//     messages per minute per mailbox) with the real 429 and
 //     x-ms-* headers, each batch item metered on its own, scalable in time for benchmarks
 //     and run on a clock tests can replace (Options.Now), plus injected faults: latency,
 //     5xx and 503s with Retry-After (on whole requests, and with Faults.InBatches on batch
 //     items too), hanging requests, and windows of 429s ([Server.ThrottleFor]);
 //   - a record of every mutating call, batch items included ([Server.Calls], [Server.Count]
 //     with the operations OpRevoke "revokeSignInSessions", OpDeleteMethod "deleteMethod",
-//     OpSetRequirements "setRequirements", OpSetSignInPreferences
-//     "setSignInPreferences" and OpCreateTAP "createTemporaryAccessPass"), and request
+//     OpSetRequirements "setRequirements", OpSetSignInPreferences "setSignInPreferences",
+//     OpCreateTAP "createTemporaryAccessPass" and OpSendMail "sendMail"), and request
 //     statistics ([Server.Stats]).
 //
 // Errors use Graph's error body ({"error":{"code","message","innerError"}}) and codes.

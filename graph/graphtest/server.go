@@ -116,6 +116,7 @@ type Server struct {
 
 	mu             sync.Mutex
 	calls          []Call
+	mails          []Mail // sendMail, in the order received
 	stats          Stats
 	rng            *mrand.Rand
 	throttledUntil time.Time // ThrottleFor: every request answers 429 until then
@@ -872,6 +873,8 @@ func (s *Server) route(r request) (rt route, rep reply, ok bool) {
 		return bad()
 	case segs[0] == "users" && n == 3 && segs[2] == "revokeSignInSessions" && method == "POST":
 		return route{perms: permRevoke, cost: 1, write: true, handle: func() reply { return s.revoke(segs[1], ctx("Edm.Boolean")) }}, reply{}, true
+	case segs[0] == "users" && n == 3 && segs[2] == "sendMail" && method == "POST":
+		return route{perms: permMail, cost: 1, handle: func() reply { return s.sendMail(segs[1], body) }}, reply{}, true
 	case segs[0] == "users" && n == 3 && segs[2] == "checkMemberGroups" && method == "POST":
 		return route{perms: permGroups, cost: 4, handle: func() reply { return s.checkMemberGroups(segs[1], body, ctx("Collection(Edm.String)")) }}, reply{}, true
 	case segs[0] == "reports" && n >= 3 && segs[1] == "authenticationMethods" && segs[2] == "userRegistrationDetails" && method == "GET":
@@ -1101,6 +1104,9 @@ func (s *Server) listMembers(groupID string, q url.Values, u *url.URL, odctx str
 }
 
 func (s *Server) listRegistrations(q url.Values, u *url.URL, odctx string) reply {
+	if q.Get("$filter") != "" {
+		return s.filterRegistrations(q, u, odctx)
+	}
 	n := s.t.UserCount()
 	from, to, next, err := page(n, q, u, 1000, 1000)
 	if err != nil {
@@ -1314,6 +1320,7 @@ var graphAppRoles = map[string]string{
 	"User.ReadWrite.All":                     "741f803b-c850-494e-b5df-cde7c675a1ca",
 	"Directory.ReadWrite.All":                "19dbc75e-c2e2-444c-a770-ec69d8559fc7",
 	"Group.Read.All":                         "5b567255-7703-4780-807c-7be8301ae99b",
+	"Mail.Send":                              "b633e1c5-b582-4048-a93e-9f11b44c7e96",
 }
 
 func (s *Server) listServicePrincipals(q url.Values, odctx string) reply {

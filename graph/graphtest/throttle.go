@@ -21,6 +21,8 @@ type Limits struct {
 	TenantWriteWindow  time.Duration
 	Reports            int // reports APIs: 5 requests per 10 s per app and tenant
 	ReportWindow       time.Duration
+	Mail               int // messages sent per mailbox: Exchange Online's 30 per minute
+	MailWindow         time.Duration
 }
 
 // DocumentedLimits are the limits Microsoft documents for a small tenant (under 50 users).
@@ -42,6 +44,7 @@ func LimitsFor(users int) Limits {
 		AppWrites: 3000, AppWriteWindow: 150 * time.Second,
 		TenantWrites: 18000, TenantWriteWindow: 5 * time.Minute,
 		Reports: 5, ReportWindow: 10 * time.Second,
+		Mail: 30, MailWindow: time.Minute,
 	}
 }
 
@@ -117,6 +120,8 @@ type throttler struct {
 	mu                               sync.Mutex
 	ru, appWrites, tenWrites, report *window
 	scale                            float64
+	mail                             func() *window     // a new mailbox's window, nil without a limit
+	mailboxes                        map[string]*window // sending mailbox's user id -> its window
 }
 
 func newThrottler(l Limits, scale float64) *throttler {
@@ -135,6 +140,8 @@ func newThrottler(l Limits, scale float64) *throttler {
 		tenWrites: mk(l.TenantWrites, l.TenantWriteWindow),
 		report:    mk(l.Reports, l.ReportWindow),
 		scale:     scale,
+		mail:      func() *window { return mk(l.Mail, l.MailWindow) },
+		mailboxes: map[string]*window{},
 	}
 }
 
@@ -154,6 +161,7 @@ const (
 	ThrottledAppWrites     = "WriteLimitExceeded"
 	ThrottledTenantWrites  = "TenantWriteLimitExceeded"
 	ThrottledReports       = "ReportLimitExceeded"
+	ThrottledMail          = "MailboxMessageRateExceeded"
 )
 
 // admit counts a request of cost resource units (a write when write, a report read when

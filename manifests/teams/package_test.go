@@ -182,7 +182,7 @@ func TestPackage(t *testing.T) {
 			}
 		}
 	}
-	want := []string{"status", "reset", "reset-bulk", "revoke-group", "enforce", "summary", "pending", "help"}
+	want := []string{"status", "reset", "reset-bulk", "revoke-group", "enforce", "nudge", "summary", "pending", "help"}
 	if diff := cmp.Diff(want, titles); diff != "" {
 		t.Errorf("commands (-want +got):\n%s", diff)
 	}

@@ -29,6 +29,7 @@ func (s *Server) methods() map[string]method {
 		"views.open":                   s.viewsOpen,
 		"users.info":                   s.usersInfo,
 		"users.lookupByEmail":          s.lookupByEmail,
+		"users.list":                   s.usersList,
 		"conversations.open":           s.conversationsOpen,
 		"files.getUploadURLExternal":   s.getUploadURL,
 		"files.completeUploadExternal": s.completeUpload,
@@ -68,6 +69,11 @@ func (s *Server) knownChannel(ch string) bool {
 
 func (s *Server) postMessage(args map[string]string) (map[string]any, *apiError) {
 	ch := args["channel"]
+	if dm, err := s.userChannel(ch); err != nil {
+		return nil, err
+	} else if dm != "" {
+		ch = dm // a user id: the app's direct conversation with them
+	}
 	switch {
 	case ch == "":
 		return nil, fail("channel_not_found")

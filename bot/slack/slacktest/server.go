@@ -60,6 +60,7 @@ type Server struct {
 	responses map[string]int // response URL path → uses left
 	limits    map[string]*rateLimit
 	socket    *socketState
+	enforced  *enforced // Slack's documented rate limits, when EnforceLimits turned them on
 }
 
 type rateLimit struct {
@@ -349,6 +350,13 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if d, ok := s.limited(method); ok {
+		call.RateLimited = true
+		s.record(call)
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int((d+time.Second-1)/time.Second))))
+		http.Error(w, "rate limited", http.StatusTooManyRequests)
+		return
+	}
+	if d, ok := s.overLimit(method, args); ok {
 		call.RateLimited = true
 		s.record(call)
 		w.Header().Set("Retry-After", strconv.Itoa(max(1, int((d+time.Second-1)/time.Second))))

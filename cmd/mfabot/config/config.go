@@ -85,6 +85,9 @@ type Config struct {
 	SummaryAt           string
 	SummaryTimezone     string
 	SummaryWeekdaysOnly bool
+	SummaryExclude      string
+
+	NotifyMailFrom string
 }
 
 // Setting binds one Config field to its YAML key and environment variable.
@@ -167,6 +170,9 @@ func (c *Config) settings() []Setting {
 		{"summary.at", "MFABOT_SUMMARY_AT", false, "09:00", "time of day of the summary (HH:MM)", &c.SummaryAt},
 		{"summary.timezone", "MFABOT_SUMMARY_TIMEZONE", false, "UTC", "IANA time zone of summary.at, e.g. Europe/Amsterdam", &c.SummaryTimezone},
 		{"summary.weekdays_only", "MFABOT_SUMMARY_WEEKDAYS_ONLY", false, "false", "skip Saturdays and Sundays", &c.SummaryWeekdaysOnly},
+		{"summary.exclude", "MFABOT_SUMMARY_EXCLUDE", false, "", "accounts left out of \"missing\" and counted apart, and never nudged or signed out by a campaign (service and shared accounts): object ids or UPNs of users, object ids of groups, comma-separated", &c.SummaryExclude},
+
+		{"notify.mail_from", "MFABOT_NOTIFY_MAIL_FROM", false, "", "mailbox (UPN) that nudges and notices are mailed from where no chat platform reaches the person; needs the permission Mail.Send, which only then is asked for", &c.NotifyMailFrom},
 	}
 }
 
@@ -270,6 +276,9 @@ func (c *Config) applyYAML(data []byte, set []Setting) error {
 					return err
 				}
 				continue
+			}
+			if v.Tag == "!!null" && hasPrefix(set, key+".") {
+				continue // a section whose keys are all commented out, as in the example
 			}
 			return fmt.Errorf("line %d: unknown key %q", k.Line, key)
 		}
@@ -432,6 +441,14 @@ func (c *Config) Validate() error {
 	if _, err := time.Parse("15:04", c.SummaryAt); err != nil {
 		bad("summary.at", "MFABOT_SUMMARY_AT", "%q is not HH:MM", c.SummaryAt)
 	}
+	for _, ref := range splitList(c.SummaryExclude) {
+		if why := approvals.ValidExclusion(ref); why != "" {
+			bad("summary.exclude", "MFABOT_SUMMARY_EXCLUDE", "%q %s", ref, why)
+		}
+	}
+	if m := strings.TrimSpace(c.NotifyMailFrom); m != "" && !approvals.IsObjectID(m) && approvals.ValidExclusion(m) != "" {
+		bad("notify.mail_from", "MFABOT_NOTIFY_MAIL_FROM", "%q is not a mailbox's UPN or object id", m)
+	}
 	return errors.Join(errs...)
 }
 
@@ -533,6 +550,7 @@ func (c *Config) Policy() (approvals.Policy, error) {
 		TAPLifetime:       c.TAPLifetime,
 		TAPOneTime:        c.TAPOneTime,
 		BulkMax:           c.BulkMax,
+		Exclude:           splitList(c.SummaryExclude),
 		// More than one platform, or Entra principals: a person may hold several chat
 		// accounts, so only accounts linked to Entra may request or decide.
 		RequireLink: (c.SlackEnabled() && c.TeamsEnabled()) || hasEntraPrincipal(req) || hasEntraPrincipal(appr),

@@ -88,7 +88,7 @@ func Run(ctx context.Context, configPath string, getenv func(string) string, o O
 // run runs the checks after the database's; db is nil unless its schema is current.
 func run(ctx context.Context, cfg *config.Config, getenv func(string) string, o Options, db *storage.DB, f *findings) {
 	gc := graph.CheckConfig{Credential: cfg.CredentialOptions(getenv), BaseURL: cfg.GraphURL,
-		Enforce: cfg.EnforceEnabled, HTTPClient: o.HTTPClient,
+		Enforce: cfg.EnforceEnabled, MailFrom: cfg.NotifyMailFrom, HTTPClient: o.HTTPClient,
 		TAP: cfg.TAPEnabled, TAPLifetime: cfg.TAPLifetime, TAPOneTime: cfg.TAPOneTime}
 	pol, err := cfg.Policy()
 	if err == nil {

@@ -1,0 +1,161 @@
+package slack_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mfabot/mfabot/approvals"
+	"github.com/mfabot/mfabot/bot"
+	"github.com/mfabot/mfabot/bot/slack"
+	"github.com/mfabot/mfabot/bot/slack/slacktest"
+)
+
+// TestDirectMessage: a bulk direct message finds its person in the member directory (one
+// users.list read serving every message) by mail address, else by UPN, and posts to their
+// user id; someone Slack has no active member for is unreachable, with nothing posted.
+func TestDirectMessage(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, newRecorder(nil))
+	f.slack.AddUser(slacktest.User{ID: "UBOB", Name: "bob", Email: "Bob@contoso.com"})
+	f.slack.AddUser(slacktest.User{ID: "UCAT", Name: "cat", Email: "cat.upn@contoso.com"})
+	f.slack.AddUser(slacktest.User{ID: "UGONE", Name: "gone", Email: "gone@contoso.com", Deleted: true})
+	f.slack.AddUser(slacktest.User{ID: "UBOT", Name: "robot", Email: "robot@contoso.com", Bot: true})
+	tests := []struct {
+		name        string
+		to          bot.Recipient
+		channel     string
+		unreachable bool
+	}{
+		{"OKByMail", bot.Recipient{Email: "bob@contoso.com", UPN: "bob.upn@contoso.com"}, "DBOB", false},
+		{"OKByUPN", bot.Recipient{Email: "cat@contoso.com", UPN: "cat.upn@contoso.com"}, "DCAT", false},
+		{"ErrNoMember", bot.Recipient{Email: "nobody@contoso.com"}, "", true},
+		{"ErrDeactivated", bot.Recipient{Email: "gone@contoso.com"}, "", true},
+		{"ErrBot", bot.Recipient{Email: "robot@contoso.com"}, "", true},
+		{"ErrNoAddress", bot.Recipient{EntraID: "oid-x"}, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := f.ad.DirectMessage(context.Background(), tt.to, bot.Message{Title: "Register for MFA"})
+			if got := errors.Is(err, bot.ErrUnreachable); got != tt.unreachable || (err != nil) != tt.unreachable {
+				t.Fatalf("err = %v", err)
+			}
+			if tt.unreachable && approvals.ErrorCode(err) != approvals.ENOTFOUND {
+				t.Fatalf("code %q", approvals.ErrorCode(err))
+			}
+			if tt.channel != "" && len(f.slack.Messages(tt.channel)) != 1 {
+				t.Fatalf("messages in %s: %+v", tt.channel, f.slack.Messages(tt.channel))
+			}
+		})
+	}
+	if n := len(f.slack.Calls("users.list")); n != 1 {
+		t.Fatalf("users.list called %d times; one read serves every message", n)
+	}
+	if n := len(f.slack.Calls("users.lookupByEmail", "conversations.open")); n != 0 {
+		t.Fatalf("%d per-person calls", n)
+	}
+}
+
+// TestDirectMessagesPaced: many direct messages at once keep to Slack's documented one a
+// second (scaled), so the fake, enforcing Slack's limits, never answers 429, and the
+// member directory of a large workspace is read within Tier 2.
+func TestDirectMessagesPaced(t *testing.T) {
+	t.Parallel()
+	const scale, people = 200.0, 120
+	f := newFixtureWith(t, newRecorder(nil), nil, func(c *slack.Config) {
+		c.Direct = slack.DirectLimits{Rate: scale, ListWindow: time.Duration(float64(time.Minute) / scale)}
+	})
+	for i := range 5000 {
+		f.slack.AddUser(slacktest.User{ID: fmt.Sprintf("U%05d", i), Name: fmt.Sprint(i), Email: fmt.Sprintf("p%05d@contoso.com", i)})
+	}
+	f.slack.EnforceLimits(slacktest.DocumentedLimits(), scale)
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, people)
+	for i := range people {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- f.ad.DirectMessage(context.Background(), bot.Recipient{Email: fmt.Sprintf("p%05d@contoso.com", i*37)}, bot.Message{Title: "Register"})
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	took := time.Since(start)
+	if n := f.slack.Throttled("chat.postMessage") + f.slack.Throttled("users.list"); n != 0 {
+		t.Fatalf("%d × 429", n)
+	}
+	if min := time.Duration(float64(people-1) / scale * float64(time.Second)); took < min {
+		t.Fatalf("%d messages took %s; one a second (scaled) needs %s", people, took, min)
+	}
+	if n := len(f.slack.Calls("users.list")); n != 26 {
+		t.Fatalf("users.list called %d times for 5,001 members in pages of 200", n)
+	}
+}
+
+// A direct message still waiting for its turn when its context ends is not sent.
+func TestDirectMessageCancelledWhileWaiting(t *testing.T) {
+	t.Parallel()
+	f := newFixtureWith(t, newRecorder(nil), nil, func(c *slack.Config) { c.Direct = slack.DirectLimits{Rate: 0.01} })
+	f.slack.AddUser(slacktest.User{ID: "UBOB", Name: "bob", Email: "bob@contoso.com"})
+	if err := f.ad.DirectMessage(context.Background(), bot.Recipient{Email: "bob@contoso.com"}, bot.Message{Title: "first"}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- f.ad.DirectMessage(ctx, bot.Recipient{Email: "bob@contoso.com"}, bot.Message{Title: "second"})
+	}()
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v", err)
+	}
+	if n := len(f.slack.DirectMessages("UBOB")); n != 1 {
+		t.Fatalf("%d messages sent", n)
+	}
+}
+
+// An old member directory is read again in the background while it keeps serving: a
+// member who joined meanwhile is found once the new one is in, and nobody waits for it.
+func TestDirectoryRefreshedBehindTheScenes(t *testing.T) {
+	t.Parallel()
+	f := newFixtureWith(t, newRecorder(nil), nil, func(c *slack.Config) {
+		c.Direct = slack.DirectLimits{Rate: 1000, DirectoryTTL: time.Nanosecond}
+	})
+	f.slack.AddUser(slacktest.User{ID: "UBOB", Name: "bob", Email: "bob@contoso.com"})
+	ctx := context.Background()
+	if err := f.ad.DirectMessage(ctx, bot.Recipient{Email: "bob@contoso.com"}, bot.Message{Title: "1"}); err != nil {
+		t.Fatal(err)
+	}
+	f.slack.AddUser(slacktest.User{ID: "UCAT", Name: "cat", Email: "cat@contoso.com"})
+	// Served from the directory in hand (which has no Cat yet), starting a refresh.
+	if err := f.ad.DirectMessage(ctx, bot.Recipient{Email: "bob@contoso.com"}, bot.Message{Title: "2"}); err != nil {
+		t.Fatal(err)
+	}
+	f.slack.WaitCalls(t, "users.list", 2)
+	// Until the refresh is in, Cat is not found; then she is (polled: the refresh ends on
+	// the adapter's own time).
+	var err error
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if err = f.ad.DirectMessage(ctx, bot.Recipient{Email: "cat@contoso.com"}, bot.Message{Title: "3"}); err == nil {
+			break
+		}
+		if !errors.Is(err, bot.ErrUnreachable) {
+			t.Fatal(err)
+		}
+	}
+	if err != nil {
+		t.Fatalf("Cat not found after the refresh: %v", err)
+	}
+	if n := len(f.slack.DirectMessages("UBOB")); n != 2 {
+		t.Fatalf("Bob got %d messages", n)
+	}
+}
