@@ -93,8 +93,11 @@ func (db *DB) Audit(ctx context.Context, ev approvals.AuditEvent) error {
 }
 
 // appendAudit appends evs, in order, in tx, filling in their Seq, PrevHash, Hash and (when
-// zero) Time. The write transaction is what keeps the chain linear: no other append can
-// read the same head.
+// zero) Time. What keeps the chain linear is that no other append can read the same
+// head: on SQLite the write transaction holds the file; on PostgreSQL every append first
+// takes a transaction-level advisory lock, held until commit, so the next one reads the
+// head this one leaves (each statement of a READ COMMITTED transaction sees what was
+// committed before it started).
 func (db *DB) appendAudit(ctx context.Context, tx *writeTx, evs ...*approvals.AuditEvent) error {
 	if len(evs) == 0 {
 		return nil
@@ -102,6 +105,11 @@ func (db *DB) appendAudit(ctx context.Context, tx *writeTx, evs ...*approvals.Au
 	for _, ev := range evs {
 		if ev.Type == "" {
 			return approvals.Errorf(approvals.EINVALID, "audit event has no type")
+		}
+	}
+	if db.eng == postgresEngine {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?)`, db.auditLock); err != nil {
+			return fmt.Errorf("lock audit log: %w", err)
 		}
 	}
 	var seq int64
@@ -174,9 +182,9 @@ func (v VerifyResult) String() string {
 // that was edited, deleted or inserted behind mfabot's back. A broken chain is a result
 // (OK false), not an error; the error is for failing to read.
 func (db *DB) VerifyAudit(ctx context.Context) (VerifyResult, error) {
-	tx, err := db.rdb.BeginTx(ctx, nil)
+	tx, err := db.readTx(ctx)
 	if err != nil {
-		return VerifyResult{}, fmt.Errorf("begin: %w", err)
+		return VerifyResult{}, err
 	}
 	defer tx.Rollback()
 

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/mattn/go-sqlite3"
-
 	"github.com/mfabot/mfabot/approvals"
 )
 
@@ -22,6 +20,11 @@ func (db *DB) AddItems(ctx context.Context, requestID string, items []approvals.
 	}
 	defer tx.Rollback()
 
+	// Two executors expanding the same request (one taking over a lapsed lease) take
+	// turns: the second finds the first one's items.
+	if err := db.lockRequest(ctx, tx, requestID); err != nil {
+		return err
+	}
 	r, err := findRequest(ctx, tx, requestID)
 	if err != nil {
 		return err
@@ -59,9 +62,9 @@ func (db *DB) insertItems(ctx context.Context, tx *writeTx, requestID string, it
 		_, err := stmt.ExecContext(ctx, requestID, seq, string(it.Op), it.UserID, it.UserName, it.Arg,
 			string(state), it.Attempts, it.Error, now)
 		switch {
-		case isConstraint(err, sqlite3.ErrConstraintPrimaryKey):
+		case isUniqueViolation(err):
 			return approvals.Errorf(approvals.EINVALID, "item %d of request %s appears twice", seq, requestID)
-		case isConstraint(err, sqlite3.ErrConstraintCheck):
+		case isCheckViolation(err):
 			return approvals.Errorf(approvals.EINVALID, "item %d of request %s has an invalid state %q", seq, requestID, state)
 		case err != nil:
 			return fmt.Errorf("insert item: %w", err)
@@ -74,9 +77,6 @@ func (db *DB) insertItems(ctx context.Context, tx *writeTx, requestID string, it
 // with Seq > afterSeq, at most limit of them (all when limit <= 0).
 func (db *DB) Items(ctx context.Context, requestID string, state approvals.ItemState, afterSeq, limit int) ([]approvals.Item, error) {
 	requestID = canonicalID(requestID)
-	if limit <= 0 {
-		limit = -1 // SQLite: no limit
-	}
 	q := `SELECT request_id, seq, op, user_id, user_name, arg, state, attempts, error, result FROM items
 		WHERE request_id = ? AND seq > ?`
 	args := []any{requestID, afterSeq}
@@ -84,8 +84,11 @@ func (db *DB) Items(ctx context.Context, requestID string, state approvals.ItemS
 		q += ` AND state = ?`
 		args = append(args, string(state))
 	}
-	q += ` ORDER BY seq LIMIT ?`
-	args = append(args, limit)
+	q += ` ORDER BY seq`
+	if limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, limit)
+	}
 
 	rows, err := db.rdb.QueryContext(ctx, q, args...)
 	if err != nil {
