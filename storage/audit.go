@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mfabot/mfabot/approvals"
@@ -117,32 +118,38 @@ func (db *DB) appendAudit(ctx context.Context, tx *writeTx, evs ...*approvals.Au
 	if err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&seq, &prev); err != nil {
 		return fmt.Errorf("read audit head: %w", err)
 	}
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO audit (
-		seq, time, request_id, type, actor_platform, actor_id, actor_name, actor_entra_id, detail, prev_hash, hash
-	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return fmt.Errorf("prepare audit insert: %w", err)
-	}
-	defer stmt.Close()
-
 	now := db.now()
-	for _, ev := range evs {
+	rows := make([]auditRow, len(evs))
+	for i, ev := range evs {
 		if ev.Time.IsZero() {
 			ev.Time = now
 		}
 		seq++
-		row := auditRow{
+		rows[i] = auditRow{
 			seq: seq, time: fmtTime(ev.Time), requestID: ev.RequestID, typ: ev.Type,
 			platform: ev.Actor.Platform, actorID: ev.Actor.ID, actorName: ev.Actor.Name, entraID: ev.Actor.EntraID,
 			detail: ev.Detail, prevHash: prev,
 		}
-		row.hash = row.computeHash()
-		if _, err := stmt.ExecContext(ctx, row.seq, row.time, row.requestID, row.typ, row.platform, row.actorID,
-			row.actorName, row.entraID, row.detail, row.prevHash, row.hash); err != nil {
+		rows[i].hash = rows[i].computeHash()
+		ev.Seq, ev.Time, ev.PrevHash, ev.Hash = seq, ev.Time.UTC(), prev, rows[i].hash
+		prev = rows[i].hash
+	}
+	// Many rows a statement: a batch of item outcomes costs a few round trips, not one
+	// per entry.
+	const chunk = 200
+	const values = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	for len(rows) > 0 {
+		part := rows[:min(chunk, len(rows))]
+		rows = rows[len(part):]
+		args := make([]any, 0, 11*len(part))
+		for _, r := range part {
+			args = append(args, r.seq, r.time, r.requestID, r.typ, r.platform, r.actorID, r.actorName, r.entraID, r.detail, r.prevHash, r.hash)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO audit (
+			seq, time, request_id, type, actor_platform, actor_id, actor_name, actor_entra_id, detail, prev_hash, hash
+		) VALUES `+values+strings.Repeat(", "+values, len(part)-1), args...); err != nil {
 			return fmt.Errorf("append audit: %w", err)
 		}
-		ev.Seq, ev.Time, ev.PrevHash, ev.Hash = seq, ev.Time.UTC(), prev, row.hash
-		prev = row.hash
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`, seq, prev); err != nil {
 		return fmt.Errorf("move audit head: %w", err)
