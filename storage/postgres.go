@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
@@ -69,6 +70,38 @@ func URLPassword(dsn string) string {
 	return u.Query().Get("password")
 }
 
+// ValidateURL reports whether a PostgreSQL URL parses (host, port, parameters), without
+// connecting. Its message never shows the password.
+func ValidateURL(dsn string) error {
+	_, err := parseURL(dsn)
+	return err
+}
+
+// parseURL parses a PostgreSQL URL into pgx's configuration. Its error says what is
+// wrong without the URL: pgx blanks the password it finds, but one in a URL that does
+// not parse may not be found, and the cause (a url.Error) repeats the URL as it is.
+func parseURL(dsn string) (*pgx.ConnConfig, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err == nil {
+		return cfg, nil
+	}
+	var pe *pgconn.ParseConfigError
+	if !errors.As(err, &pe) {
+		return nil, errors.New("not a valid PostgreSQL URL")
+	}
+	msg := pe.Error()
+	if _, after, ok := strings.Cut(msg, "`: "); ok {
+		msg = after
+	}
+	if inner := pe.Unwrap(); inner != nil {
+		msg = strings.TrimSuffix(msg, " ("+inner.Error()+")")
+		if !strings.Contains(inner.Error(), "://") && !strings.Contains(inner.Error(), "@") {
+			msg += " (" + inner.Error() + ")"
+		}
+	}
+	return nil, errors.New("not a valid PostgreSQL URL: " + msg)
+}
+
 // openPostgres connects to the PostgreSQL database at the URL db.dsn. readOnly makes
 // every transaction read-only (default_transaction_read_only), for doctor and the
 // read-only checks.
@@ -78,9 +111,8 @@ func URLPassword(dsn string) string {
 // tables in the schema mfabot, so that several deployments can share one database.
 func (db *DB) openPostgres(ctx context.Context, readOnly bool) error {
 	db.eng = postgresEngine
-	cfg, err := pgx.ParseConfig(db.dsn)
+	cfg, err := parseURL(db.dsn)
 	if err != nil {
-		// pgx's message shows the URL with its password blanked.
 		return fmt.Errorf("open database: %w", err)
 	}
 	if cfg.RuntimeParams["application_name"] == "" {

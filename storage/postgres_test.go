@@ -69,6 +69,8 @@ func TestOpenPostgres(t *testing.T) {
 		{"ErrNoSuchSchema", with(func(u *url.URL) { u.RawQuery = "sslmode=disable&search_path=nosuchschema" }), "no schema to keep mfabot's tables in"},
 		{"ErrNoSuchDatabase", with(func(u *url.URL) { u.Path = "/nosuchdb" }), `database "nosuchdb" does not exist`},
 		{"ErrBadParameter", with(func(u *url.URL) { u.RawQuery = "sslmode=sometimes" }), "sslmode"},
+		{"ErrDoesNotParse", "postgres://mfabot:" + password + "%zz@db/mfabot", "not a valid PostgreSQL URL"},
+		{"ErrBadPort", "postgres://mfabot:" + password + "@db:port/mfabot", "not a valid PostgreSQL URL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -83,6 +85,9 @@ func TestOpenPostgres(t *testing.T) {
 				}
 				if strings.Contains(err.Error(), password) {
 					t.Errorf("the error shows the password: %v", err)
+				}
+				if strings.HasPrefix(tt.want, "not a valid") && storage.ValidateURL(tt.dsn) == nil {
+					t.Error("ValidateURL accepts it")
 				}
 			}
 		})

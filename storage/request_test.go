@@ -874,3 +874,91 @@ func TestOneOpenRequestPerTarget(t *testing.T) {
 		}
 	})
 }
+
+// TestReplicasRace has two handles on one database, as two replicas would, race for the
+// same work: every sweep, expansion and open request happens once, whoever wins.
+func TestReplicasRace(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, e engine) {
+		ctx := context.Background()
+		path := e.dsn(t)
+		dbs := []*storage.DB{openPath(t, path), openPath(t, path)}
+		race := func(f func(db *storage.DB) error) []error {
+			errs := make([]error, 2*len(dbs))
+			var wg sync.WaitGroup
+			for i := range errs {
+				wg.Go(func() { errs[i] = f(dbs[i%len(dbs)]) })
+			}
+			wg.Wait()
+			return errs
+		}
+
+		t.Run("OK_ExpireOnce", func(t *testing.T) {
+			var ids []string
+			for range 20 {
+				ids = append(ids, newRequest(t, dbs[0], func(r *approvals.Request) { r.ExpiresAt = t0.Add(time.Minute) }).ID)
+			}
+			var mu sync.Mutex
+			expired := map[string]int{}
+			for _, err := range race(func(db *storage.DB) error {
+				rs, err := db.ExpireDue(ctx, t0.Add(time.Hour))
+				mu.Lock()
+				defer mu.Unlock()
+				for _, r := range rs {
+					expired[r.ID]++
+				}
+				return err
+			}) {
+				if err != nil {
+					t.Errorf("ExpireDue: %v", err)
+				}
+			}
+			for _, id := range ids {
+				if expired[id] != 1 {
+					t.Errorf("%s expired %d times; want once", id, expired[id])
+				}
+				if diff := cmp.Diff([]string{approvals.EventRequested, approvals.EventExpired}, eventTypes(t, dbs[1], id)); diff != "" {
+					t.Errorf("%s audit (-want +got):\n%s", id, diff)
+				}
+			}
+		})
+
+		t.Run("OK_ExpandOnce", func(t *testing.T) {
+			r := running(t, dbs[0], "exec-1", t0.Add(time.Hour))
+			for i, err := range race(func(db *storage.DB) error { return db.AddItems(ctx, r.ID, revokeItems(50)) }) {
+				if err != nil {
+					t.Errorf("AddItems %d: %v", i, err)
+				}
+			}
+			if got, err := dbs[1].Request(ctx, r.ID); err != nil || got.Total != 50 {
+				t.Errorf("Total = %v, %v; want 50", got, err)
+			}
+		})
+
+		t.Run("OK_OneOpenRequest", func(t *testing.T) {
+			target := approvals.Target{Type: "user", ID: "5f1c0e2a-0000-4000-8000-0000000race1", Name: "rae@contoso.com"}
+			var mu sync.Mutex
+			var created []string
+			errs := race(func(db *storage.DB) error {
+				r := &approvals.Request{Kind: approvals.KindReset, Requester: ann, Target: target, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+				err := db.CreateRequest(ctx, r, approvals.AuditEvent{Type: approvals.EventRequested})
+				if err == nil {
+					mu.Lock()
+					created = append(created, r.ID)
+					mu.Unlock()
+				}
+				return err
+			})
+			if len(created) != 1 {
+				t.Fatalf("%d requests created; want 1 (%v)", len(created), errs)
+			}
+			for _, err := range errs {
+				var open *approvals.OpenRequestError
+				if err != nil && (!errors.As(err, &open) || open.Open.ID != created[0]) {
+					t.Errorf("the losers' error = %v; want ECONFLICT naming %s", err, created[0])
+				}
+			}
+		})
+		wantVerified(t, dbs[0])
+	})
+}
