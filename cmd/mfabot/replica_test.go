@@ -384,4 +384,3 @@ func runnerOf(t *testing.T, db *storage.DB, id string, replicas []*replica) *rep
 	t.Fatalf("request %s was started by pid %d, which is no replica", id, pid)
 	return nil
 }
-
