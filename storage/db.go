@@ -46,7 +46,7 @@ type DB struct {
 
 	wdb    *sqlDB        // writes; nil when opened read-only
 	rdb    *sqlDB        // reads
-	wqueue chan struct{} // SQLite: holds a token while a write transaction is open
+	wqueue chan struct{} // holds a token while a write transaction is open
 
 	// PostgreSQL: the schema mfabot's tables live in and the advisory lock keys derived
 	// from it, so that deployments sharing a database in different schemas do not wait
@@ -386,7 +386,8 @@ type writeTx struct {
 // line in order of arrival (goroutines blocked sending on a channel are served first
 // come, first served); waiting for the one write connection instead would hand it to a
 // random waiter, and under load some would wait far longer than the rest. On PostgreSQL
-// they start at once and wait only for the rows (and the audit lock) they need.
+// as many as there are connections for writes start at once, and wait only for the rows
+// (and the audit lock) they need.
 func (db *DB) beginWrite(ctx context.Context) (*writeTx, error) {
 	if db.wdb == nil {
 		return nil, fmt.Errorf("begin: %w", errReadOnly)

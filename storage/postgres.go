@@ -133,6 +133,10 @@ func (db *DB) openPostgres(ctx context.Context, readOnly bool) error {
 	db.rdb = p
 	if !readOnly {
 		db.wdb = p
+		// Writers take turns for their connections in order of arrival, as on SQLite:
+		// database/sql hands a freed connection to a random waiter, which under load
+		// leaves a few waiting far longer than the rest. Two connections stay for reads.
+		db.wqueue = make(chan struct{}, PostgresMaxConns-2)
 	}
 	return nil
 }
