@@ -338,10 +338,10 @@ func TestReplicas(t *testing.T) {
 	}
 }
 
-// waitRequest waits up to a minute for a request in state that matches and returns it.
+// waitRequest waits up to two minutes for a request in state that matches and returns it.
 func waitRequest(t *testing.T, db *storage.DB, what string, state approvals.State, match func(*approvals.Request) bool) *approvals.Request {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		rs, err := db.Requests(context.Background(), approvals.RequestFilter{States: []approvals.State{state}})
 		if err != nil {
