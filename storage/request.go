@@ -233,12 +233,6 @@ func (db *DB) Approve(ctx context.Context, id string, d approvals.Decision, requ
 	if err := insertDecision(ctx, tx, id, d); err != nil {
 		return nil, err
 	}
-	if ev.RequestID == "" {
-		ev.RequestID = id
-	}
-	if err := db.appendAudit(ctx, tx, &ev); err != nil {
-		return nil, err
-	}
 
 	var n int
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM decisions WHERE request_id = ?`, id).Scan(&n); err != nil {
@@ -256,6 +250,14 @@ func (db *DB) Approve(ctx context.Context, id string, d approvals.Decision, requ
 	}
 
 	if r, err = findRequest(ctx, tx, id); err != nil {
+		return nil, err
+	}
+	// The audit entry last: on PostgreSQL the audit lock is then held only from here to
+	// the commit, and concurrent decisions queue for it that much less.
+	if ev.RequestID == "" {
+		ev.RequestID = id
+	}
+	if err := db.appendAudit(ctx, tx, &ev); err != nil {
 		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -431,6 +433,7 @@ func (db *DB) Claim(ctx context.Context, owner string, now, leaseUntil time.Time
 	if err != nil {
 		return nil, err
 	}
+	started := false // a resumed request gets no new event
 	if id == "" {
 		if id, err = db.claimApproved(ctx, tx, owner, leaseUntil, kindSQL, kindArgs); err != nil {
 			return nil, err
@@ -438,6 +441,14 @@ func (db *DB) Claim(ctx context.Context, owner string, now, leaseUntil time.Time
 		if id == "" {
 			return nil, nil
 		}
+		started = true
+	}
+
+	r, err := findRequest(ctx, tx, id)
+	if err != nil {
+		return nil, err
+	}
+	if started {
 		if ev.RequestID == "" {
 			ev.RequestID = id
 		}
@@ -447,11 +458,6 @@ func (db *DB) Claim(ctx context.Context, owner string, now, leaseUntil time.Time
 		if err := db.appendAudit(ctx, tx, &ev); err != nil {
 			return nil, err
 		}
-	}
-
-	r, err := findRequest(ctx, tx, id)
-	if err != nil {
-		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("commit claim: %w", err)
