@@ -198,6 +198,9 @@ func (n *Notifier) deliver(ctx context.Context, r *approvals.Request, event stri
 		return
 	}
 	n.update(ctx, r, card, log)
+	if event != approvals.EventProgress {
+		n.catchUp(ctx, r, log)
+	}
 	n.tell(ctx, r, event, card, log)
 }
 

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mfabot/mfabot/approvals"
@@ -93,8 +94,11 @@ func (db *DB) Audit(ctx context.Context, ev approvals.AuditEvent) error {
 }
 
 // appendAudit appends evs, in order, in tx, filling in their Seq, PrevHash, Hash and (when
-// zero) Time. The write transaction is what keeps the chain linear: no other append can
-// read the same head.
+// zero) Time. What keeps the chain linear is that no other append can read the same
+// head: on SQLite the write transaction holds the file; on PostgreSQL every append first
+// takes a transaction-level advisory lock, held until commit, so the next one reads the
+// head this one leaves (each statement of a READ COMMITTED transaction sees what was
+// committed before it started).
 func (db *DB) appendAudit(ctx context.Context, tx *writeTx, evs ...*approvals.AuditEvent) error {
 	if len(evs) == 0 {
 		return nil
@@ -104,37 +108,48 @@ func (db *DB) appendAudit(ctx context.Context, tx *writeTx, evs ...*approvals.Au
 			return approvals.Errorf(approvals.EINVALID, "audit event has no type")
 		}
 	}
+	if db.eng == postgresEngine {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?)`, db.auditLock); err != nil {
+			return fmt.Errorf("lock audit log: %w", err)
+		}
+	}
 	var seq int64
 	var prev string
 	if err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&seq, &prev); err != nil {
 		return fmt.Errorf("read audit head: %w", err)
 	}
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO audit (
-		seq, time, request_id, type, actor_platform, actor_id, actor_name, actor_entra_id, detail, prev_hash, hash
-	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return fmt.Errorf("prepare audit insert: %w", err)
-	}
-	defer stmt.Close()
-
 	now := db.now()
-	for _, ev := range evs {
+	rows := make([]auditRow, len(evs))
+	for i, ev := range evs {
 		if ev.Time.IsZero() {
 			ev.Time = now
 		}
 		seq++
-		row := auditRow{
+		rows[i] = auditRow{
 			seq: seq, time: fmtTime(ev.Time), requestID: ev.RequestID, typ: ev.Type,
 			platform: ev.Actor.Platform, actorID: ev.Actor.ID, actorName: ev.Actor.Name, entraID: ev.Actor.EntraID,
 			detail: ev.Detail, prevHash: prev,
 		}
-		row.hash = row.computeHash()
-		if _, err := stmt.ExecContext(ctx, row.seq, row.time, row.requestID, row.typ, row.platform, row.actorID,
-			row.actorName, row.entraID, row.detail, row.prevHash, row.hash); err != nil {
+		rows[i].hash = rows[i].computeHash()
+		ev.Seq, ev.Time, ev.PrevHash, ev.Hash = seq, ev.Time.UTC(), prev, rows[i].hash
+		prev = rows[i].hash
+	}
+	// Many rows a statement: a batch of item outcomes costs a few round trips, not one
+	// per entry.
+	const chunk = 200
+	const values = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	for len(rows) > 0 {
+		part := rows[:min(chunk, len(rows))]
+		rows = rows[len(part):]
+		args := make([]any, 0, 11*len(part))
+		for _, r := range part {
+			args = append(args, r.seq, r.time, r.requestID, r.typ, r.platform, r.actorID, r.actorName, r.entraID, r.detail, r.prevHash, r.hash)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO audit (
+			seq, time, request_id, type, actor_platform, actor_id, actor_name, actor_entra_id, detail, prev_hash, hash
+		) VALUES `+values+strings.Repeat(", "+values, len(part)-1), args...); err != nil {
 			return fmt.Errorf("append audit: %w", err)
 		}
-		ev.Seq, ev.Time, ev.PrevHash, ev.Hash = seq, ev.Time.UTC(), prev, row.hash
-		prev = row.hash
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`, seq, prev); err != nil {
 		return fmt.Errorf("move audit head: %w", err)
@@ -174,9 +189,9 @@ func (v VerifyResult) String() string {
 // that was edited, deleted or inserted behind mfabot's back. A broken chain is a result
 // (OK false), not an error; the error is for failing to read.
 func (db *DB) VerifyAudit(ctx context.Context) (VerifyResult, error) {
-	tx, err := db.rdb.BeginTx(ctx, nil)
+	tx, err := db.readTx(ctx)
 	if err != nil {
-		return VerifyResult{}, fmt.Errorf("begin: %w", err)
+		return VerifyResult{}, err
 	}
 	defer tx.Rollback()
 

@@ -31,18 +31,25 @@ type Reporter interface {
 	Fail(check, msg, fix string)
 }
 
-// Check reports whether the database file at path can serve, without changing it: serve
-// applies migrations when it starts, and a check run before an upgrade must not migrate
-// the file under the version still running. A missing file is fine when its directory is
-// writable; an older schema is fine (serve migrates it); a newer one fails. When the
-// schema is current Check also verifies the audit log's hash chain.
+// Check reports whether the database can serve, without changing it: serve applies
+// migrations when it starts, and a check run before an upgrade must not migrate the
+// database under the version still running. path is a SQLite file or a PostgreSQL URL,
+// as Open takes. A missing SQLite file is fine when its directory is writable, an empty
+// PostgreSQL schema when the user may create tables in it; an older schema is fine
+// (serve migrates it); a newer one fails. On PostgreSQL Check also checks the user's
+// privileges on mfabot's tables. When the schema is current it verifies the audit log's
+// hash chain.
 //
-// It returns the file opened read-only when its schema is current, for the checks that
-// read it (the Teams conversations), and nil otherwise; the caller closes it. The
-// messages name mfabot's settings and commands as operators know them (README).
+// It returns the database opened read-only when its schema is current, for the checks
+// that read it (the Teams conversations), and nil otherwise; the caller closes it. The
+// messages name mfabot's settings and commands as operators know them (README), and
+// never a password.
 func Check(ctx context.Context, path string, r Reporter) *DB {
 	if path == "" {
 		return nil // the configuration check named it
+	}
+	if IsPostgres(path) {
+		return checkPostgres(ctx, path, r)
 	}
 	latest, err := LatestSchema()
 	if err != nil {

@@ -2,7 +2,6 @@ package storage_test
 
 import (
 	"context"
-	"database/sql"
 	"os"
 	"strings"
 	"testing"
@@ -11,8 +10,9 @@ import (
 	"github.com/mfabot/mfabot/storage"
 )
 
-// TestOpenReadOnly: the file is read as it is, never created, migrated or written.
+// TestOpenReadOnly: the database is read as it is, never created, migrated or written.
 func TestOpenReadOnly(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	latest, err := storage.LatestSchema()
 	if err != nil || latest < 1 {
@@ -27,61 +27,60 @@ func TestOpenReadOnly(t *testing.T) {
 		t.Cleanup(func() { db.Close() })
 		return db
 	}
-	exec := func(t *testing.T, path, stmt string) {
-		t.Helper()
-		raw, err := sql.Open("sqlite3", "file:"+path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer raw.Close()
-		if _, err := raw.Exec(stmt); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
-		}
-	}
+	forEachEngine(t, func(t *testing.T, e engine) {
+		t.Run("OK_CurrentAndReadable", func(t *testing.T) {
+			path := e.dsn(t)
+			r := newRequest(t, openPath(t, path))
+			db := openRO(t, path)
+			if cur, l, err := db.MigrationStatus(ctx); err != nil || cur != latest || l != latest {
+				t.Errorf("MigrationStatus = %d, %d, %v; want %d, %d", cur, l, err, latest, latest)
+			}
+			if got, err := db.Request(ctx, r.ID); err != nil || got.ID != r.ID {
+				t.Errorf("Request = %v, %v", got, err)
+			}
+			wantVerified(t, db)
+			err := db.Audit(ctx, approvals.AuditEvent{Type: approvals.EventRequested, Detail: "x"})
+			if err == nil || !strings.Contains(err.Error(), "read-only") {
+				t.Errorf("a write to a read-only database: %v", err)
+			}
+		})
 
-	t.Run("OK_CurrentAndReadable", func(t *testing.T) {
-		path := tempPath(t)
-		r := newRequest(t, openPath(t, path))
-		db := openRO(t, path)
-		if cur, l, err := db.MigrationStatus(ctx); err != nil || cur != latest || l != latest {
-			t.Errorf("MigrationStatus = %d, %d, %v; want %d, %d", cur, l, err, latest, latest)
-		}
-		if got, err := db.Request(ctx, r.ID); err != nil || got.ID != r.ID {
-			t.Errorf("Request = %v, %v", got, err)
-		}
-		wantVerified(t, db)
-		err := db.Audit(ctx, approvals.AuditEvent{Type: approvals.EventRequested, Detail: "x"})
-		if err == nil || !strings.Contains(err.Error(), "read-only") {
-			t.Errorf("a write to a read-only database: %v", err)
-		}
+		t.Run("OK_OlderSchemaNotMigrated", func(t *testing.T) {
+			path := e.dsn(t)
+			openPath(t, path).Close()
+			raw := e.raw(t, path)
+			if _, err := raw.Exec("DELETE FROM schema_migrations"); err != nil {
+				t.Fatal(err)
+			}
+			if cur, _, err := openRO(t, path).MigrationStatus(ctx); err != nil || cur != 0 {
+				t.Errorf("MigrationStatus = %d, %v; want 0", cur, err)
+			}
+			var n int
+			if err := raw.QueryRow(`SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil || n != 0 {
+				t.Errorf("schema_migrations has %d rows, %v: the read-only open migrated", n, err)
+			}
+		})
+
+		t.Run("OK_EmptyIsVersion0", func(t *testing.T) {
+			path := e.dsn(t)
+			e.raw(t, path).Ping() // a SQLite file comes into being, empty
+			if cur, _, err := openRO(t, path).MigrationStatus(ctx); err != nil || cur != 0 {
+				t.Errorf("MigrationStatus = %d, %v; want 0", cur, err)
+			}
+		})
+
+		t.Run("ErrNotMfabots", func(t *testing.T) {
+			path := e.dsn(t)
+			if _, err := e.raw(t, path).Exec("CREATE TABLE invoices (id INTEGER PRIMARY KEY)"); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := openRO(t, path).MigrationStatus(ctx); err == nil || !strings.Contains(err.Error(), "not mfabot's") {
+				t.Errorf("MigrationStatus = %v", err)
+			}
+		})
 	})
 
-	t.Run("OK_OlderSchemaNotMigrated", func(t *testing.T) {
-		path := tempPath(t)
-		openPath(t, path).Close()
-		exec(t, path, "DELETE FROM schema_migrations")
-		if cur, _, err := openRO(t, path).MigrationStatus(ctx); err != nil || cur != 0 {
-			t.Errorf("MigrationStatus = %d, %v; want 0", cur, err)
-		}
-		raw, _ := sql.Open("sqlite3", "file:"+path+"?mode=ro")
-		defer raw.Close()
-		var n int
-		if err := raw.QueryRow(`SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil || n != 0 {
-			t.Errorf("schema_migrations has %d rows, %v: the read-only open migrated", n, err)
-		}
-	})
-
-	t.Run("OK_EmptyFileIsVersion0", func(t *testing.T) {
-		path := tempPath(t)
-		if err := os.WriteFile(path, nil, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if cur, _, err := openRO(t, path).MigrationStatus(ctx); err != nil || cur != 0 {
-			t.Errorf("MigrationStatus = %d, %v; want 0", cur, err)
-		}
-	})
-
-	t.Run("ErrMissingFileNotCreated", func(t *testing.T) {
+	t.Run("ErrMissingSQLiteFileNotCreated", func(t *testing.T) {
 		path := tempPath(t)
 		if db, err := storage.OpenReadOnly(ctx, path); err == nil {
 			db.Close()
@@ -89,14 +88,6 @@ func TestOpenReadOnly(t *testing.T) {
 		}
 		if _, err := os.Stat(path); !os.IsNotExist(err) {
 			t.Errorf("OpenReadOnly created the file: %v", err)
-		}
-	})
-
-	t.Run("ErrNotMfabots", func(t *testing.T) {
-		path := tempPath(t)
-		exec(t, path, "CREATE TABLE invoices (id INTEGER PRIMARY KEY)")
-		if _, _, err := openRO(t, path).MigrationStatus(ctx); err == nil || !strings.Contains(err.Error(), "not mfabot's") {
-			t.Errorf("MigrationStatus = %v", err)
 		}
 	})
 }

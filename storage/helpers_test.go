@@ -2,7 +2,9 @@ package storage_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -24,13 +26,68 @@ var (
 	cat = approvals.Actor{Platform: "teams", ID: "29:cat", Name: "Cat", EntraID: "0F8FAD5B-D9CB-469F-A165-70867728950E"}
 )
 
-// openDB opens a fresh database whose clock says t0.
-func openDB(t testing.TB) *storage.DB {
-	t.Helper()
-	return storagetest.Open(t, storage.WithClock(approvalstest.NewClock(t0)))
+// engine is a database engine every behaviour test runs on: the same test, once per
+// engine, so that mfabot behaves the same on both.
+type engine struct {
+	name string
+	// dsn returns a fresh, empty database: a SQLite file in t.TempDir(), or a new schema
+	// on the test binary's throwaway PostgreSQL server (without one the test is skipped,
+	// or fails when MFABOT_REQUIRE_POSTGRES is set).
+	dsn func(t testing.TB) string
+	// raw opens a database as someone with a SQL shell would, mfabot out of the way.
+	raw func(t testing.TB, dsn string) *rawDB
+	// dropTriggers take the audit log's protections away, as that someone could.
+	dropTriggers []string
 }
 
-// openPath opens the database at path, closing it at the end of the test.
+var engines = []engine{
+	{
+		name: storage.EngineSQLite,
+		dsn:  func(t testing.TB) string { return filepath.Join(t.TempDir(), "mfabot.db") },
+		raw: func(t testing.TB, dsn string) *rawDB {
+			return openRaw(t, "sqlite3", dsn+"?_busy_timeout=5000", false)
+		},
+		dropTriggers: []string{`DROP TRIGGER audit_no_update`, `DROP TRIGGER audit_no_delete`,
+			`DROP TRIGGER audit_head_forward`, `DROP TRIGGER audit_head_no_delete`},
+	},
+	{
+		name: storage.EnginePostgres,
+		dsn:  storagetest.PostgresURL,
+		raw: func(t testing.TB, dsn string) *rawDB {
+			return openRaw(t, "pgx", dsn, true)
+		},
+		dropTriggers: []string{`ALTER TABLE audit DISABLE TRIGGER USER`, `ALTER TABLE audit_head DISABLE TRIGGER USER`},
+	},
+}
+
+func TestMain(m *testing.M) { os.Exit(storagetest.Main(m)) }
+
+// forEachEngine runs f once per engine, each a parallel subtest named after it.
+func forEachEngine(t *testing.T, f func(t *testing.T, e engine)) {
+	t.Helper()
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			t.Parallel()
+			f(t, e)
+		})
+	}
+}
+
+// benchEachEngine runs f once per engine, each a sub-benchmark named after it.
+func benchEachEngine(b *testing.B, f func(b *testing.B, e engine)) {
+	for _, e := range engines {
+		b.Run(e.name, func(b *testing.B) { f(b, e) })
+	}
+}
+
+// open opens a fresh database of the engine whose clock says t0.
+func (e engine) open(t testing.TB) *storage.DB {
+	t.Helper()
+	return openPath(t, e.dsn(t))
+}
+
+// openPath opens the database at path (a file or a URL), closing it at the end of the
+// test.
 func openPath(t testing.TB, path string) *storage.DB {
 	t.Helper()
 	db, err := storage.Open(context.Background(), path, storage.WithClock(approvalstest.NewClock(t0)))
@@ -41,7 +98,48 @@ func openPath(t testing.TB, path string) *storage.DB {
 	return db
 }
 
+// tempPath is a SQLite file path in the test's directory, for the tests of SQLite's own
+// behaviour.
 func tempPath(t testing.TB) string { return filepath.Join(t.TempDir(), "mfabot.db") }
+
+// rawDB is a database/sql handle that takes ? placeholders on either engine.
+type rawDB struct {
+	*sql.DB
+	dollar bool
+}
+
+func openRaw(t testing.TB, driver, dsn string, dollar bool) *rawDB {
+	t.Helper()
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return &rawDB{DB: db, dollar: dollar}
+}
+
+func (r *rawDB) rebind(q string) string {
+	if !r.dollar {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, c := range q {
+		if c == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func (r *rawDB) Exec(q string, args ...any) (sql.Result, error) {
+	return r.DB.Exec(r.rebind(q), args...)
+}
+
+func (r *rawDB) QueryRow(q string, args ...any) *sql.Row { return r.DB.QueryRow(r.rebind(q), args...) }
 
 // newRequest creates a pending reset of ann's, created at t0 and expiring an hour later;
 // mods adjust it first.

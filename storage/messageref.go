@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/mattn/go-sqlite3"
-
 	"github.com/mfabot/mfabot/approvals"
 	"github.com/mfabot/mfabot/bot"
 )
@@ -27,7 +25,7 @@ func (db *DB) AddMessageRef(ctx context.Context, requestID string, ref bot.Messa
 		VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (request_id, platform, channel, message_id) DO UPDATE SET data = excluded.data`,
 		requestID, ref.Platform, ref.Channel, ref.MessageID, ref.Data)
-	if isConstraint(err, sqlite3.ErrConstraintForeignKey) {
+	if isForeignKeyViolation(err) {
 		return approvals.Errorf(approvals.ENOTFOUND, "no request %s", requestID)
 	} else if err != nil {
 		return fmt.Errorf("insert message ref: %w", err)

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mattn/go-sqlite3"
-
 	"github.com/mfabot/mfabot/approvals"
 )
 
@@ -77,14 +75,18 @@ func (db *DB) insertRequest(ctx context.Context, tx *writeTx, r *approvals.Reque
 		return "", fmt.Errorf("encode preview: %w", err)
 	}
 	insert := func(id string) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO requests (
+		// In a savepoint: after a collision the transaction goes on (a new id, or the
+		// open request looked up).
+		return tx.savepoint(ctx, func() error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO requests (
 			id, kind, state, requester_platform, requester_id, requester_name, requester_entra_id,
 			target_type, target_id, target_name, preview, reason, created_at, expires_at, updated_at
 		) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			id, string(r.Kind), r.Requester.Platform, r.Requester.ID, r.Requester.Name, r.Requester.EntraID,
-			r.Target.Type, r.Target.ID, r.Target.Name, string(preview), r.Reason,
-			fmtTime(created), fmtTime(r.ExpiresAt), fmtTime(db.now()))
-		return err
+				id, string(r.Kind), r.Requester.Platform, r.Requester.ID, r.Requester.Name, r.Requester.EntraID,
+				r.Target.Type, r.Target.ID, r.Target.Name, string(preview), r.Reason,
+				fmtTime(created), fmtTime(r.ExpiresAt), fmtTime(db.now()))
+			return err
+		})
 	}
 	if r.ID != "" {
 		id := canonicalID(r.ID)
@@ -92,7 +94,7 @@ func (db *DB) insertRequest(ctx context.Context, tx *writeTx, r *approvals.Reque
 			if isOpenTargetConflict(err) {
 				return "", db.openConflict(ctx, tx, r)
 			}
-			if isConstraint(err, sqlite3.ErrConstraintPrimaryKey) || isConstraint(err, sqlite3.ErrConstraintUnique) {
+			if isUniqueViolation(err) {
 				return "", approvals.Errorf(approvals.ECONFLICT, "request %s already exists", id)
 			}
 			return "", fmt.Errorf("insert request: %w", err)
@@ -111,17 +113,11 @@ func (db *DB) insertRequest(ctx context.Context, tx *writeTx, r *approvals.Reque
 		if isOpenTargetConflict(err) {
 			return "", db.openConflict(ctx, tx, r)
 		}
-		if !isConstraint(err, sqlite3.ErrConstraintPrimaryKey) && !isConstraint(err, sqlite3.ErrConstraintUnique) {
+		if !isUniqueViolation(err) {
 			return "", fmt.Errorf("insert request: %w", err)
 		}
 	}
 	return "", fmt.Errorf("insert request: no free id after %d attempts", idAttempts)
-}
-
-// isOpenTargetConflict reports whether err is the requests_open_target index refusing a
-// second open request for the same kind and target.
-func isOpenTargetConflict(err error) bool {
-	return isConstraint(err, sqlite3.ErrConstraintUnique) && strings.Contains(err.Error(), "target_id")
 }
 
 // openConflict is ECONFLICT naming the open request of r's kind for r's target.
@@ -143,9 +139,9 @@ func (db *DB) openConflict(ctx context.Context, tx *writeTx, r *approvals.Reques
 // Request loads a request with its approvals and progress counts. The id is matched
 // case-insensitively, and the Crockford look-alikes O, I and L count as 0, 1 and 1.
 func (db *DB) Request(ctx context.Context, id string) (*approvals.Request, error) {
-	tx, err := db.rdb.BeginTx(ctx, nil)
+	tx, err := db.readTx(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("begin: %w", err)
+		return nil, err
 	}
 	defer tx.Rollback()
 	return findRequest(ctx, tx, canonicalID(id))
@@ -157,9 +153,9 @@ func (db *DB) Requests(ctx context.Context, f approvals.RequestFilter) ([]*appro
 	if limit <= 0 {
 		limit = DefaultRequestsLimit
 	}
-	tx, err := db.rdb.BeginTx(ctx, nil)
+	tx, err := db.readTx(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("begin: %w", err)
+		return nil, err
 	}
 	defer tx.Rollback()
 
@@ -221,6 +217,11 @@ func (db *DB) Approve(ctx context.Context, id string, d approvals.Decision, requ
 	}
 	defer tx.Rollback()
 
+	// Concurrent approvals of one request take turns: each counts the approvals the one
+	// before it committed.
+	if err := db.lockRequest(ctx, tx, id); err != nil {
+		return nil, err
+	}
 	r, err := findRequest(ctx, tx, id)
 	if err != nil {
 		return nil, err
@@ -230,12 +231,6 @@ func (db *DB) Approve(ctx context.Context, id string, d approvals.Decision, requ
 		return nil, approvals.Conflict(r)
 	}
 	if err := insertDecision(ctx, tx, id, d); err != nil {
-		return nil, err
-	}
-	if ev.RequestID == "" {
-		ev.RequestID = id
-	}
-	if err := db.appendAudit(ctx, tx, &ev); err != nil {
 		return nil, err
 	}
 
@@ -257,6 +252,14 @@ func (db *DB) Approve(ctx context.Context, id string, d approvals.Decision, requ
 	if r, err = findRequest(ctx, tx, id); err != nil {
 		return nil, err
 	}
+	// The audit entry last: on PostgreSQL the audit lock is then held only from here to
+	// the commit, and concurrent decisions queue for it that much less.
+	if ev.RequestID == "" {
+		ev.RequestID = id
+	}
+	if err := db.appendAudit(ctx, tx, &ev); err != nil {
+		return nil, err
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("commit approval: %w", err)
 	}
@@ -269,7 +272,7 @@ func insertDecision(ctx context.Context, tx *writeTx, id string, d approvals.Dec
 	) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		id, d.Actor.PersonKey(), d.Actor.Platform, d.Actor.ID, d.Actor.Name, d.Actor.EntraID, fmtTime(d.At), d.Reason)
 	switch {
-	case isConstraint(err, sqlite3.ErrConstraintPrimaryKey), isConstraint(err, sqlite3.ErrConstraintUnique):
+	case isUniqueViolation(err):
 		return approvals.Errorf(approvals.ECONFLICT, "you already approved this request")
 	case err != nil:
 		return fmt.Errorf("insert approval: %w", err)
@@ -371,8 +374,9 @@ func (db *DB) ExpireDue(ctx context.Context, now time.Time) ([]*approvals.Reques
 	}
 	defer tx.Rollback()
 
+	// Requests another replica's sweep (or a decision) holds are left to it.
 	ids, err := queryStrings(ctx, tx, `SELECT id FROM requests WHERE state = 'pending' AND expires_at <= ?
-		ORDER BY expires_at, id`, fmtTime(now))
+		ORDER BY expires_at, id`+db.eng.skipLocked, fmtTime(now))
 	if err != nil {
 		return nil, fmt.Errorf("find due requests: %w", err)
 	}
@@ -412,7 +416,8 @@ func (db *DB) ExpireDue(ctx context.Context, now time.Time) ([]*approvals.Reques
 // running request whose lease lapsed before now (its executor crashed) is resumed first,
 // without a new event; otherwise the oldest approved request moves to running with ev as
 // its "started" event. It returns nil, nil when there is nothing to do. Two executors,
-// in this process or another, never claim the same request.
+// in this process or another, never claim the same request: on PostgreSQL a replica
+// skips the requests another one is claiming (FOR UPDATE SKIP LOCKED) and takes the next.
 func (db *DB) Claim(ctx context.Context, owner string, now, leaseUntil time.Time, kinds []approvals.Kind, ev approvals.AuditEvent) (*approvals.Request, error) {
 	if owner == "" {
 		return nil, approvals.Errorf(approvals.EINVALID, "a claim needs an owner")
@@ -428,6 +433,7 @@ func (db *DB) Claim(ctx context.Context, owner string, now, leaseUntil time.Time
 	if err != nil {
 		return nil, err
 	}
+	started := false // a resumed request gets no new event
 	if id == "" {
 		if id, err = db.claimApproved(ctx, tx, owner, leaseUntil, kindSQL, kindArgs); err != nil {
 			return nil, err
@@ -435,6 +441,14 @@ func (db *DB) Claim(ctx context.Context, owner string, now, leaseUntil time.Time
 		if id == "" {
 			return nil, nil
 		}
+		started = true
+	}
+
+	r, err := findRequest(ctx, tx, id)
+	if err != nil {
+		return nil, err
+	}
+	if started {
 		if ev.RequestID == "" {
 			ev.RequestID = id
 		}
@@ -444,11 +458,6 @@ func (db *DB) Claim(ctx context.Context, owner string, now, leaseUntil time.Time
 		if err := db.appendAudit(ctx, tx, &ev); err != nil {
 			return nil, err
 		}
-	}
-
-	r, err := findRequest(ctx, tx, id)
-	if err != nil {
-		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("commit claim: %w", err)
@@ -460,7 +469,7 @@ func (db *DB) Claim(ctx context.Context, owner string, now, leaseUntil time.Time
 func (db *DB) claimLapsed(ctx context.Context, tx *writeTx, owner string, now, leaseUntil time.Time, kindSQL string, kindArgs []any) (string, error) {
 	var id string
 	err := tx.QueryRowContext(ctx, `SELECT id FROM requests WHERE state = 'running' AND lease_until < ?`+kindSQL+`
-		ORDER BY created_at, id LIMIT 1`, append([]any{fmtTime(now)}, kindArgs...)...).Scan(&id)
+		ORDER BY created_at, id LIMIT 1`+db.eng.skipLocked, append([]any{fmtTime(now)}, kindArgs...)...).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	} else if err != nil {
@@ -482,7 +491,7 @@ func (db *DB) claimLapsed(ctx context.Context, tx *writeTx, owner string, now, l
 func (db *DB) claimApproved(ctx context.Context, tx *writeTx, owner string, leaseUntil time.Time, kindSQL string, kindArgs []any) (string, error) {
 	var id string
 	err := tx.QueryRowContext(ctx, `SELECT id FROM requests WHERE state = 'approved'`+kindSQL+`
-		ORDER BY created_at, id LIMIT 1`, kindArgs...).Scan(&id)
+		ORDER BY created_at, id LIMIT 1`+db.eng.skipLocked, kindArgs...).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	} else if err != nil {
@@ -684,8 +693,8 @@ func fillRequest(ctx context.Context, q querier, r *approvals.Request) error {
 	}
 
 	err = q.QueryRowContext(ctx, `SELECT count(*),
-			coalesce(sum(state = 'done'), 0),
-			coalesce(sum(state = 'failed'), 0)
+			count(CASE WHEN state = 'done' THEN 1 END),
+			count(CASE WHEN state = 'failed' THEN 1 END)
 		FROM items WHERE request_id = ?`, r.ID).Scan(&r.Total, &r.Done, &r.Failed)
 	if err != nil {
 		return fmt.Errorf("count items: %w", err)

@@ -90,8 +90,10 @@ func NewApp(ctx context.Context, cfg *config.Config, log *slog.Logger, getenv fu
 	a.Metrics = newMetrics()
 
 	if a.DB, err = storage.Open(ctx, cfg.DB, storage.WithClock(clock)); err != nil {
-		return nil, fmt.Errorf("open database %s: %w", cfg.DB, err)
+		return nil, fmt.Errorf("open database %s: %w", storage.Redact(cfg.DB), err)
 	}
+	owner := executorOwner()
+	log.Info("database open", "engine", a.DB.Engine(), "database", a.DB.Path(), "executor", owner)
 
 	cred := deps.Credential
 	if cred == nil {
@@ -131,7 +133,7 @@ func NewApp(ctx context.Context, cfg *config.Config, log *slog.Logger, getenv fu
 	a.Service = approvals.NewService(a.DB, a.Graph, policy, approvals.ServiceOptions{Clock: clock, Logger: log.With(approvals.LogComponent, "approvals"),
 		Report: a.Graph})
 	a.Executor = approvals.NewExecutor(a.DB, a.Graph, policy, approvals.ExecutorOptions{
-		Concurrency: cfg.ExecConcurrency, Lease: cfg.ExecLease, Clock: clock, Logger: log.With(approvals.LogComponent, "executor"),
+		Owner: owner, Concurrency: cfg.ExecConcurrency, Lease: cfg.ExecLease, Clock: clock, Logger: log.With(approvals.LogComponent, "executor"),
 		Report: a.Graph,
 	})
 	a.Service.SetWake(a.Executor.Wake)

@@ -20,7 +20,7 @@ func runAudit(ctx context.Context, args []string, e env) error {
 	}
 	fs := newFlags("audit "+args[0], e)
 	configPath := fs.String("config", "", "configuration file (for the database path)")
-	dbPath := fs.String("db", "", "SQLite database file (default: from --config or MFABOT_DB)")
+	dbPath := fs.String("db", "", "SQLite database file or PostgreSQL URL (default: from --config, MFABOT_DB or MFABOT_DB_FILE; a URL with a password belongs in the environment)")
 	format := fs.String("format", "jsonl", "export format: csv or jsonl")
 	since := fs.String("since", "", "export entries at or after this time (RFC 3339 or YYYY-MM-DD)")
 	if err := fs.Parse(args[1:]); err != nil {

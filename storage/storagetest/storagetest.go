@@ -1,5 +1,7 @@
-// Package storagetest opens real, throwaway mfabot databases for tests in one line. It
-// is a package of its own so that the testing package stays out of the mfabot binary.
+// Package storagetest opens real, throwaway mfabot databases for tests in one line: a
+// SQLite file (Open), or a schema or database on a throwaway PostgreSQL server started
+// from Debian's postgresql package (PostgresURL, SharedPostgres, StartPostgres). It is a
+// package of its own so that the testing package stays out of the mfabot binary.
 package storagetest
 
 import (

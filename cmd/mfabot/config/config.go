@@ -109,7 +109,7 @@ func Settings() []Setting {
 func (c *Config) settings() []Setting {
 	return []Setting{
 		{"listen", "MFABOT_LISTEN", false, ":8080", "HTTP listen address: Slack endpoints, Teams /api/messages, /healthz, /readyz, /metrics", &c.Listen},
-		{"db", "MFABOT_DB", false, "mfabot.db", "SQLite database file (created if missing; keep it on a persistent volume)", &c.DB},
+		{"db", "MFABOT_DB", false, "mfabot.db", "SQLite database file (created if missing; keep it on a persistent volume), or a PostgreSQL URL (postgres://…) for several replicas; a URL with a password only from the environment, MFABOT_DB_FILE or db_file", &c.DB},
 		{"public_url", "MFABOT_PUBLIC_URL", false, "", "the https address admins' browsers reach mfabot at (https://mfabot.contoso.com), for step-up sign-ins under /stepup/; needed only with policy.step_up, Socket Mode included", &c.PublicURL},
 		{"log.level", "MFABOT_LOG_LEVEL", false, "info", "log level: debug, info, warn, error", &c.LogLevel},
 		{"log.json", "MFABOT_LOG_JSON", false, "true", "JSON logs (false: human-readable text)", &c.LogJSON},
@@ -203,7 +203,7 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 				return nil, fmt.Errorf("%s: %w", s.Env, err)
 			}
 		}
-		if s.Secret {
+		if s.fromFile() {
 			if f := getenv(s.Env + "_FILE"); f != "" {
 				if err := assignFile(s, f); err != nil {
 					return nil, fmt.Errorf("%s_FILE: %w", s.Env, err)
@@ -261,10 +261,13 @@ func (c *Config) applyYAML(data []byte, set []Setting) error {
 				if err := assignNode(s, v); err != nil {
 					return fmt.Errorf("line %d: %s: %w", k.Line, key, err)
 				}
+				if err := checkWritten(s, c); err != nil {
+					return fmt.Errorf("line %d: %w", k.Line, err)
+				}
 				continue
 			}
 			if base, ok := strings.CutSuffix(key, "_file"); ok {
-				if s, ok := byKey[base]; ok && s.Secret {
+				if s, ok := byKey[base]; ok && s.fromFile() {
 					if err := assignFile(s, v.Value); err != nil {
 						return fmt.Errorf("line %d: %s: %w", k.Line, key, err)
 					}
@@ -389,6 +392,8 @@ func (c *Config) Validate() error {
 	}
 	if c.DB == "" {
 		bad("db", "MFABOT_DB", "required")
+	} else if err := c.validateDatabase(); err != nil {
+		bad("db", "MFABOT_DB", "%v", err)
 	}
 	if c.TenantID == "" {
 		bad("graph.tenant_id", "AZURE_TENANT_ID", "required")
@@ -515,8 +520,8 @@ func (c *Config) CredentialOptions(getenv func(string) string) graph.CredentialO
 	return o
 }
 
-// Secrets returns the values of the secret settings in c ("" for those not set), for
-// output that must never show them.
+// Secrets returns the values of the secret settings in c ("" for those not set), and the
+// password of a PostgreSQL URL in db, for output that must never show them.
 func (c *Config) Secrets() []string {
 	var out []string
 	for _, s := range c.settings() {
@@ -524,7 +529,7 @@ func (c *Config) Secrets() []string {
 			out = append(out, *p)
 		}
 	}
-	return out
+	return append(out, c.databaseSecrets()...)
 }
 
 // Policy builds the approvals policy from the configuration.
@@ -679,6 +684,8 @@ func Example() string {
 			fmt.Fprintf(&b, "%s# %s_file: /run/secrets/%s\n", indent, name, strings.ToLower(s.Env))
 		case s.Default == "":
 			fmt.Fprintf(&b, "%s# %s:\n", indent, name)
+		case s.fromFile():
+			fmt.Fprintf(&b, "%s%s: %s\n%s# %s_file: /run/secrets/%s\n", indent, name, s.Default, indent, name, strings.ToLower(s.Env))
 		default:
 			def := s.Default
 			if _, isStr := s.ptr.(*string); isStr && strings.ContainsAny(def, ":#") {

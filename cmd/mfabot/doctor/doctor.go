@@ -180,7 +180,7 @@ func secrets(cfg *config.Config, getenv func(string) string) []string {
 			out = append(out, getenv(s.Env))
 		}
 	}
-	out = append(out, getenv("AZURE_CLIENT_CERTIFICATE_PASSWORD"))
+	out = append(out, getenv("AZURE_CLIENT_CERTIFICATE_PASSWORD"), storage.URLPassword(getenv("MFABOT_DB")))
 	if cfg != nil {
 		out = append(out, cfg.Secrets()...)
 	}
