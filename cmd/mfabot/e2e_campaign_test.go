@@ -16,6 +16,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/mfabot/mfabot/approvals"
+	"github.com/mfabot/mfabot/bot/slack"
 	"github.com/mfabot/mfabot/bot/slack/slacktest"
 	"github.com/mfabot/mfabot/bot/teams/teamstest"
 	"github.com/mfabot/mfabot/cmd/mfabot/config"
@@ -135,8 +136,13 @@ func campaignApp(t *testing.T, gs *graphtest.Server, db string, vars map[string]
 		t.Fatal(err)
 	}
 	deps.GraphHTTPClient = gs.HTTPClient()
-	// The simulator's report limit scaled down: a campaign reads the report twice.
+	// The simulator's report limit scaled down: a campaign reads the report twice. Slack's
+	// documented limits, which the fake enforces, are sped up by campaignScale on both
+	// sides: the pacing is tested, the wall clock is not waited on.
 	deps.ReportLimit, deps.ReportWindow = 5, 50*time.Millisecond
+	if deps.SlackDirect.Rate == 0 {
+		deps.SlackDirect = slack.DirectLimits{Rate: campaignScale, ListPages: 20, ListWindow: time.Minute / campaignScale, DirectoryTTL: 15 * time.Minute}
+	}
 	app, err = NewApp(context.Background(), cfg, slog.New(slog.NewJSONHandler(&syncBuffer{}, nil)), envOf(all), deps)
 	if err != nil {
 		t.Fatal(err)
@@ -199,7 +205,7 @@ func TestCampaignEndToEnd(t *testing.T) {
 		}
 	}
 	fake := slacktest.Start(t)
-	fake.EnforceLimits(slacktest.DocumentedLimits(), 1)
+	fake.EnforceLimits(slacktest.DocumentedLimits(), campaignScale)
 	ann := slacktest.User{ID: "UANN", Name: "ann", RealName: "Ann Admin", Email: "ann.admin@" + ct.tenant.Domain()}
 	ben := slacktest.User{ID: "UBEN", Name: "ben", RealName: "Ben Admin", Email: "ben.admin@" + ct.tenant.Domain()}
 	for _, u := range append(ct.slackUsers, ann, ben) {
@@ -422,13 +428,17 @@ func TestCampaignEndToEnd(t *testing.T) {
 
 // TestNudgeSurvivesRestart: mfabot stopped in the middle of a nudge (SIGTERM) and started
 // again on the same database messages the rest, and nobody twice.
+// campaignScale speeds Slack's documented limits up in these tests, on the fake and in
+// mfabot's pacing alike.
+const campaignScale = 10
+
 func TestNudgeSurvivesRestart(t *testing.T) {
 	t.Parallel()
 	const secret = "restart-signing-secret-7c6d"
 	ct := newCampaignTenant(t, 6)
 	gs := graphtest.Start(t, ct.tenant, graphtest.Options{})
 	fake := slacktest.Start(t)
-	fake.EnforceLimits(slacktest.DocumentedLimits(), 1)
+	fake.EnforceLimits(slacktest.DocumentedLimits(), campaignScale)
 	ann := slacktest.User{ID: "UANN", Name: "ann", Email: "ann@contoso.com"}
 	ben := slacktest.User{ID: "UBEN", Name: "ben", Email: "ben@contoso.com"}
 	for _, u := range append(ct.slackUsers, ann, ben) {
