@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net/http"
 	"net/url"
 	"os"
@@ -24,6 +23,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/mfabot/mfabot/approvals"
+	"github.com/mfabot/mfabot/bot/jwks"
 )
 
 // The OpenID Connect side: the tenant's metadata and keys, the authorize URL, the code's
@@ -33,12 +33,10 @@ import (
 // auth_time (an optional claim), amr, acrs and uti.
 
 const (
-	metadataMaxAge  = 24 * time.Hour
-	keyMinRefresh   = time.Minute // unknown key ids refresh the keys at most this often
-	fetchTimeout    = 10 * time.Second
-	maxAuthorityDoc = 1 << 20
-	tokenLeeway     = 2 * time.Minute
-	minRSABits      = 2048
+	metadataMaxAge = 24 * time.Hour
+	keyMinRefresh  = time.Minute // unknown key ids refresh the keys at most this often
+	fetchTimeout   = 10 * time.Second
+	tokenLeeway    = 2 * time.Minute
 )
 
 // metadata is what the flow reads of the tenant's OpenID configuration.
@@ -145,28 +143,18 @@ func (a *authority) key(ctx context.Context, kid string) (*rsa.PublicKey, error)
 var errUnknownKey = errors.New("no published signing key has the id")
 
 func (a *authority) fetchKeys(ctx context.Context, uri string) (map[string]*rsa.PublicKey, error) {
-	var set struct {
-		Keys []struct {
-			Kty, Use, Kid, N, E string
-		} `json:"keys"`
-	}
-	if err := a.getJSON(ctx, uri, &set); err != nil {
+	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	defer cancel()
+	got, err := jwks.Fetch(ctx, a.client, uri, a.log)
+	if err != nil {
 		return nil, err
 	}
-	keys := map[string]*rsa.PublicKey{}
-	for _, k := range set.Keys {
-		if k.Kty != "RSA" || k.Kid == "" || (k.Use != "" && k.Use != "sig") {
-			continue
-		}
-		pub, err := rsaKey(k.N, k.E)
-		if err != nil {
-			a.log.WarnContext(ctx, "skip signing key", "kid", k.Kid, approvals.LogErr, err)
-			continue
-		}
-		keys[k.Kid] = pub
-	}
-	if len(keys) == 0 {
+	if len(got) == 0 {
 		return nil, errors.New("no usable RSA signing key")
+	}
+	keys := make(map[string]*rsa.PublicKey, len(got))
+	for _, k := range got {
+		keys[k.ID] = k.Public
 	}
 	return keys, nil
 }
@@ -174,39 +162,7 @@ func (a *authority) fetchKeys(ctx context.Context, uri string) (map[string]*rsa.
 func (a *authority) getJSON(ctx context.Context, u string, v any) error {
 	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := a.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: HTTP %s", u, resp.Status)
-	}
-	return json.NewDecoder(io.LimitReader(resp.Body, maxAuthorityDoc)).Decode(v)
-}
-
-func rsaKey(n64, e64 string) (*rsa.PublicKey, error) {
-	nb, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(n64, "="))
-	if err != nil {
-		return nil, fmt.Errorf("modulus: %w", err)
-	}
-	eb, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(e64, "="))
-	if err != nil {
-		return nil, fmt.Errorf("exponent: %w", err)
-	}
-	n, e := new(big.Int).SetBytes(nb), new(big.Int).SetBytes(eb)
-	if n.BitLen() < minRSABits {
-		return nil, fmt.Errorf("modulus of %d bits", n.BitLen())
-	}
-	if !e.IsInt64() || e.Int64() < 3 || e.Int64() > 1<<31-1 {
-		return nil, errors.New("bad exponent")
-	}
-	return &rsa.PublicKey{N: n, E: int(e.Int64())}, nil
+	return jwks.GetJSON(ctx, a.client, u, v)
 }
 
 // authorizeURL is where the browser signs in: the code flow with PKCE (S256), answered by
@@ -274,7 +230,7 @@ func (f *Flow) redeem(ctx context.Context, m metadata, code, verifier string) (s
 		Error   string `json:"error"`
 		Desc    string `json:"error_description"`
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxAuthorityDoc)).Decode(&body); err != nil {
+	if err := json.NewDecoder(io.LimitReader(resp.Body, jwks.MaxDocument)).Decode(&body); err != nil {
 		return "", fmt.Errorf("token endpoint: HTTP %s, unreadable answer: %w", resp.Status, err)
 	}
 	if body.Error != "" || resp.StatusCode != http.StatusOK {

@@ -3,13 +3,9 @@ package teams
 import (
 	"context"
 	"crypto/rsa"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"math/big"
 	"net/http"
 	"slices"
 	"strings"
@@ -19,6 +15,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/mfabot/mfabot/approvals"
+	"github.com/mfabot/mfabot/bot/jwks"
 )
 
 // Inbound authentication: every request to the messaging endpoint carries a JWT that the
@@ -41,9 +38,6 @@ const (
 	keyRetry = 5 * time.Second
 	// keyFetchTimeout bounds one fetch of the metadata and the key set.
 	keyFetchTimeout = 10 * time.Second
-
-	maxMetadataBytes = 1 << 20
-	minRSABits       = 2048
 )
 
 var (
@@ -179,7 +173,7 @@ func (k *keyCache) refresh(f *keyFetch) {
 
 func (k *keyCache) fetch(ctx context.Context) (map[string]signingKey, error) {
 	var meta openIDMetadata
-	if err := k.getJSON(ctx, k.metadataURL, &meta); err != nil {
+	if err := jwks.GetJSON(ctx, k.client, k.metadataURL, &meta); err != nil {
 		return nil, fmt.Errorf("openid metadata: %w", err)
 	}
 	if err := meta.check(); err != nil {
@@ -216,73 +210,15 @@ func (m openIDMetadata) check() error {
 
 // keySet fetches the key set at uri and keeps the usable RSA signing keys.
 func (k *keyCache) keySet(ctx context.Context, uri string) (map[string]signingKey, error) {
-	var set struct {
-		Keys []struct {
-			Kty          string    `json:"kty"`
-			Use          string    `json:"use"`
-			Kid          string    `json:"kid"`
-			N            string    `json:"n"`
-			E            string    `json:"e"`
-			Endorsements *[]string `json:"endorsements"`
-		} `json:"keys"`
-	}
-	if err := k.getJSON(ctx, uri, &set); err != nil {
+	got, err := jwks.Fetch(ctx, k.client, uri, k.log)
+	if err != nil {
 		return nil, err
 	}
-	keys := make(map[string]signingKey, len(set.Keys))
-	for _, jk := range set.Keys {
-		if jk.Kty != "RSA" || jk.Kid == "" || (jk.Use != "" && jk.Use != "sig") {
-			continue
-		}
-		pub, err := rsaKey(jk.N, jk.E)
-		if err != nil {
-			k.log.Warn("skip signing key", slog.String("kid", jk.Kid), slog.Any(approvals.LogErr, err))
-			continue
-		}
-		sk := signingKey{pub: pub}
-		if jk.Endorsements != nil {
-			sk.endorsements = append([]string{}, (*jk.Endorsements)...)
-		}
-		keys[jk.Kid] = sk
+	keys := make(map[string]signingKey, len(got))
+	for _, jk := range got {
+		keys[jk.ID] = signingKey{pub: jk.Public, endorsements: jk.Endorsements}
 	}
 	return keys, nil
-}
-
-func (k *keyCache) getJSON(ctx context.Context, u string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := k.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: HTTP %s", u, resp.Status)
-	}
-	return json.NewDecoder(io.LimitReader(resp.Body, maxMetadataBytes)).Decode(v)
-}
-
-func rsaKey(n64, e64 string) (*rsa.PublicKey, error) {
-	nb, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(n64, "="))
-	if err != nil {
-		return nil, fmt.Errorf("modulus: %w", err)
-	}
-	eb, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(e64, "="))
-	if err != nil {
-		return nil, fmt.Errorf("exponent: %w", err)
-	}
-	n := new(big.Int).SetBytes(nb)
-	e := new(big.Int).SetBytes(eb)
-	if n.BitLen() < minRSABits {
-		return nil, fmt.Errorf("modulus of %d bits", n.BitLen())
-	}
-	if !e.IsInt64() || e.Int64() < 3 || e.Int64() > 1<<31-1 {
-		return nil, errors.New("bad exponent")
-	}
-	return &rsa.PublicKey{N: n, E: int(e.Int64())}, nil
 }
 
 // validator checks the bearer tokens of inbound requests.

@@ -11,6 +11,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/mfabot/mfabot/approvals"
+	"github.com/mfabot/mfabot/bot/jwks"
 )
 
 // Names of the checks Check reports. They are part of mfabot doctor's --json contract
@@ -103,7 +104,7 @@ func checkOpenID(ctx context.Context, k *keyCache, r Reporter) {
 	defer cancel()
 	fix := "allow outbound https to login.botframework.com: without its keys mfabot refuses every request from Teams"
 	var meta openIDMetadata
-	if err := k.getJSON(ctx, k.metadataURL, &meta); err != nil {
+	if err := jwks.GetJSON(ctx, k.client, k.metadataURL, &meta); err != nil {
 		r.Fail(CheckOpenID, "cannot read the Bot Framework OpenID metadata: "+errText(err), fix)
 		return
 	}
