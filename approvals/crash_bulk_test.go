@@ -2,10 +2,7 @@ package approvals_test
 
 import (
 	"context"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -57,30 +54,7 @@ func TestCrashResumeBulkReset(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	child := exec.Command(os.Args[0])
-	child.Env = append(os.Environ(), crashEnv+"=1", "MFABOT_CRASH_DB="+dbPath, "MFABOT_CRASH_GRAPH="+gs.URL(), "MFABOT_CRASH_TOKEN="+token)
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		cur, err := db.Request(ctx, r.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if cur.Done >= 100 {
-			break
-		}
-		if time.Now().After(deadline) {
-			_ = child.Process.Kill()
-			t.Fatalf("the child made no progress: %d done", cur.Done)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if err := child.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = child.Wait()
+	killAfter(t, 100, "MFABOT_CRASH_DB="+dbPath, "MFABOT_CRASH_GRAPH="+gs.URL(), "MFABOT_CRASH_TOKEN="+token)
 	mid, _ := db.Request(ctx, r.ID)
 	if mid.State != approvals.StateRunning || mid.Done >= mid.Total || mid.Total != n {
 		t.Fatalf("after the kill: %s %d/%d", mid.State, mid.Done, mid.Total)

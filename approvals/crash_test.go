@@ -1,11 +1,13 @@
 package approvals_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -61,7 +63,8 @@ func crashChild() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	ex := approvals.NewExecutor(db, dir, approvals.Policy{}, approvals.ExecutorOptions{Owner: "child", Lease: 2 * time.Second, Concurrency: 2})
+	ex := approvals.NewExecutor(db, dir, approvals.Policy{}, approvals.ExecutorOptions{Owner: "child", Lease: 2 * time.Second, Concurrency: 2,
+		Notifier: &progressPrinter{}})
 	_ = ex.Run(ctx) // until SIGKILL
 }
 
@@ -101,30 +104,7 @@ func TestCrashResume(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	child := exec.Command(os.Args[0])
-	child.Env = append(os.Environ(), crashEnv+"=1", "MFABOT_CRASH_DB="+dbPath, "MFABOT_CRASH_GRAPH="+gs.URL(), "MFABOT_CRASH_TOKEN="+token)
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		cur, err := db.Request(ctx, r.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if cur.Done >= 400 {
-			break
-		}
-		if time.Now().After(deadline) {
-			_ = child.Process.Kill()
-			t.Fatalf("the child made no progress: %d done", cur.Done)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if err := child.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = child.Wait()
+	killAfter(t, 400, "MFABOT_CRASH_DB="+dbPath, "MFABOT_CRASH_GRAPH="+gs.URL(), "MFABOT_CRASH_TOKEN="+token)
 	mid, _ := db.Request(ctx, r.ID)
 	if mid.State != approvals.StateRunning || mid.Done >= mid.Total {
 		t.Fatalf("after the kill: %s %d/%d", mid.State, mid.Done, mid.Total)
@@ -170,4 +150,55 @@ func mustGroupID(t *testing.T, tenant *graphtest.Tenant, name string) string {
 	}
 	t.Fatalf("no group %s", name)
 	return ""
+}
+
+// progressPrinter tells the parent test on stdout how many items are done, so that it
+// kills the child when enough are, without polling the database.
+type progressPrinter struct{ mu sync.Mutex }
+
+func (p *progressPrinter) Notify(_ context.Context, r *approvals.Request, event string) {
+	if event != approvals.EventProgress {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Printf("done %d\n", r.Done)
+}
+
+// killAfter starts the crash child with env and SIGKILLs it once it reports that after
+// items are done; the bound only turns a hang into a failure.
+func killAfter(t *testing.T, after int, env ...string) {
+	t.Helper()
+	child := exec.Command(os.Args[0])
+	child.Env = append(append(os.Environ(), crashEnv+"=1"), env...)
+	out, err := child.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	reached := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(out)
+		once := false
+		for sc.Scan() {
+			var n int
+			if _, err := fmt.Sscanf(sc.Text(), "done %d", &n); err == nil && n >= after && !once {
+				once = true
+				close(reached)
+			}
+		}
+	}()
+	select {
+	case <-reached:
+	case <-time.After(90 * time.Second):
+		_ = child.Process.Kill()
+		_ = child.Wait()
+		t.Fatalf("the child did not reach %d items", after)
+	}
+	if err := child.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = child.Wait()
 }

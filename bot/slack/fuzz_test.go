@@ -152,7 +152,7 @@ func FuzzSlackForged(f *testing.F) {
 	f.Add(true, "0x6b49d200", "v0=zz", []byte("payload=%7B"))
 	f.Fuzz(func(t *testing.T, interaction bool, ts, sig string, body []byte) {
 		if sig == sign(fuzzSecret, ts, body) {
-			t.Skip("the fuzzer found the HMAC")
+			return // a correctly signed request is no forgery: FuzzSlackCommand covers those
 		}
 		a, d := fuzzAdapter(t)
 		path := CommandsPath

@@ -111,21 +111,15 @@ func TestServeBinaryStopsOnSIGTERM(t *testing.T) {
 		_ = cmd.Process.Kill()
 		t.Fatalf("never served:\n%s", <-logs)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	waitForWithin(t, "/readyz to answer 200", 20*time.Second, func() bool {
 		resp, err := http.Get("http://" + addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			t.Fatalf("never ready: %v\n%s", err, <-logs)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
 	start := time.Now()
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

@@ -137,7 +137,15 @@ const publicURLOfListener = "(the listener)"
 // waitFor polls cond for up to 15 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	waitForWithin(t, what, 15*time.Second, cond)
+}
+
+// waitForWithin polls cond for up to bound: the one polling loop of these tests, for
+// conditions no component announces (another process's database rows, a fake's calls).
+// The bound only turns a hang into a failure.
+func waitForWithin(t testing.TB, what string, bound time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(bound)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

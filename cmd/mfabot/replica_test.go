@@ -341,22 +341,21 @@ func TestReplicas(t *testing.T) {
 // waitRequest waits up to two minutes for a request in state that matches and returns it.
 func waitRequest(t *testing.T, db *storage.DB, what string, state approvals.State, match func(*approvals.Request) bool) *approvals.Request {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
+	var found *approvals.Request
+	waitForWithin(t, what, 2*time.Minute, func() bool {
 		rs, err := db.Requests(context.Background(), approvals.RequestFilter{States: []approvals.State{state}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, r := range rs {
 			if match(r) {
-				return r
+				found = r
+				return true
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return false
+	})
+	return found
 }
 
 // ownerPID reads the process id from an executor name (executorOwner).
