@@ -312,12 +312,6 @@ func (db *DB) Transition(ctx context.Context, id string, t approvals.Transition,
 		t.At = db.now()
 	}
 
-	tx, err := db.beginWrite(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-
 	set := []string{`state = ?`, `updated_at = ?`}
 	args := []any{string(t.To), fmtTime(db.now())}
 	if t.To.Final() {
@@ -340,14 +334,26 @@ func (db *DB) Transition(ctx context.Context, id string, t approvals.Transition,
 		args = append(args, t.Error)
 	}
 	args = append(args, id, string(t.From))
-	res, err := tx.ExecContext(ctx, `UPDATE requests SET `+strings.Join(set, ", ")+` WHERE id = ? AND state = ?`, args...)
+	return db.changeRequest(ctx, id, "request state", `UPDATE requests SET `+strings.Join(set, ", ")+` WHERE id = ? AND state = ?`, args, ev)
+}
+
+// changeRequest runs one conditional UPDATE of request id (what names it in errors), and,
+// when it changed the row, appends ev in the same transaction and returns the request as
+// it stands; when it changed nothing, the request's ECONFLICT (or ENOTFOUND). Transition
+// and UpdatePreview are this with their own UPDATE.
+func (db *DB) changeRequest(ctx context.Context, id, what, update string, args []any, ev approvals.AuditEvent) (*approvals.Request, error) {
+	tx, err := db.beginWrite(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("update request state: %w", err)
+		return nil, err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, update, args...)
+	if err != nil {
+		return nil, fmt.Errorf("update %s: %w", what, err)
 	}
 	if err := db.changedOne(ctx, tx, res, id); err != nil {
 		return nil, err
 	}
-
 	r, err := findRequest(ctx, tx, id)
 	if err != nil {
 		return nil, err
@@ -359,7 +365,7 @@ func (db *DB) Transition(ctx context.Context, id string, t approvals.Transition,
 		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("commit transition: %w", err)
+		return nil, fmt.Errorf("commit %s: %w", what, err)
 	}
 	return r, nil
 }
@@ -527,33 +533,8 @@ func (db *DB) UpdatePreview(ctx context.Context, id string, p approvals.Preview,
 	if err != nil {
 		return nil, fmt.Errorf("encode preview: %w", err)
 	}
-	tx, err := db.beginWrite(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `UPDATE requests SET preview = ?, updated_at = ? WHERE id = ? AND state = 'pending'`,
-		string(preview), fmtTime(db.now()), id)
-	if err != nil {
-		return nil, fmt.Errorf("update preview: %w", err)
-	}
-	if err := db.changedOne(ctx, tx, res, id); err != nil {
-		return nil, err
-	}
-	r, err := findRequest(ctx, tx, id)
-	if err != nil {
-		return nil, err
-	}
-	if ev.RequestID == "" {
-		ev.RequestID = r.ID
-	}
-	if err := db.appendAudit(ctx, tx, &ev); err != nil {
-		return nil, err
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("commit preview: %w", err)
-	}
-	return r, nil
+	return db.changeRequest(ctx, id, "preview", `UPDATE requests SET preview = ?, updated_at = ? WHERE id = ? AND state = 'pending'`,
+		[]any{string(preview), fmtTime(db.now()), id}, ev)
 }
 
 // RenewLease extends owner's lease of a running request to until. ECONFLICT when the
