@@ -419,56 +419,15 @@ func (e *Executor) runBulkResets(ctx context.Context, r *Request) error {
 		return err
 	}
 	ctx = WithBulk(ctx)
-	work := make(chan Item)
-	errs := make(chan error, e.o.Concurrency)
-	var wg sync.WaitGroup
-	for range e.o.Concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for it := range work {
-				it, _ = e.attempt(ctx, it, func(ctx context.Context, it *Item) error { return e.resetUser(ctx, r, prot, it) })
-				if ctx.Err() != nil && it.State != ItemDone {
-					continue // shutting down: left pending for the next executor
-				}
-				if err := e.record(context.WithoutCancel(ctx), r, []Item{it}); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	after := 0
-	var feedErr error
-feed:
-	for {
-		items, err := e.store.Items(ctx, r.ID, ItemPending, after, e.o.Concurrency*16)
-		if err != nil {
-			feedErr = fmt.Errorf("load pending items: %w", err)
-			break
+	err = e.fanOut(ctx, r, e.o.Concurrency, 1, e.o.Concurrency*16, func(b []Item) error {
+		it, _ := e.attempt(ctx, b[0], func(ctx context.Context, it *Item) error { return e.resetUser(ctx, r, prot, it) })
+		if ctx.Err() != nil && it.State != ItemDone {
+			return nil // shutting down: left pending for the next executor
 		}
-		if len(items) == 0 {
-			break
-		}
-		after = items[len(items)-1].Seq
-		for _, it := range items {
-			select {
-			case work <- it:
-			case <-ctx.Done():
-				break feed
-			case feedErr = <-errs:
-				break feed
-			}
-		}
-	}
-	close(work)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		feedErr = errors.Join(feedErr, err)
-	}
-	if feedErr != nil {
-		return feedErr
+		return e.record(context.WithoutCancel(ctx), r, []Item{it})
+	})
+	if err != nil {
+		return err
 	}
 	return ctx.Err()
 }

@@ -539,15 +539,30 @@ func (e *Executor) attempt(ctx context.Context, it Item, call func(context.Conte
 
 // runRevokes revokes the members of a group in batches, several batches at a time.
 func (e *Executor) runRevokes(ctx context.Context, r *Request) error {
-	batches := make(chan []Item)
-	errs := make(chan error, e.o.Concurrency)
+	err := e.fanOut(ctx, r, e.o.Concurrency, e.o.BatchSize, e.o.BatchSize*e.o.Concurrency*4, func(b []Item) error {
+		return e.revokeBatch(ctx, r, b)
+	})
+	if err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+// fanOut hands a request's pending items, in order and chunk at a time, to workers
+// goroutines that run work on them, reading page items from the store at a time. It stops
+// handing out at the first error a worker returns or when ctx ends, waits for the workers,
+// and returns their errors joined with the store's (nil when every pending item was handed
+// out and done; ctx ending is the caller's to report).
+func (e *Executor) fanOut(ctx context.Context, r *Request, workers, chunk, page int, work func([]Item) error) error {
+	jobs := make(chan []Item)
+	errs := make(chan error, workers)
 	var wg sync.WaitGroup
-	for range e.o.Concurrency {
+	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for b := range batches {
-				if err := e.revokeBatch(ctx, r, b); err != nil {
+			for b := range jobs {
+				if err := work(b); err != nil {
 					errs <- err
 					return
 				}
@@ -558,9 +573,11 @@ func (e *Executor) runRevokes(ctx context.Context, r *Request) error {
 	var feedErr error
 feed:
 	for {
-		items, err := e.store.Items(ctx, r.ID, ItemPending, after, e.o.BatchSize*e.o.Concurrency*4)
+		items, err := e.store.Items(ctx, r.ID, ItemPending, after, page)
 		if err != nil {
-			feedErr = fmt.Errorf("load pending items: %w", err)
+			if ctx.Err() == nil {
+				feedErr = fmt.Errorf("load pending items: %w", err)
+			}
 			break
 		}
 		if len(items) == 0 {
@@ -568,9 +585,9 @@ feed:
 		}
 		after = items[len(items)-1].Seq
 		for len(items) > 0 {
-			n := min(e.o.BatchSize, len(items))
+			n := min(chunk, len(items))
 			select {
-			case batches <- items[:n]:
+			case jobs <- items[:n]:
 			case <-ctx.Done():
 				break feed
 			case feedErr = <-errs:
@@ -579,16 +596,13 @@ feed:
 			items = items[n:]
 		}
 	}
-	close(batches)
+	close(jobs)
 	wg.Wait()
 	close(errs)
 	for err := range errs {
 		feedErr = errors.Join(feedErr, err)
 	}
-	if feedErr != nil {
-		return feedErr
-	}
-	return ctx.Err()
+	return feedErr
 }
 
 func (e *Executor) revokeBatch(ctx context.Context, r *Request, items []Item) error {

@@ -105,55 +105,20 @@ func (e *Executor) runNudges(ctx context.Context, r *Request) error {
 	if n <= 0 {
 		n = DefaultNudgeConcurrency
 	}
-	work := make(chan Item)
 	results := make(chan Item)
-	var workers sync.WaitGroup
-	for range n {
-		workers.Add(1)
-		go func() {
-			defer workers.Done()
-			for it := range work {
-				if it, ok := e.nudgeOne(ctx, r, it); ok {
-					results <- it
-				}
-			}
-		}()
-	}
 	recorded := make(chan error, 1)
 	go func() { recorded <- e.recordAll(ctx, r, results) }()
-
-	feedErr := e.feedNudges(ctx, r, work)
-	close(work)
-	workers.Wait()
+	feedErr := e.fanOut(ctx, r, n, 1, 256, func(b []Item) error {
+		if it, ok := e.nudgeOne(ctx, r, b[0]); ok {
+			results <- it
+		}
+		return nil
+	})
 	close(results)
 	if err := errors.Join(feedErr, <-recorded); err != nil {
 		return err
 	}
 	return ctx.Err()
-}
-
-// feedNudges hands the pending items to the workers in order until there are none or ctx
-// ends.
-func (e *Executor) feedNudges(ctx context.Context, r *Request, work chan<- Item) error {
-	after := 0
-	for ctx.Err() == nil {
-		items, err := e.store.Items(ctx, r.ID, ItemPending, after, 256)
-		if err != nil {
-			return fmt.Errorf("load pending items: %w", err)
-		}
-		if len(items) == 0 {
-			return nil
-		}
-		after = items[len(items)-1].Seq
-		for _, it := range items {
-			select {
-			case work <- it:
-			case <-ctx.Done():
-				return nil
-			}
-		}
-	}
-	return nil
 }
 
 // nudgeOne delivers one message and reports whether its outcome is to be recorded: not
