@@ -16,7 +16,7 @@ type GroupLister interface {
 // chase. The summary counts them apart; nudges and revoke-group --unregistered leave them
 // out.
 type Excluded struct {
-	ids   idSet
+	ids   IDSet
 	names map[string]bool // lower-cased UPNs and mail addresses
 }
 
@@ -25,7 +25,7 @@ func (x Excluded) Has(u User) bool {
 	if x.ids.guids == nil {
 		return false
 	}
-	if x.ids.has(u.ID) {
+	if x.ids.Has(u.ID) {
 		return true
 	}
 	return (u.UPN != "" && x.names[strings.ToLower(u.UPN)]) || (u.Mail != "" && x.names[strings.ToLower(u.Mail)])
@@ -33,7 +33,7 @@ func (x Excluded) Has(u User) bool {
 
 // Len is the number of accounts excluded by id or name (members of excluded groups
 // included).
-func (x Excluded) Len() int { return x.ids.len() + len(x.names) }
+func (x Excluded) Len() int { return x.ids.Len() + len(x.names) }
 
 // ValidExclusion reports what is wrong with one summary.exclude entry, "" when it is an
 // object id or a UPN.
@@ -52,7 +52,7 @@ func ValidExclusion(ref string) string {
 // groups by object id, whose transitive members are read now, so that an account added to
 // an excluded group later is left out too. An object id that is no group's is a user's.
 func ResolveExclusions(ctx context.Context, dir GroupLister, refs []string) (Excluded, error) {
-	x := Excluded{ids: newIDSet(), names: map[string]bool{}}
+	x := Excluded{ids: NewIDSet(), names: map[string]bool{}}
 	for _, ref := range refs {
 		ref = strings.TrimSpace(ref)
 		if ref == "" {
@@ -68,14 +68,14 @@ func ResolveExclusions(ctx context.Context, dir GroupLister, refs []string) (Exc
 		g, err := dir.ResolveGroup(ctx, ref)
 		switch {
 		case ErrorCode(err) == ENOTFOUND:
-			x.ids.add(ref)
+			x.ids.Add(ref)
 			continue
 		case err != nil:
 			return Excluded{}, WrapError(EUPSTREAM, err, "could not read the excluded group %s", ref)
 		}
 		err = dir.GroupMembers(ctx, g.ID, func(us []User) error {
 			for _, u := range us {
-				x.ids.add(u.ID)
+				x.ids.Add(u.ID)
 			}
 			return nil
 		})

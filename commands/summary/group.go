@@ -25,16 +25,16 @@ type Groups interface {
 // scopeSet holds the members of the group a summary is of; the zero scopeSet is the
 // whole tenant, which holds everyone.
 type scopeSet struct {
-	ids *idSet
+	ids *approvals.IDSet
 }
 
 func (s scopeSet) add(u approvals.User) {
 	if s.ids != nil {
-		s.ids.add(u.ID)
+		s.ids.Add(u.ID)
 	}
 }
 
-func (s scopeSet) has(id string) bool { return s.ids == nil || s.ids.has(id) }
+func (s scopeSet) has(id string) bool { return s.ids == nil || s.ids.Has(id) }
 
 // scope is where a summary reads its users: /users for the tenant, the group's transitive
 // members for a group (whose registration entries alone are then counted).
@@ -45,7 +45,7 @@ func scope(src Source, opt Options) (func(context.Context, func([]approvals.User
 	if opt.Members == nil {
 		return nil, scopeSet{}, errors.New("summary of a group: no member source")
 	}
-	ids := newIDSet()
+	ids := approvals.NewIDSet()
 	g := *opt.Group
 	return func(ctx context.Context, fn func([]approvals.User) error) error {
 		return opt.Members.GroupMembers(ctx, g.ID, fn)

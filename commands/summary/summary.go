@@ -2,7 +2,6 @@ package summary
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 	"sort"
 	"strings"
@@ -139,7 +138,7 @@ func Collect(ctx context.Context, src Source, opt Options) (*Summary, error) {
 	}
 	s := &Summary{Day: opt.Day, Methods: map[string]int{}, Scope: opt.Group}
 
-	disabled := newIDSet()
+	disabled := approvals.NewIDSet()
 	users, inScope, err := scope(src, opt)
 	if err != nil {
 		return nil, err
@@ -150,7 +149,7 @@ func Collect(ctx context.Context, src Source, opt Options) (*Summary, error) {
 			switch {
 			case !u.Enabled:
 				s.Disabled++
-				disabled.add(u.ID)
+				disabled.Add(u.ID)
 			case u.Guest:
 				s.DirectoryGuests++
 			default:
@@ -165,7 +164,7 @@ func Collect(ctx context.Context, src Source, opt Options) (*Summary, error) {
 	case refused(err) && opt.Group == nil:
 		s.Gaps = append(s.Gaps, usersGap(err))
 		s.Disabled, s.DirectoryMembers, s.DirectoryGuests = 0, 0, 0
-		disabled = newIDSet()
+		disabled = approvals.NewIDSet()
 	case opt.Group != nil:
 		return nil, approvals.WrapError(approvals.ErrorCode(err), err, "list the members of %s: %s", opt.Group.DisplayName, approvals.ErrorMessage(err))
 	default:
@@ -175,7 +174,7 @@ func Collect(ctx context.Context, src Source, opt Options) (*Summary, error) {
 	a := &aggregate{s: s, topN: opt.TopN, csv: newCSVList(), exclude: opt.Exclude}
 	err = src.Registrations(ctx, func(page []approvals.Registration) error {
 		for _, r := range page {
-			if disabled.has(r.UserID) || !inScope.has(r.UserID) {
+			if disabled.Has(r.UserID) || !inScope.has(r.UserID) {
 				continue
 			}
 			a.add(r)
@@ -294,50 +293,3 @@ func sortPeople(ps []Person) {
 	sort.Slice(ps, func(i, j int) bool { return less(ps[i], ps[j]) })
 }
 
-// idSet is a compact set of object ids: GUIDs are kept as 16 bytes, anything else as is.
-type idSet struct {
-	guids map[[16]byte]struct{}
-	other map[string]struct{}
-}
-
-func newIDSet() idSet {
-	return idSet{guids: map[[16]byte]struct{}{}, other: map[string]struct{}{}}
-}
-
-func (s idSet) add(id string) {
-	if g, ok := parseGUID(id); ok {
-		s.guids[g] = struct{}{}
-		return
-	}
-	s.other[id] = struct{}{}
-}
-
-func (s idSet) has(id string) bool {
-	if g, ok := parseGUID(id); ok {
-		_, ok := s.guids[g]
-		return ok
-	}
-	_, ok := s.other[id]
-	return ok
-}
-
-// parseGUID reads "8-4-4-4-12" hex, in either case.
-func parseGUID(s string) ([16]byte, bool) {
-	var g [16]byte
-	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
-		return g, false
-	}
-	var h [32]byte
-	n := 0
-	for i := 0; i < len(s); i++ {
-		if s[i] == '-' {
-			continue
-		}
-		h[n] = s[i]
-		n++
-	}
-	if _, err := hex.Decode(g[:], h[:]); err != nil {
-		return g, false
-	}
-	return g, true
-}
