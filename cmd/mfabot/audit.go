@@ -26,18 +26,9 @@ func runAudit(ctx context.Context, args []string, e env) error {
 	if err := fs.Parse(args[1:]); err != nil {
 		return errUsage
 	}
-	path := *dbPath
-	if path == "" {
-		cfg, err := config.Load(*configPath, e.getenv)
-		if err != nil {
-			return err
-		}
-		path = cfg.DB
-	}
-	// Read-only: an auditor's verify or export never migrates or writes the file.
-	db, err := storage.OpenReadOnly(ctx, path)
+	db, err := openReadOnly(ctx, *dbPath, *configPath, e)
 	if err != nil {
-		return fmt.Errorf("open database: %w", err)
+		return err
 	}
 	defer db.Close()
 
@@ -127,4 +118,23 @@ func csvSafe(s string) string {
 		return "'" + s
 	}
 	return s
+}
+
+// openReadOnly opens the database named by the --db flag, else by the configuration, for
+// the commands that only read it (audit verify and export, request show): they never
+// migrate or write it.
+func openReadOnly(ctx context.Context, dbFlag, configPath string, e env) (*storage.DB, error) {
+	path := dbFlag
+	if path == "" {
+		cfg, err := config.Load(configPath, e.getenv)
+		if err != nil {
+			return nil, err
+		}
+		path = cfg.DB
+	}
+	db, err := storage.OpenReadOnly(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	return db, nil
 }

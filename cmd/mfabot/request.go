@@ -22,7 +22,6 @@ import (
 	"github.com/mfabot/mfabot/bot/teams"
 	"github.com/mfabot/mfabot/cmd/mfabot/config"
 	"github.com/mfabot/mfabot/commands"
-	"github.com/mfabot/mfabot/storage"
 )
 
 // mfabot request asks for changes from the command line, with the configuration serve
@@ -496,17 +495,9 @@ func requestShow(ctx context.Context, args []string, e env) error {
 		fmt.Fprintf(e.stderr, "mfabot request show: give the request id, and --failed with --csv\n%s", requestUsage)
 		return exitError{code: 2}
 	}
-	path := *dbPath
-	if path == "" {
-		cfg, err := config.Load(*configPath, e.getenv)
-		if err != nil {
-			return err
-		}
-		path = cfg.DB
-	}
-	db, err := storage.Open(ctx, path)
+	db, err := openReadOnly(ctx, *dbPath, *configPath, e)
 	if err != nil {
-		return fmt.Errorf("open database: %w", err)
+		return err
 	}
 	defer db.Close()
 	r, err := db.Request(ctx, id)

@@ -292,4 +292,3 @@ func less(a, b Person) bool {
 func sortPeople(ps []Person) {
 	sort.Slice(ps, func(i, j int) bool { return less(ps[i], ps[j]) })
 }
-
