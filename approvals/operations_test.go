@@ -356,7 +356,7 @@ func TestSingleUserNotBehindBulk(t *testing.T) {
 			}
 			break
 		}
-		waitForChange(f)
+		f.notes.wait()
 	}
 	b, _ := f.svc.Request(context.Background(), bulk.ID)
 	if b.State != approvals.StateRunning {
@@ -365,14 +365,6 @@ func TestSingleUserNotBehindBulk(t *testing.T) {
 	close(hold)
 	cancel()
 	<-done
-}
-
-// waitForChange blocks until the fixture's notifier hears of anything.
-func waitForChange(f *fixture) {
-	n := f.notes.total()
-	for f.notes.total() == n {
-		f.notes.wait()
-	}
 }
 
 // Every kind the core knows is claimed by Run: a kind missing from the registry would

@@ -59,13 +59,9 @@ func (r *recorder) Notify(_ context.Context, req *approvals.Request, event strin
 	}
 }
 
-func (r *recorder) total() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.events)
-}
-
-// wait blocks until an event arrives (or has arrived since the last wait).
+// wait blocks until an event arrives (or has arrived since the last wait). Read the state
+// first, then wait: an event after the read always wakes the waiter, and a stale wake only
+// costs one more read.
 func (r *recorder) wait() {
 	r.mu.Lock()
 	if r.changed == nil {
