@@ -36,6 +36,10 @@ type Message struct {
 type Fact struct {
 	Label string
 	Value string
+	// Exact values (a Temporary Access Pass) are read aloud or copied character by
+	// character: a platform shows them in monospace and never lets a character of them
+	// turn into formatting.
+	Exact bool `json:",omitempty"`
 }
 
 // Section is a titled list: methods to delete, failed users, users still unregistered.

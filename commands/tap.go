@@ -22,7 +22,7 @@ func (d *Dispatcher) PassMessage(r *approvals.Request, p approvals.Pass) bot.Mes
 			"never by e-mail or chat: they sign in with it and register a new method at " + MFASetupURL + ".\n\n" +
 			"Only you see this message, and mfabot keeps no copy of the pass. Anyone holding it can sign in as " + p.UserName + " until it expires.",
 		Facts: []bot.Fact{
-			{Label: "Pass", Value: p.Value},
+			{Label: "Pass", Value: p.Value, Exact: true},
 			{Label: "Valid until", Value: p.Expires().UTC().Format(time.RFC3339)},
 			{Label: "Usable", Value: use},
 		},

@@ -122,6 +122,16 @@ func escape(s string) string {
 	return b.String()
 }
 
+// exact renders s as inline code, where Slack applies no formatting: mrkdwn has no escape
+// for *, _ or ~, so a pass like "*x7*Qp" would otherwise lose its asterisks to bold.
+// Inline code cannot hold a backtick; such a value is shown as escaped text.
+func exact(s string) string {
+	if strings.Contains(s, "`") {
+		return escape(s)
+	}
+	return "`" + escape(s) + "`"
+}
+
 // truncate cuts s to at most n characters, ending with "…" when it cut. On escaped text it
 // never splits an entity such as "&amp;".
 func truncate(s string, n int) string {
@@ -221,6 +231,9 @@ func factBlocks(facts []bot.Fact) []slackapi.Block {
 			value = "—"
 		}
 		s := escape(value)
+		if f.Exact {
+			s = exact(value)
+		}
 		if label != "" {
 			s = "*" + escape(label) + "*\n" + s
 		}

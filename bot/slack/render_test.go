@@ -59,6 +59,22 @@ func TestRenderEscapesUserText(t *testing.T) {
 	}
 }
 
+// TestRenderExactFact: an exact value (a Temporary Access Pass) is inline code, where no
+// character of it becomes formatting, with Slack's three control characters escaped.
+func TestRenderExactFact(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ value, want string }{
+		{"*x7*Qp_a_~b~", "*Pass*\n`*x7*Qp_a_~b~`"},
+		{"a&b<c>", "*Pass*\n`a&amp;b&lt;c&gt;`"},
+		{"no`code", "*Pass*\nno`code"}, // inline code cannot hold a backtick
+	} {
+		texts := mrkdwnTexts(t, slack.Render(bot.Message{Facts: []bot.Fact{{Label: "Pass", Value: tt.value, Exact: true}}}))
+		if len(texts) != 1 || texts[0].Text != tt.want {
+			t.Errorf("%q rendered as %+v; want %q", tt.value, texts, tt.want)
+		}
+	}
+}
+
 type textObj struct {
 	Type     string `json:"type"`
 	Text     string `json:"text"`

@@ -4,13 +4,11 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,31 +17,21 @@ import (
 	"github.com/mfabot/mfabot/graph/graphtest"
 )
 
-var (
-	buildOnce sync.Once
-	builtBin  string
-	buildErr  error
-)
+// asMfabot in a test process's environment makes the test binary mfabot itself (see
+// TestMain).
+const asMfabot = "MFABOT_TEST_BINARY_IS_MFABOT"
 
-// binary builds mfabot once per test run. deploy/packaging_test.go builds it with the
-// Dockerfile's very flags; here only its behaviour matters.
+// binary is the executable that the process tests run as mfabot: this test binary, whose
+// TestMain calls main when binaryEnv's marker is set. It is the same main and the same
+// code, without linking a second large executable for every run; deploy/packaging_test.go
+// builds the real one with the Dockerfile's very flags.
 func binary(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "mfabot-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		builtBin = filepath.Join(dir, "mfabot")
-		if out, err := exec.Command("go", "build", "-o", builtBin, ".").CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	bin, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return builtBin
+	return bin
 }
 
 // binaryEnv is the environment of an mfabot process pointed at graphtest and the Slack
@@ -54,7 +42,7 @@ func binaryEnv(t *testing.T, gs *graphtest.Server, fake *slacktest.Server, db, l
 	if err := os.WriteFile(certs, gs.AuthorityCertPEM(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return append(os.Environ(),
+	return append(os.Environ(), asMfabot+"=1",
 		"SSL_CERT_FILE="+certs,
 		"MFABOT_DB="+db, "MFABOT_LISTEN="+listen, "MFABOT_GRAPH_URL="+gs.URL(),
 		"AZURE_TENANT_ID="+gs.Tenant().ID(), "AZURE_CLIENT_ID="+gs.ClientID(), "AZURE_CLIENT_SECRET="+gs.ClientSecret(),
@@ -71,7 +59,7 @@ func binaryEnv(t *testing.T, gs *graphtest.Server, fake *slacktest.Server, db, l
 func TestServeBinaryStopsOnSIGTERM(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
-		t.Skip("testing.Short: builds and runs the binary")
+		t.Skip("testing.Short: runs mfabot as a process")
 	}
 	bin := binary(t)
 	gs := graphtest.Start(t, graphtest.Generate(graphtest.GenOptions{Seed: 1, Users: 50}), graphtest.Options{})
@@ -124,8 +112,8 @@ func TestServeBinaryStopsOnSIGTERM(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
+	out := <-logs // read to the end before Wait, which closes the pipe
 	err := cmd.Wait()
-	out := <-logs
 	if err != nil || time.Since(start) > 10*time.Second {
 		t.Fatalf("after SIGTERM: %v after %s\n%s", err, time.Since(start), out)
 	}
@@ -139,7 +127,7 @@ func TestServeBinaryStopsOnSIGTERM(t *testing.T) {
 func TestSummaryBinary(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
-		t.Skip("testing.Short: builds and runs the binary")
+		t.Skip("testing.Short: runs mfabot as a process")
 	}
 	bin := binary(t)
 	gs := graphtest.Start(t, graphtest.Generate(graphtest.GenOptions{Seed: 1, Users: 200}), graphtest.Options{})

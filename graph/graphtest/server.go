@@ -120,6 +120,17 @@ type Server struct {
 	stats          Stats
 	rng            *mrand.Rand
 	throttledUntil time.Time // ThrottleFor: every request answers 429 until then
+	hold           *hold     // HoldAfter
+}
+
+// hold is a HoldAfter in force: once left calls of op have been recorded, requests wait on
+// release.
+type hold struct {
+	op      string
+	left    int           // under Server.mu
+	held    chan struct{} // closed when the first request is held
+	heldOne sync.Once
+	release chan struct{}
 }
 
 // NewServer starts a server for t. Close it when done.
@@ -251,6 +262,49 @@ func (s *Server) ThrottleFor(d time.Duration) {
 	s.mu.Lock()
 	s.throttledUntil = s.o.Now().Add(d)
 	s.mu.Unlock()
+}
+
+// HoldAfter stops Graph once n more successful calls of op have been recorded: from then
+// on every Graph request waits, with no effect, until release is called (or its client
+// goes away, or the server closes). held is closed when the first request waits. A test
+// uses it to catch a client in the middle of bulk work at a point of its choosing, without
+// racing it: calls already under way finish, nothing new starts.
+func (s *Server) HoldAfter(op string, n int) (held <-chan struct{}, release func()) {
+	h := &hold{op: op, left: n, held: make(chan struct{}), release: make(chan struct{})}
+	s.mu.Lock()
+	s.hold = h
+	s.mu.Unlock()
+	var once sync.Once
+	return h.held, func() {
+		once.Do(func() {
+			s.mu.Lock()
+			if s.hold == h {
+				s.hold = nil
+			}
+			s.mu.Unlock()
+			close(h.release)
+		})
+	}
+}
+
+// wait holds r while a HoldAfter has run out; false means the client went away or the
+// server closed meanwhile, and the request is dropped.
+func (s *Server) wait(r *http.Request) bool {
+	s.mu.Lock()
+	h := s.hold
+	spent := h != nil && h.left <= 0
+	s.mu.Unlock()
+	if !spent {
+		return true
+	}
+	h.heldOne.Do(func() { close(h.held) })
+	select {
+	case <-h.release:
+		return true
+	case <-r.Context().Done():
+	case <-s.done:
+	}
+	return false
 }
 
 // SetLatency, SetFaults and SetLimits change the server's behaviour while it runs.
@@ -463,6 +517,9 @@ type request struct {
 }
 
 func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
+	if !s.wait(r) {
+		return
+	}
 	s.mu.Lock()
 	latency, faults := s.o.Latency, s.o.Faults
 	s.stats.Requests++
@@ -1361,6 +1418,9 @@ func (s *Server) record(c Call) {
 	c.Time = time.Now()
 	s.mu.Lock()
 	s.calls = append(s.calls, c)
+	if h := s.hold; h != nil && h.op == c.Op && c.Status < 300 {
+		h.left--
+	}
 	s.mu.Unlock()
 }
 

@@ -194,3 +194,39 @@ func errCode(body map[string]any) string {
 	code, _ := e["code"].(string)
 	return code
 }
+
+// HoldAfter lets the calls up to its count through, holds the next with no effect until
+// released, and then carries it out.
+func TestHoldAfter(t *testing.T) {
+	t.Parallel()
+	tenant := graphtest.Generate(graphtest.GenOptions{Seed: 1, Users: 5})
+	c := newClient(t, tenant, graphtest.Options{})
+	users := tenant.Users()
+	revoke := func(i int) int {
+		status, _, _ := c.do("POST", "/v1.0/users/"+users[i].ID+"/revokeSignInSessions", "")
+		return status
+	}
+	held, release := c.s.HoldAfter(graphtest.OpRevoke, 2)
+	for i := range 2 {
+		if status := revoke(i); status != 200 {
+			t.Fatalf("revoke %d before the hold: %d", i, status)
+		}
+	}
+	third := make(chan int, 1)
+	go func() { third <- revoke(2) }()
+	<-held
+	if n := c.s.Count(graphtest.OpRevoke, ""); n != 2 {
+		t.Errorf("%d revocations while held; want 2", n)
+	}
+	release()
+	if status := <-third; status != 200 {
+		t.Fatalf("held revoke answered %d after the release", status)
+	}
+	if n := c.s.Count(graphtest.OpRevoke, users[2].ID); n != 1 {
+		t.Errorf("the held revoke was carried out %d times; want once", n)
+	}
+	if status := revoke(3); status != 200 {
+		t.Errorf("revoke after the release: %d", status)
+	}
+	release() // a second release is harmless
+}
