@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"flag"
 	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,10 +26,20 @@ import (
 
 // TestMain stops the throwaway PostgreSQL server the replica tests start. In a process
 // started with binaryEnv it is mfabot instead: main runs, and no test.
+//
+// These end-to-end tests mostly wait (on mfabot processes, fakes, a browser), so unless
+// -test.parallel is given, four of them run at once instead of GOMAXPROCS: on the 2-core
+// CI machine that halves the package's wall time.
 func TestMain(m *testing.M) {
 	if os.Getenv(asMfabot) == "1" {
 		main()
 		return
+	}
+	flag.Parse()
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given {
+		_ = flag.Set("test.parallel", strconv.Itoa(max(4, runtime.GOMAXPROCS(0))))
 	}
 	os.Exit(storagetest.Main(m))
 }
