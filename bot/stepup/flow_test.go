@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -69,6 +70,7 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 type envOptions struct {
 	context string // the authentication context step-up asks for
 	cert    bool   // the app redeems codes with a certificate instead of its secret
+	https   bool   // mfabot is reached on https, as it is anywhere but on loopback
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -89,7 +91,12 @@ func newEnv(t *testing.T, o envOptions) *env {
 	e.cleo = approvals.Actor{Platform: "slack", ID: "UCLEO", Name: "Cleo Approver", EntraID: cleoU.ID}
 
 	var handler http.Handler = http.NotFoundHandler()
-	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	serve := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) })
+	if o.https {
+		e.srv = httptest.NewTLSServer(serve)
+	} else {
+		e.srv = httptest.NewServer(serve)
+	}
 	t.Cleanup(e.srv.Close)
 	e.gs = graphtest.Start(t, tenant, graphtest.Options{Now: e.clock.Now, RedirectURIs: []string{e.srv.URL + stepup.CallbackPath}})
 
@@ -152,7 +159,17 @@ func (e *env) link(a approvals.Actor, id string) string {
 // browser is a person's browser: cookies, and each redirect seen, not followed.
 func (e *env) browser() *http.Client {
 	jar, _ := cookiejar.New(nil)
-	return &http.Client{Transport: e.gs.HTTPClient().Transport, Jar: jar,
+	transport := e.gs.HTTPClient().Transport
+	if e.srv.TLS != nil {
+		// A browser that trusts both mfabot's certificate and the authority's.
+		roots := x509.NewCertPool()
+		roots.AddCert(e.srv.Certificate())
+		roots.AppendCertsFromPEM(e.gs.AuthorityCertPEM())
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.TLSClientConfig = &tls.Config{RootCAs: roots}
+		transport = t
+	}
+	return &http.Client{Transport: transport, Jar: jar,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
@@ -296,6 +313,37 @@ func TestStepUpApproves(t *testing.T) {
 	}
 	if n := e.gs.IDTokensIssued(); n != 1 {
 		t.Fatalf("%d ID tokens issued", n)
+	}
+}
+
+// On https the cookie that binds a sign-in to its browser is Secure and SameSite=None:
+// Entra's answer is a cross-site POST, which a Lax cookie would not come back with.
+func TestStepUpOnHTTPS(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{https: true})
+	id := e.request()
+	link := e.link(e.ben, id)
+	if !strings.HasPrefix(link, "https://") {
+		t.Fatalf("link %s", link)
+	}
+	c := e.browser()
+	if p := do(t, c, http.MethodGet, link, nil); p.status != http.StatusOK {
+		t.Fatalf("link page %d:\n%s", p.status, p.body)
+	}
+	p := do(t, c, http.MethodPost, link, url.Values{})
+	cookies := (&http.Response{Header: p.header}).Cookies()
+	if p.status != http.StatusSeeOther || len(cookies) != 1 {
+		t.Fatalf("start answered %d with cookies %v", p.status, p.header.Values("Set-Cookie"))
+	}
+	if ck := cookies[0]; !ck.Secure || ck.SameSite != http.SameSiteNoneMode || !ck.HttpOnly || ck.Path != "/stepup/" {
+		t.Errorf("binding cookie %q: want Secure, SameSite=None, HttpOnly, Path=/stepup/", p.header.Get("Set-Cookie"))
+	}
+	action, fields := e.signIn(c, p.header.Get("Location"), e.benUPN, graphtest.SignInMFA)
+	if p := do(t, c, http.MethodPost, action, fields); p.status != http.StatusOK || !strings.Contains(p.body, "Approved "+id) {
+		t.Fatalf("callback %d:\n%s", p.status, p.body)
+	}
+	if st, n := e.state(id); st != approvals.StateApproved || n != 1 {
+		t.Fatalf("request %s with %d approvals", st, n)
 	}
 }
 
