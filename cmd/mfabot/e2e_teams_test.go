@@ -185,6 +185,69 @@ func TestTeamsEndToEnd(t *testing.T) {
 		}
 		return false
 	})
+	// A bulk reset from Teams: the command answers with a card form; its submission makes
+	// one request for the pasted list, with the unknown row refused before it, and Ben's
+	// approval runs it.
+	bulk := c.activity("message", annAADObject, "ann")
+	bulk["id"] = "1700000000700"
+	bulk["text"] = "<at>mfabot</at> mfa reset-bulk"
+	bulk["entities"] = msg["entities"]
+	if st, body := c.post(c.good(), bulk); st != 200 {
+		t.Fatalf("reset-bulk: %d %s", st, body)
+	}
+	waitFor(t, "the reset-bulk form", func() bool {
+		for _, call := range conn.Succeeded() {
+			if card := mustJSON(call.Card()); strings.Contains(card, `"command":"reset-bulk"`) && strings.Contains(card, `"type":"Input.Text"`) {
+				return true
+			}
+		}
+		return false
+	})
+	megan, _ := app.Graph.Tenant().User(graphtest.MeganUPN)
+	alex, _ := app.Graph.Tenant().User(graphtest.AlexUPN)
+	submit := c.activity("invoke", annAADObject, "ann")
+	submit["name"] = "adaptiveCard/action"
+	submit["value"] = map[string]any{"action": map[string]any{"type": "Action.Execute", "verb": "command", "data": map[string]any{
+		"command": "reset-bulk", "mfabotForm": "1", "users": graphtest.MeganUPN + "\nnobody@contoso.com\n" + alex.ID, "reason": "phishing wave",
+	}}, "trigger": "manual"}
+	if st, body := c.post(c.good(), submit); st != 200 {
+		t.Fatalf("reset-bulk form: %d %s", st, body)
+	}
+	var bulkReq *approvals.Request
+	for _, r := range app.requests(t) {
+		if r.Kind == approvals.KindResetBulk {
+			bulkReq = r
+		}
+	}
+	if bulkReq == nil || bulkReq.Preview.Bulk == nil || len(bulkReq.Preview.Bulk.Users) != 2 || len(bulkReq.Preview.Bulk.Refused) != 1 ||
+		bulkReq.Preview.Bulk.Refused[0].Value != "nobody@contoso.com" || bulkReq.Reason != "phishing wave" {
+		t.Fatalf("bulk request = %+v", bulkReq)
+	}
+	var bulkCard string
+	waitFor(t, "the bulk reset's approval card", func() bool {
+		for _, call := range conn.Succeeded() {
+			if card := call.Card(); card != nil && call.Op == "send" && strings.Contains(mustJSON(card), bulkReq.ID) && strings.Contains(mustJSON(card), "nobody@contoso.com") {
+				bulkCard = call.ActivityID
+				return true
+			}
+		}
+		return false
+	})
+	if st, body := c.post(c.good(), c.invoke(benAADObject, "ben", "approve "+bulkReq.ID, bulkCard)); st != 200 {
+		t.Fatalf("approve the bulk reset: %d %s", st, body)
+	}
+	waitFor(t, "the bulk reset to succeed", func() bool {
+		r, _ := app.DB.Request(context.Background(), bulkReq.ID)
+		return r.State == approvals.StateSucceeded
+	})
+	for _, u := range []graphtest.User{megan, alex} {
+		for _, m := range app.Graph.Tenant().Methods(u.ID) {
+			if m.Type != graphtest.MethodPassword {
+				t.Errorf("%s still has %s", u.UserPrincipalName, m.Type)
+			}
+		}
+	}
+
 	for _, call := range conn.Calls() {
 		if !ts.Valid(call.Bearer) {
 			t.Fatalf("the connector got a token the authority did not issue")
