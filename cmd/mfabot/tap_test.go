@@ -158,7 +158,9 @@ func TestTAPOnlyToRequester(t *testing.T) {
 	var everywhere []struct{ where, text string }
 	// Passes have characters (&, *, …) that JSON and mrkdwn escape: each text is searched
 	// as a reader would see it.
-	add := func(where, text string) { everywhere = append(everywhere, struct{ where, text string }{where, unescaped(text)}) }
+	add := func(where, text string) {
+		everywhere = append(everywhere, struct{ where, text string }{where, unescaped(text)})
+	}
 	for i, c := range fake.Calls() {
 		add(fmt.Sprintf("Slack call %d %s to %s/%s", i, c.Method, c.Args["channel"], c.Args["user"]), fmt.Sprint(c.Args))
 	}
