@@ -86,6 +86,10 @@ type keyCache struct {
 	attemptAt time.Time
 	running   *keyFetch // the fetch in flight, nil when none
 	waiting   int       // callers waiting for running
+	// waitersChanged, when set, is called with mu held each time waiting changes. Nil in
+	// the service; tests set it (export_test.go) because the moment a request joins or
+	// leaves a fetch shows nowhere outside the cache.
+	waitersChanged func()
 }
 
 // keyFetch is one fetch of the key set; done is closed when it has finished and the
@@ -121,6 +125,7 @@ func (k *keyCache) key(ctx context.Context, kid string) (signingKey, error) {
 		return k.lookup(kid)
 	}
 	k.waiting++
+	k.noteWaiters()
 	k.mu.Unlock()
 
 	select {
@@ -130,11 +135,19 @@ func (k *keyCache) key(ctx context.Context, kid string) (signingKey, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.waiting--
+	k.noteWaiters()
 	select {
 	case <-f.done:
 		return k.lookup(kid)
 	default:
 		return signingKey{}, fmt.Errorf("%w: %w", errGaveUp, context.Cause(ctx))
+	}
+}
+
+// noteWaiters tells waitersChanged that waiting changed; k.mu is held.
+func (k *keyCache) noteWaiters() {
+	if k.waitersChanged != nil {
+		k.waitersChanged()
 	}
 }
 

@@ -83,7 +83,10 @@ func TestInboundAuthChecksActivity(t *testing.T) {
 			if status != tt.want {
 				t.Errorf("status %d, want %d", status, tt.want)
 			}
-			time.Sleep(30 * time.Millisecond)
+			// Close waits for any dispatch started; then the count is final.
+			if err := h.a.Close(context.Background()); err != nil {
+				t.Fatal(err)
+			}
 			if n := h.disp.count(); n != 0 {
 				t.Errorf("dispatcher called %d times", n)
 			}
@@ -272,18 +275,6 @@ func TestInboundOnlyPOST(t *testing.T) {
 	}
 }
 
-// waitUntil polls cond; the bound only turns a hang into a failure.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // TestInboundAuthKeyFetchSurvivesHangUp plays the attack on the key fetch: an
 // unauthenticated request naming an unknown key starts the fetch and hangs up while the
 // key endpoint is slow. The fetch goes on regardless, and a genuine request waiting for it
@@ -305,15 +296,11 @@ func TestInboundAuthKeyFetchSurvivesHangUp(t *testing.T) {
 			t.Errorf("request 1 was answered %d while the keys were held", resp.StatusCode)
 		}
 	}()
-	select {
-	case <-arrived:
-	case <-time.After(15 * time.Second):
-		t.Fatal("the key fetch never reached the key endpoint")
-	}
-	waitUntil(t, "request 1 to wait for the keys", func() bool { return teams.KeyWaiters(h.a) == 1 })
+	await(t, arrived, "the key fetch to reach the key endpoint")
+	await(t, teams.KeyWaitersReach(h.a, 1), "request 1 to wait for the keys")
 	hangUp()
 	<-gone
-	waitUntil(t, "request 1 to give up waiting", func() bool { return teams.KeyWaiters(h.a) == 0 })
+	await(t, teams.KeyWaitersReach(h.a, 0), "request 1 to give up waiting")
 
 	// A genuine request joins the fetch still in flight.
 	answered := make(chan int, 1)
@@ -321,11 +308,12 @@ func TestInboundAuthKeyFetchSurvivesHangUp(t *testing.T) {
 		status, _ := h.post(t, h.token(), h.message("<at>mfabot</at> help"))
 		answered <- status
 	}()
-	waitUntil(t, "the genuine request to wait for the keys", func() bool { return teams.KeyWaiters(h.a) == 1 || len(answered) > 0 })
 	select {
+	case <-teams.KeyWaitersReach(h.a, 1):
 	case status := <-answered:
 		t.Fatalf("genuine request answered %d before the keys came", status)
-	default:
+	case <-time.After(hangLimit):
+		t.Fatal("timed out waiting for the genuine request to wait for the keys")
 	}
 	release()
 	if status := <-answered; status != http.StatusOK {

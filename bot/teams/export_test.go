@@ -8,10 +8,25 @@ func SetRetryBase(a *Adapter, base time.Duration) {
 	a.conn.retry.max = 4 * base
 }
 
-// KeyWaiters is how many requests are waiting for the signing-key fetch in flight.
-func KeyWaiters(a *Adapter) int {
+// KeyWaitersReach returns a channel closed once exactly n requests wait for the
+// signing-key fetch in flight (at once when they already do). It watches the count as it
+// changes, so a test acts at that moment without polling; one watch at a time, a later
+// call replaces an earlier one still waiting.
+func KeyWaitersReach(a *Adapter, n int) <-chan struct{} {
 	k := a.auth.keys
+	reached := make(chan struct{})
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return k.waiting
+	if k.waiting == n {
+		close(reached)
+		k.waitersChanged = nil
+		return reached
+	}
+	k.waitersChanged = func() {
+		if k.waiting == n {
+			close(reached)
+			k.waitersChanged = nil
+		}
+	}
+	return reached
 }

@@ -76,7 +76,7 @@ func (f *fakeDispatcher) next(t *testing.T) bot.Event {
 	select {
 	case ev := <-f.ch:
 		return ev
-	case <-time.After(5 * time.Second):
+	case <-time.After(hangLimit):
 		t.Fatal("dispatcher was not called")
 		return bot.Event{}
 	}
@@ -93,11 +93,58 @@ func (c *staticCredential) GetToken(context.Context, policy.TokenRequestOptions)
 	return azcore.AccessToken{Token: c.token, ExpiresOn: time.Now().Add(time.Hour)}, nil
 }
 
+// hangLimit bounds every wait of these tests for something that is announced. It only
+// turns a hang into a failure: what they wait for takes milliseconds, even on a loaded
+// machine.
+const hangLimit = 15 * time.Second
+
+// await receives from ch, failing the test when nothing comes within hangLimit.
+func await[T any](t testing.TB, ch <-chan T, what string) T {
+	t.Helper()
+	timer := time.NewTimer(hangLimit)
+	defer timer.Stop()
+	select {
+	case v := <-ch:
+		return v
+	case <-timer.C:
+		t.Fatalf("timed out waiting for %s", what)
+		var zero T
+		return zero
+	}
+}
+
+// refStore is the database as the adapter's ConversationStore, announcing every write:
+// the adapter stores references in the background, after it has answered the activity
+// that taught them.
+type refStore struct {
+	*storage.DB
+
+	mu      sync.Mutex
+	written chan struct{} // closed, and replaced, after each write
+}
+
+func (s *refStore) PutConversation(ctx context.Context, platform, id string, data []byte) error {
+	err := s.DB.PutConversation(ctx, platform, id, data)
+	s.mu.Lock()
+	close(s.written)
+	s.written = make(chan struct{})
+	s.mu.Unlock()
+	return err
+}
+
+// nextWrite is closed after the next write.
+func (s *refStore) nextWrite() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.written
+}
+
 type harness struct {
 	auth  *teamstest.Authority
 	conn  *teamstest.Connector
 	disp  *fakeDispatcher
 	db    *storage.DB
+	store *refStore // db, as the adapter writes it
 	cred  *staticCredential
 	clock *approvalstest.Clock
 	a     *teams.Adapter
@@ -114,19 +161,22 @@ func newHarness(t testing.TB, configure ...func(*teams.Config)) *harness {
 		cred:  &staticCredential{token: "bot-connector-token"},
 		clock: approvalstest.NewClock(time.Now()),
 	}
+	h.store = &refStore{DB: h.db, written: make(chan struct{})}
 	cfg := teams.Config{
-		AppID:         appID,
-		TenantID:      tenantID,
-		OpenIDURL:     h.auth.OpenIDURL(),
-		Channel:       channelID,
-		Credential:    h.cred,
-		Clock:         h.clock,
-		InvokeTimeout: 2 * time.Second,
+		AppID:      appID,
+		TenantID:   tenantID,
+		OpenIDURL:  h.auth.OpenIDURL(),
+		Channel:    channelID,
+		Credential: h.cred,
+		Clock:      h.clock,
+		// Far beyond a prompt answer, so that a loaded machine never turns one into the
+		// last-known-card path; the tests of a slow core set their own.
+		InvokeTimeout: time.Minute,
 	}
 	for _, f := range configure {
 		f(&cfg)
 	}
-	a, err := teams.New(cfg, h.disp, h.db)
+	a, err := teams.New(cfg, h.disp, h.store)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -226,16 +276,20 @@ func (h *harness) refs(t *testing.T) []teams.ConversationRef {
 // waitRefs waits until at least n references are stored.
 func (h *harness) waitRefs(t *testing.T, n int) []teams.ConversationRef {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	timer := time.NewTimer(hangLimit)
+	defer timer.Stop()
 	for {
+		// Taken before the references are read, so that a write in between is not missed.
+		written := h.store.nextWrite()
 		refs := h.refs(t)
 		if len(refs) >= n {
 			return refs
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-written:
+		case <-timer.C:
 			t.Fatalf("%d conversation references stored, want %d: %+v", len(refs), n, refs)
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 

@@ -263,7 +263,10 @@ func TestInvokeRefusalShownToClicker(t *testing.T) {
 	if !strings.Contains(string(b), "You cannot approve your own request.") || !strings.Contains(string(b), "attention") {
 		t.Errorf("first element is not the refusal: %s", b)
 	}
-	time.Sleep(50 * time.Millisecond)
+	// Close waits for the work the invoke started; then the connector's calls are final.
+	if err := h.a.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	if calls := h.conn.Calls(); len(calls) != 0 {
 		t.Errorf("a private refusal went to the conversation: %d calls", len(calls))
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -202,26 +201,41 @@ func TestUpdateEscapesIDsAndCoalesces(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The first update is held up by a 429 (Retry-After 1 s); meanwhile five more states come.
-	h.conn.Fail(http.StatusTooManyRequests, 1, "1")
-	var wg sync.WaitGroup
-	errs := make([]error, 6)
-	wg.Add(1)
-	go func() { defer wg.Done(); errs[0] = h.a.Update(context.Background(), ref, *pendingCard("state 1")) }()
-	time.Sleep(200 * time.Millisecond)
-	for i := 2; i <= 6; i++ {
-		wg.Add(1)
+	// The first update is held at the Connector, then throttled once; meanwhile five more
+	// states come.
+	h.conn.Fail(http.StatusTooManyRequests, 1, "0")
+	arrived, release := h.conn.Hold(t)
+	errs := make([]error, 7)
+	returned := make(chan int, 6)
+	update := func(i int) {
 		go func() {
-			defer wg.Done()
-			errs[i-1] = h.a.Update(context.Background(), ref, *pendingCard(fmt.Sprintf("state %d", i)))
+			errs[i] = h.a.Update(context.Background(), ref, *pendingCard(fmt.Sprintf("state %d", i)))
+			returned <- i
 		}()
-		time.Sleep(20 * time.Millisecond)
 	}
-	wg.Wait()
-	for i, err := range errs {
+	update(1)
+	await(t, arrived, "the first update to reach the Connector")
+	// A state that waits is replaced by the next one, and its Update returns. Each return
+	// thus shows that every state started so far is queued, so state 6 is queued last,
+	// whatever the order the goroutines run in.
+	update(2)
+	for i := 3; i <= 6; i++ {
+		update(i)
+		if j := await(t, returned, fmt.Sprintf("an update replaced by state %d", i)); j == 1 || j == 6 {
+			t.Fatalf("update %d returned while the first one was held", j)
+		}
+	}
+	release()
+	for range 2 {
+		await(t, returned, "the first and the last update")
+	}
+	for i, err := range errs[1:] {
 		if err != nil {
 			t.Errorf("update %d: %v", i+1, err)
 		}
+	}
+	if calls := h.conn.Calls(); len(calls) != 4 || calls[1].Status != http.StatusTooManyRequests {
+		t.Errorf("calls: %+v, want the post, the throttled first update, its retry and the last update", calls)
 	}
 	var sent []string
 	for _, c := range h.conn.Succeeded() {

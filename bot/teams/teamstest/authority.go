@@ -46,7 +46,7 @@ type Authority struct {
 	abandoned   int   // held JWKS requests whose client went away
 }
 
-// hold is a gate for JWKS requests.
+// hold is a gate for requests: the Authority's JWKS requests, or any of the Connector's.
 type hold struct {
 	arrived  chan struct{}
 	released chan struct{}

@@ -63,7 +63,7 @@ type fault struct {
 // records every request with the bearer token it came with, enforces the limits a bot
 // meets in Teams (a bearer token, the message size, 7 operations per second per
 // conversation, updates only of existing activities, personal chats only with people who
-// can be reached) and can be told to fail the next requests.
+// can be reached) and can be told to fail the next requests or to hold them.
 type Connector struct {
 	// URL is the serviceUrl to put in activities, with its trailing slash.
 	URL string
@@ -71,6 +71,8 @@ type Connector struct {
 
 	mu          sync.Mutex
 	calls       []Call
+	recorded    chan struct{} // closed, and replaced, when a call is recorded
+	hold        *hold         // requests wait while set
 	faults      []fault
 	nextID      int
 	activities  map[string]bool // conversation + "|" + activity id
@@ -82,7 +84,7 @@ type Connector struct {
 // NewConnector starts a fake Connector that stops when the test ends.
 func NewConnector(tb testing.TB) *Connector {
 	tb.Helper()
-	c := &Connector{activities: map[string]bool{}, unreachable: map[string]bool{}, rate: map[string][]time.Time{}}
+	c := &Connector{recorded: make(chan struct{}), activities: map[string]bool{}, unreachable: map[string]bool{}, rate: map[string][]time.Time{}}
 	c.srv = httptest.NewServer(http.HandlerFunc(c.serve))
 	tb.Cleanup(c.srv.Close)
 	c.URL = c.srv.URL + "/amer/"
@@ -97,6 +99,29 @@ func (c *Connector) Fail(status, n int, retryAfter string) {
 	for range n {
 		c.faults = append(c.faults, fault{status: status, retryAfter: retryAfter})
 	}
+}
+
+// Hold makes requests wait, before they are handled, until release is called, as a slow
+// Connector would; each one that arrives is announced on arrived. A test thus knows that
+// an operation is in flight, and for as long as it likes. release is also called when the
+// test ends.
+func (c *Connector) Hold(tb testing.TB) (arrived <-chan struct{}, release func()) {
+	h := &hold{arrived: make(chan struct{}, 64), released: make(chan struct{})}
+	c.mu.Lock()
+	c.hold = h
+	c.mu.Unlock()
+	release = func() {
+		h.once.Do(func() {
+			c.mu.Lock()
+			if c.hold == h {
+				c.hold = nil
+			}
+			c.mu.Unlock()
+			close(h.released)
+		})
+	}
+	tb.Cleanup(release)
+	return h.arrived, release
 }
 
 // RequireToken makes the fake answer 401 to requests whose bearer token ok refuses.
@@ -140,19 +165,26 @@ func (c *Connector) Succeeded() []Call {
 	return out
 }
 
-// WaitSucceeded waits until at least n requests have succeeded and returns them.
+// WaitSucceeded waits until at least n requests have succeeded and returns them; timeout
+// only turns a hang into a failure.
 func (c *Connector) WaitSucceeded(tb testing.TB, n int, timeout time.Duration) []Call {
 	tb.Helper()
-	deadline := time.Now().Add(timeout)
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
 	for {
+		// Taken before the calls are read, so that a call recorded in between is not missed.
+		c.mu.Lock()
+		recorded := c.recorded
+		c.mu.Unlock()
 		got := c.Succeeded()
 		if len(got) >= n {
 			return got
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-recorded:
+		case <-timer.C:
 			tb.Fatalf("fake connector: %d successful requests after %v, want %d; all: %s", len(got), timeout, n, c.describe())
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -168,11 +200,27 @@ var dataURIRE = regexp.MustCompile(`data:image/[a-z]+;base64,[A-Za-z0-9+/=]*`)
 
 func (c *Connector) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 4<<20))
+	c.mu.Lock()
+	h := c.hold
+	c.mu.Unlock()
+	if h != nil {
+		select {
+		case h.arrived <- struct{}{}:
+		default:
+		}
+		select {
+		case <-h.released:
+		case <-r.Context().Done():
+			return // the client went away: nothing was handled, nothing is recorded
+		}
+	}
 	call := Call{Method: r.Method, RawPath: r.URL.EscapedPath(), Bearer: trimBearer(r.Header.Get("Authorization")), Body: body, At: time.Now()}
 	status, resp, header := c.handle(&call, r)
 	call.Status = status
 	c.mu.Lock()
 	c.calls = append(c.calls, call)
+	close(c.recorded)
+	c.recorded = make(chan struct{})
 	c.mu.Unlock()
 	for k, v := range header {
 		w.Header().Set(k, v)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mfabot/mfabot/bot/teams/teamstest"
 )
@@ -65,6 +66,34 @@ func TestConnectorThrottlesPerConversation(t *testing.T) {
 	}
 	if got := send(t, c, http.MethodPost, "/v3/conversations/other/activities", "t", body); got != http.StatusCreated {
 		t.Errorf("another conversation: status %d", got)
+	}
+}
+
+func TestConnectorHold(t *testing.T) {
+	c := teamstest.NewConnector(t)
+	arrived, release := c.Hold(t)
+	status := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, c.URL+"v3/conversations/c/activities", strings.NewReader(`{"type":"message","text":"hi"}`))
+		req.Header.Set("Authorization", "Bearer t")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			status <- 0
+			return
+		}
+		resp.Body.Close()
+		status <- resp.StatusCode
+	}()
+	<-arrived
+	if n := len(c.Calls()); n != 0 {
+		t.Errorf("%d calls recorded while the request is held", n)
+	}
+	release()
+	if got := <-status; got != http.StatusCreated {
+		t.Errorf("status %d after the release, want 201", got)
+	}
+	if got := c.WaitSucceeded(t, 1, time.Minute); got[0].Op != "send" {
+		t.Errorf("calls = %+v", got)
 	}
 }
 
