@@ -334,15 +334,29 @@ func (a *Adapter) cardAnswer(act *activity, msg bot.Message, note *bot.Message) 
 }
 
 // finishLateInvoke delivers the outcome of a card action that outlived its invoke: the
-// card is updated in place for everyone, and a reply goes to the conversation.
+// card is updated in place for everyone; a public reply goes to the conversation, and one
+// meant for the presser alone (a refusal, a step-up link), which the answered invoke can
+// no longer show them, to their personal chat, never to the conversation.
 func (a *Adapter) finishLateInvoke(ctx context.Context, act *activity, refresh bool, resp bot.Response) {
 	if resp.Card != nil && act.ReplyToID != "" {
 		if err := a.updateActivity(ctx, act.ServiceURL, act.Conversation.ID, act.ReplyToID, *resp.Card); err != nil {
 			a.log.Error("update teams card", slog.String("activity", act.ReplyToID), slog.Any(approvals.LogErr, err))
 		}
 	}
-	if resp.Reply != nil && !refresh {
+	if resp.Reply == nil || refresh {
+		return
+	}
+	if resp.Public {
 		a.replyTo(ctx, act, *resp.Reply)
+		return
+	}
+	actor, ok := actorOf(act)
+	if !ok {
+		return // onInvoke answered such an activity without dispatching it
+	}
+	if err := a.Tell(ctx, bot.Recipient{Actor: &actor}, *resp.Reply); err != nil {
+		a.log.Warn("a late answer meant for the presser alone could not reach their personal chat; it was not shown",
+			slog.String("actor", actor.Key()), slog.String("title", resp.Reply.Title), slog.Any(approvals.LogErr, err))
 	}
 }
 

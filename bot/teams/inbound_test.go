@@ -365,6 +365,47 @@ func TestInvokeSlowCoreAnsweredWithLastCardThenUpdated(t *testing.T) {
 	}
 }
 
+// A refusal meant for the presser alone that comes after the invoke was answered goes to
+// their personal chat, never to the shared conversation.
+func TestInvokeLateRefusalStaysPrivate(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(c *teams.Config) { c.InvokeTimeout = 100 * time.Millisecond })
+	h.storeChannel(t)
+	// Ann talked to mfabot in her personal chat once: mfabot knows how to reach her.
+	act := h.activity("message")
+	act["conversation"] = map[string]any{"id": "a:1personal-ann", "conversationType": "personal", "tenantId": tenantID}
+	act["channelData"] = map[string]any{"tenant": map[string]any{"id": tenantID}}
+	act["text"] = "help"
+	h.post(t, h.token(), act)
+	h.disp.next(t)
+	h.waitRefs(t, 2)
+	ref, err := h.a.Post(context.Background(), *pendingCard("pending"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	h.disp.set(func(ctx context.Context, ev bot.Event) bot.Response {
+		<-release // answered only after the invoke gave up waiting
+		return bot.Response{Card: pendingCard("pending"), Reply: &bot.Message{Title: "Refused", Text: "You cannot approve your own request."}}
+	})
+	if status, _ := h.post(t, h.token(), h.invoke("command", map[string]any{"command": "approve R-7K2Q"}, ref.MessageID)); status != http.StatusOK {
+		t.Fatalf("status %d", status)
+	}
+	close(release)
+	if err := h.a.Close(context.Background()); err != nil { // waits for the late answer
+		t.Fatal(err)
+	}
+	var sent []string
+	for _, c := range h.conn.Calls() {
+		if strings.Contains(string(c.Body), "your own request") {
+			sent = append(sent, c.Op+" "+c.ConversationID)
+		}
+	}
+	if len(sent) != 1 || sent[0] != "send a:1personal-ann" {
+		t.Fatalf("the refusal went to %v; want Ann's personal chat only", sent)
+	}
+}
+
 func TestSubmitFallbackUpdatesCardAndReplies(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
