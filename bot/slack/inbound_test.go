@@ -389,23 +389,33 @@ func TestShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.waitEvent(t)
-	stopped := make(chan error, 1)
-	go func() { stopped <- f.ad.Close(ctx) }()
-	select {
-	case err := <-stopped:
-		t.Fatalf("Shutdown returned (%v) while a command was being handled", err)
-	case <-time.After(100 * time.Millisecond):
+	type closed struct {
+		err     error
+		replies int // response_url calls when Close returned
 	}
+	stopped := make(chan closed, 1)
+	go func() {
+		err := f.ad.Close(ctx)
+		stopped <- closed{err, len(f.slack.Calls("response_url"))}
+	}()
+	// Polled: Close announces nothing before it returns, and it must not return yet.
+	waitUntil(t, "Close to begin", f.ad.Closing)
 	ans, err := f.sender.Command(ctx, f.slack.Command(f.ann, slacktest.Channel, "status ann"))
 	if err != nil || ans.Status != http.StatusServiceUnavailable {
 		t.Fatalf("during shutdown: %d %v, want 503", ans.Status, err)
 	}
-	close(release)
-	if err := <-stopped; err != nil {
-		t.Fatal(err)
+	select {
+	case c := <-stopped:
+		t.Fatalf("Shutdown returned (%v) while a command was being handled", c.err)
+	default:
 	}
-	if c := f.slack.Calls("response_url"); len(c) != 1 {
-		t.Fatalf("the reply of the command in flight was not delivered before Shutdown returned: %d", len(c))
+	close(release)
+	c := <-stopped
+	if c.err != nil {
+		t.Fatal(c.err)
+	}
+	if c.replies != 1 {
+		t.Fatalf("the reply of the command in flight was not delivered before Shutdown returned: %d", c.replies)
 	}
 }
 

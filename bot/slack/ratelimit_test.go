@@ -7,6 +7,7 @@ import (
 
 	"github.com/mfabot/mfabot/approvals"
 	"github.com/mfabot/mfabot/bot"
+	"github.com/mfabot/mfabot/bot/slack"
 	"github.com/mfabot/mfabot/bot/slack/slacktest"
 )
 
@@ -16,7 +17,8 @@ import (
 // method, while other methods (conversations.open) go ahead at once.
 func TestRateLimitHoldsTheMethod(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, newRecorder(nil))
+	logs := newLogWatch()
+	f := newFixtureWith(t, newRecorder(nil), nil, func(c *slack.Config) { c.Logger = logs.logger() })
 	f.slack.AddUser(slacktest.User{ID: "UBOB", Name: "bob"})
 	ctx := context.Background()
 	f.slack.RateLimit("chat.postMessage", 1, time.Second)
@@ -34,9 +36,9 @@ func TestRateLimitHoldsTheMethod(t *testing.T) {
 	if !limited.RateLimited {
 		t.Fatalf("first chat.postMessage = %+v, want the 429", limited)
 	}
-	// Give Post a moment to take in the 429 (well within its Retry-After) before the
-	// direct message asks for the same method.
-	time.Sleep(100 * time.Millisecond)
+	// The direct message must ask for the method only once Post has taken in the 429,
+	// which the adapter logs right after putting the method on hold.
+	logs.wait(t, "slack rate limited", 1)
 	if err := f.ad.Tell(ctx, bot.Recipient{Actor: &approvals.Actor{Platform: "slack", ID: "UBOB"}}, bot.Message{Title: "Approved"}); err != nil {
 		t.Fatal(err)
 	}

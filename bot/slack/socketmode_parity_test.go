@@ -29,9 +29,10 @@ type socketAdapter struct {
 // runs RunSocketMode and waits until the socket is open. The test's cleanup stops it.
 func startSocketMode(t *testing.T, fake *slacktest.Server, d *recorder, ann slacktest.User) *socketAdapter {
 	t.Helper()
+	logs := newLogWatch()
 	cfg := slack.Config{
 		BotToken: slacktest.BotToken, AppToken: slacktest.AppToken, APIURL: fake.APIURL(), Channel: slacktest.Channel,
-		UserMap: map[string]string{"UANN": "oid-ann"},
+		UserMap: map[string]string{"UANN": "oid-ann"}, Logger: logs.logger(),
 	}
 	ad, err := slack.New(cfg, d, nil)
 	if err != nil {
@@ -49,12 +50,10 @@ func startSocketMode(t *testing.T, fake *slacktest.Server, d *recorder, ann slac
 		}
 		_ = ad.Close(context.Background())
 	})
-	deadline := time.Now().Add(5 * time.Second)
-	for ad.Ready() != nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("socket mode never ready: %v", ad.Ready())
-		}
-		time.Sleep(5 * time.Millisecond)
+	// The adapter logs the socket's opening right after marking itself ready.
+	logs.wait(t, "slack socket mode connected", 1)
+	if err := ad.Ready(); err != nil {
+		t.Fatalf("socket mode not ready with the socket open: %v", err)
 	}
 	return s
 }

@@ -18,7 +18,9 @@ func TestSocketMode(t *testing.T) {
 	ann := slacktest.User{ID: "UANN", Name: "ann", RealName: "Ann Admin"}
 	fake.AddUser(ann)
 	d := newRecorder(nil)
-	ad, err := slack.New(slack.Config{BotToken: slacktest.BotToken, AppToken: slacktest.AppToken, APIURL: fake.APIURL(), Channel: slacktest.Channel}, d, nil)
+	logs := newLogWatch()
+	ad, err := slack.New(slack.Config{BotToken: slacktest.BotToken, AppToken: slacktest.AppToken, APIURL: fake.APIURL(), Channel: slacktest.Channel,
+		Logger: logs.logger()}, d, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,12 +42,10 @@ func TestSocketMode(t *testing.T) {
 		}
 	}()
 
-	deadline := time.Now().Add(5 * time.Second)
-	for ad.Ready() != nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("never ready: %v", ad.Ready())
-		}
-		time.Sleep(10 * time.Millisecond)
+	// The adapter logs the socket's opening right after marking itself ready.
+	logs.wait(t, "slack socket mode connected", 1)
+	if err := ad.Ready(); err != nil {
+		t.Fatalf("not ready with the socket open: %v", err)
 	}
 	f := &fixture{slack: fake, ad: ad, d: d, ann: ann}
 	cmd := fake.Command(ann, slacktest.Channel, "status adele.vance@contoso.com")
