@@ -12,6 +12,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
+	"github.com/mfabot/mfabot/approvals"
 	"github.com/mfabot/mfabot/bot"
 )
 
@@ -101,6 +102,7 @@ func New(cfg Config, d bot.Handler, convs ConversationStore) (*Adapter, error) {
 		client:  cfg.HTTPClient,
 		log:     a.log,
 		clock:   cfg.Clock.Now,
+		sleep:   approvals.Sleep,
 		limiter: newLimiter(threadLimits),
 		app:     newLimiter(appLimits),
 		trust:   a.trust,

@@ -1,11 +1,25 @@
 package teams
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // SetRetryBase shortens the connector's backoff so that tests of retries stay fast.
 func SetRetryBase(a *Adapter, base time.Duration) {
 	a.conn.retry.base = base
 	a.conn.retry.max = 4 * base
+}
+
+// SetOutboundClock puts the Connector requests' pacing and retries on now and sleep
+// instead of the wall clock, so that a test sees in fake time what the limits and a
+// Retry-After make the adapter wait, and need not wait for it. Call it before the adapter
+// sends anything.
+func SetOutboundClock(a *Adapter, now func() time.Time, sleep func(ctx context.Context, d time.Duration) error) {
+	for _, l := range []*limiter{a.conn.limiter, a.conn.app} {
+		l.now, l.sleep = now, sleep
+	}
+	a.conn.clock, a.conn.sleep = now, sleep
 }
 
 // KeyWaitersReach returns a channel closed once exactly n requests wait for the

@@ -194,6 +194,27 @@ func newHarness(t testing.TB, configure ...func(*teams.Config)) *harness {
 	return h
 }
 
+// fakeOutboundClock puts the adapter's pacing of its Connector requests, its retries and
+// the fake Connector's limits on one fake clock, and returns it. The clock moves only when
+// the adapter waits, by as much as it waits, at once: a test sees in fake time when each
+// request went out, however slow the machine. Two waits at once would both move it, so
+// it suits tests that send one request at a time. Call it before anything is sent.
+func (h *harness) fakeOutboundClock() *approvalstest.Clock {
+	clock := approvalstest.NewClock(time.Now())
+	sleep := func(ctx context.Context, d time.Duration) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if d > 0 {
+			clock.Advance(d)
+		}
+		return nil
+	}
+	teams.SetOutboundClock(h.a, clock.Now, sleep)
+	h.conn.UseClock(clock.Now)
+	return clock
+}
+
 // token is a good token for an activity about the fake connector.
 func (h *harness) token() string { return h.auth.ChannelToken(appID, h.conn.URL) }
 

@@ -31,14 +31,19 @@ var appLimits = []window{{time.Second, 50}}
 // exceeded. Slots are reserved in order, so concurrent senders queue fairly.
 type limiter struct {
 	windows []window
-	now     func() time.Time
+	// now and sleep are the monotonic wall clock, not Config.Clock: that one is in UTC,
+	// which drops the monotonic reading, so a step of the system clock would bunch or
+	// stall the slots. Tests put them on a fake clock to check the pacing in fake time
+	// instead of waiting for it.
+	now   func() time.Time
+	sleep func(ctx context.Context, d time.Duration) error
 
 	mu    sync.Mutex
 	convs map[string][]time.Time // reserved slots, ascending
 }
 
 func newLimiter(windows []window) *limiter {
-	return &limiter{windows: windows, now: time.Now, convs: map[string][]time.Time{}}
+	return &limiter{windows: windows, now: time.Now, sleep: approvals.Sleep, convs: map[string][]time.Time{}}
 }
 
 // reserve books the earliest slot for key that keeps every window and returns how long
@@ -84,5 +89,5 @@ func (l *limiter) wait(ctx context.Context, key string) error {
 	if d <= 0 {
 		return ctx.Err()
 	}
-	return approvals.Sleep(ctx, d)
+	return l.sleep(ctx, d)
 }

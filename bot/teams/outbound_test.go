@@ -102,6 +102,7 @@ func TestConnectorRetries(t *testing.T) {
 func TestConnectorHonoursRetryAfter(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
+	h.fakeOutboundClock()
 	h.storeChannel(t)
 	h.conn.Fail(http.StatusTooManyRequests, 1, "1")
 	if _, err := h.a.Post(context.Background(), *pendingCard("pending")); err != nil {
@@ -111,8 +112,8 @@ func TestConnectorHonoursRetryAfter(t *testing.T) {
 	if len(calls) != 2 {
 		t.Fatalf("calls: %+v", calls)
 	}
-	// The backoff base is 10 ms in tests: a wait of about a second comes from Retry-After.
-	if gap := calls[1].At.Sub(calls[0].At); gap < 900*time.Millisecond {
+	// The backoff base is 10 ms in tests: a wait of a second comes from Retry-After.
+	if gap := calls[1].At.Sub(calls[0].At); gap < time.Second {
 		t.Errorf("retried after %v, Retry-After said 1s", gap)
 	}
 }
@@ -259,19 +260,40 @@ func TestUpdateEscapesIDsAndCoalesces(t *testing.T) {
 func TestSendsPacedUnderTeamsLimits(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
+	clock := h.fakeOutboundClock()
+	start := clock.Now()
 	h.storeChannel(t)
 	for i := range 10 {
 		if _, err := h.a.Post(context.Background(), *pendingCard(fmt.Sprint(i))); err != nil {
 			t.Fatalf("Post %d: %v", i, err)
 		}
 	}
-	for _, c := range h.conn.Calls() {
+	calls := h.conn.Calls()
+	for _, c := range calls {
 		if c.Status == http.StatusTooManyRequests {
 			t.Fatalf("the fake Connector throttled us: more than %d sends in a second", teamstest.PerSecond)
 		}
 	}
-	if n := len(h.conn.Succeeded()); n != 10 {
-		t.Errorf("%d sends succeeded", n)
+	if len(calls) != 10 || len(h.conn.Succeeded()) != 10 {
+		t.Fatalf("%d sends, %d succeeded, want 10 of 10", len(calls), len(h.conn.Succeeded()))
+	}
+	// The fake clock moves only while the adapter waits, so these are the times its
+	// pacing chose: nothing else can bunch or spread them.
+	for _, w := range []struct {
+		d time.Duration
+		n int
+	}{{time.Second, teamstest.PerSecond}, {2 * time.Second, 8}} { // 8 in 2 s: Teams' next limit
+		for i := w.n; i < len(calls); i++ {
+			if gap := calls[i].At.Sub(calls[i-w.n].At); gap < w.d {
+				t.Errorf("sends %d and %d %v apart: more than %d in %v", i-w.n, i, gap, w.n, w.d)
+			}
+		}
+	}
+	if at := calls[teamstest.PerSecond-1].At; !at.Equal(start) {
+		t.Errorf("send %d waited %v though under every limit", teamstest.PerSecond-1, at.Sub(start))
+	}
+	if took := calls[len(calls)-1].At.Sub(start); took > 3*time.Second {
+		t.Errorf("10 sends took %v of fake time, more than the limits ask", took)
 	}
 }
 

@@ -32,8 +32,8 @@ type Call struct {
 	ActivityID     string // the activity replied to or updated; for a send, the new id
 	Bearer         string // the token the bot presented
 	Body           []byte
-	Status         int // what the fake answered
-	At             time.Time
+	Status         int       // what the fake answered
+	At             time.Time // when it was handled, by the fake's clock (UseClock)
 }
 
 // Activity decodes the request body.
@@ -79,12 +79,13 @@ type Connector struct {
 	unreachable map[string]bool // user ids a personal chat cannot be opened with
 	rate        map[string][]time.Time
 	checkToken  func(string) bool
+	now         func() time.Time
 }
 
 // NewConnector starts a fake Connector that stops when the test ends.
 func NewConnector(tb testing.TB) *Connector {
 	tb.Helper()
-	c := &Connector{recorded: make(chan struct{}), activities: map[string]bool{}, unreachable: map[string]bool{}, rate: map[string][]time.Time{}}
+	c := &Connector{recorded: make(chan struct{}), activities: map[string]bool{}, unreachable: map[string]bool{}, rate: map[string][]time.Time{}, now: time.Now}
 	c.srv = httptest.NewServer(http.HandlerFunc(c.serve))
 	tb.Cleanup(c.srv.Close)
 	c.URL = c.srv.URL + "/amer/"
@@ -129,6 +130,16 @@ func (c *Connector) RequireToken(ok func(token string) bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.checkToken = ok
+}
+
+// UseClock makes the fake tell the time by now instead of the wall clock: it stamps
+// Call.At and counts the operations of the last second by it. A test that runs the bot's
+// pacing on the same fake clock thus finds it throttled or not in fake time, however long
+// a loaded machine takes to deliver each request.
+func (c *Connector) UseClock(now func() time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = now
 }
 
 // Unreachable makes creating a personal chat with userID fail with 403, as Teams does
@@ -214,7 +225,7 @@ func (c *Connector) serve(w http.ResponseWriter, r *http.Request) {
 			return // the client went away: nothing was handled, nothing is recorded
 		}
 	}
-	call := Call{Method: r.Method, RawPath: r.URL.EscapedPath(), Bearer: trimBearer(r.Header.Get("Authorization")), Body: body, At: time.Now()}
+	call := Call{Method: r.Method, RawPath: r.URL.EscapedPath(), Bearer: trimBearer(r.Header.Get("Authorization")), Body: body}
 	status, resp, header := c.handle(&call, r)
 	call.Status = status
 	c.mu.Lock()
@@ -235,6 +246,7 @@ func connectorError(code, message string) map[string]any {
 func (c *Connector) handle(call *Call, r *http.Request) (int, any, map[string]string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	call.At = c.now()
 	if call.Bearer == "" || (c.checkToken != nil && !c.checkToken(call.Bearer)) {
 		return http.StatusUnauthorized, connectorError("Unauthorized", "Authorization has been denied for this request."), nil
 	}
@@ -278,10 +290,9 @@ func (c *Connector) handle(call *Call, r *http.Request) (int, any, map[string]st
 	if call.Op == "create" {
 		key = "create"
 	}
-	now := time.Now()
 	recent := c.rate[key][:0]
 	for _, t := range c.rate[key] {
-		if now.Sub(t) < time.Second {
+		if call.At.Sub(t) < time.Second {
 			recent = append(recent, t)
 		}
 	}
@@ -289,7 +300,7 @@ func (c *Connector) handle(call *Call, r *http.Request) (int, any, map[string]st
 		c.rate[key] = recent
 		return http.StatusTooManyRequests, connectorError("Throttled", "too many requests"), map[string]string{"Retry-After": "1"}
 	}
-	c.rate[key] = append(recent, now)
+	c.rate[key] = append(recent, call.At)
 
 	if call.Op == "create" {
 		var p struct {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -55,6 +56,10 @@ func TestConnectorEnforcesLimits(t *testing.T) {
 
 func TestConnectorThrottlesPerConversation(t *testing.T) {
 	c := teamstest.NewConnector(t)
+	// On a clock that stands still, the sends below fall in one second however long they take.
+	start := time.Now()
+	var elapsed atomic.Int64
+	c.UseClock(func() time.Time { return start.Add(time.Duration(elapsed.Load())) })
 	body := map[string]any{"type": "message", "text": "hi"}
 	for i := range teamstest.PerSecond {
 		if got := send(t, c, http.MethodPost, "/v3/conversations/c/activities", "t", body); got != http.StatusCreated {
@@ -66,6 +71,14 @@ func TestConnectorThrottlesPerConversation(t *testing.T) {
 	}
 	if got := send(t, c, http.MethodPost, "/v3/conversations/other/activities", "t", body); got != http.StatusCreated {
 		t.Errorf("another conversation: status %d", got)
+	}
+	elapsed.Store(int64(time.Second))
+	if got := send(t, c, http.MethodPost, "/v3/conversations/c/activities", "t", body); got != http.StatusCreated {
+		t.Errorf("send a second later: status %d, want 201", got)
+	}
+	calls := c.Calls()
+	if at := calls[len(calls)-1].At; !at.Equal(start.Add(time.Second)) {
+		t.Errorf("call stamped %v, want the fake clock's %v", at, start.Add(time.Second))
 	}
 }
 
