@@ -68,16 +68,17 @@ func New(cfg Config, d bot.Handler, users UserResolver) (*Adapter, error) {
 	}
 	cfg = cfg.withDefaults()
 	a := &Adapter{
-		cfg: cfg,
-		api: newAPI(cfg),
-		d:   d,
-		log: cfg.Logger.With("platform", PlatformName),
+		cfg:   cfg,
+		api:   newAPI(cfg),
+		d:     d,
+		log:   cfg.Logger.With("platform", PlatformName),
+		limit: pacer{clk: wallClock{}},
 	}
 	a.rejects = bot.NewRejects(cfg.OnReject, a.log, cfg.Clock.Now)
 	a.bg = bot.NewBackground(a.log)
 	a.links = newLinker(cfg, users, a.userInfo, a.log)
 	a.updates = newThrottle(cfg.UpdateInterval)
-	a.members = newDirectory(cfg.Direct)
+	a.members = newDirectory(cfg.Direct, wallClock{})
 	if cfg.TeamID != "" || cfg.EnterpriseID != "" {
 		a.allowed.Store(&origin{team: cfg.TeamID, enterprise: cfg.EnterpriseID, app: cfg.AppID})
 	}

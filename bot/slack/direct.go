@@ -64,6 +64,7 @@ const directoryLoadTimeout = time.Hour
 // pass of 200 members a call costs a few minutes for 10,000 members.
 type directory struct {
 	lim DirectLimits
+	clk clock
 
 	mu      sync.Mutex
 	byAddr  map[string]string // lower-cased profile e-mail -> user id of an active member
@@ -80,8 +81,8 @@ type directory struct {
 	lastSent time.Time // when the last message of any kind went to Slack
 }
 
-func newDirectory(l DirectLimits) *directory {
-	return &directory{lim: l.withDefaults(), turn: make(chan struct{}, 1)}
+func newDirectory(l DirectLimits, clk clock) *directory {
+	return &directory{lim: l.withDefaults(), clk: clk, turn: make(chan struct{}, 1)}
 }
 
 // DirectMessage sends msg as a direct message (chat.postMessage to the user's id, which
@@ -145,7 +146,7 @@ func (d *directory) lookup(ctx context.Context, a *Adapter, to bot.Recipient) (s
 	for {
 		d.mu.Lock()
 		if d.byAddr != nil {
-			if time.Since(d.readAt) >= d.lim.DirectoryTTL && d.loading == nil {
+			if d.clk.Now().Sub(d.readAt) >= d.lim.DirectoryTTL && d.loading == nil {
 				d.startLoad(a) // refreshed behind the scenes; failures keep the old one
 			}
 			for _, addr := range addrs {
@@ -224,11 +225,11 @@ func (d *directory) load(ctx context.Context, a *Adapter, done chan struct{}) {
 	d.loading, d.loadErr = nil, err
 	switch {
 	case err == nil:
-		d.byAddr, d.readAt = byAddr, time.Now()
+		d.byAddr, d.readAt = byAddr, d.clk.Now()
 		a.log.Info("slack member directory read", "members", len(byAddr))
 	case d.byAddr != nil:
 		// A failed refresh keeps the directory in hand; the next lookup tries again.
-		d.loadErr, d.readAt = nil, time.Now().Add(-d.lim.DirectoryTTL+time.Minute)
+		d.loadErr, d.readAt = nil, d.clk.Now().Add(-d.lim.DirectoryTTL+time.Minute)
 		a.log.Warn("slack member directory: refresh failed, the one read before serves on", approvals.LogErr, err)
 	default:
 		a.log.Warn("slack member directory", approvals.LogErr, err)
@@ -243,7 +244,7 @@ func (d *directory) listTurn(ctx context.Context) error {
 	window := d.lim.ListWindow + d.lim.ListWindow/20
 	for {
 		d.mu.Lock()
-		now := time.Now()
+		now := d.clk.Now()
 		cut := 0
 		for cut < len(d.listed) && now.Sub(d.listed[cut]) >= window {
 			cut++
@@ -256,7 +257,7 @@ func (d *directory) listTurn(ctx context.Context) error {
 		}
 		wait := d.listed[0].Add(window).Sub(now)
 		d.mu.Unlock()
-		if err := approvals.Sleep(ctx, wait); err != nil {
+		if err := d.clk.Sleep(ctx, wait); err != nil {
 			return err
 		}
 	}
@@ -279,13 +280,13 @@ func (d *directory) pace(ctx context.Context) error {
 	for {
 		d.lastMu.Lock()
 		target := d.last.Add(interval)
-		if now := time.Now(); !now.Before(target) {
+		if now := d.clk.Now(); !now.Before(target) {
 			d.last = onTime(target, now, interval)
 			d.lastMu.Unlock()
 			return nil
 		}
 		d.lastMu.Unlock()
-		if err := approvals.Sleep(ctx, time.Until(target)); err != nil {
+		if err := d.clk.Sleep(ctx, target.Sub(d.clk.Now())); err != nil {
 			return err
 		}
 	}
@@ -311,17 +312,17 @@ func (d *directory) settle() {
 	defer d.sendMu.Unlock()
 	interval := time.Duration(float64(time.Second) / d.lim.Rate)
 	target := d.lastSent.Add(interval)
-	if wait := time.Until(target); wait > 0 {
-		t := time.NewTimer(min(wait, interval))
-		<-t.C
+	if wait := target.Sub(d.clk.Now()); wait > 0 {
+		// Not cut short by the caller: the send is begun, and the wait is one interval at most.
+		_ = d.clk.Sleep(context.Background(), min(wait, interval))
 	}
-	d.lastSent = onTime(target, time.Now(), interval)
+	d.lastSent = onTime(target, d.clk.Now(), interval)
 }
 
 // spent records a message posted now, outside the bulk lane: the next direct message
 // waits a full interval after it.
 func (d *directory) spent() {
-	now := time.Now()
+	now := d.clk.Now()
 	d.lastMu.Lock()
 	if now.After(d.last) {
 		d.last = now

@@ -61,18 +61,26 @@ func TestDirectMessage(t *testing.T) {
 
 // TestDirectMessagesPaced: many direct messages at once keep to Slack's documented one a
 // second (scaled), so the fake, enforcing Slack's limits, never answers 429, and the
-// member directory of a large workspace is read within Tier 2.
+// member directory of a large workspace is read within Tier 2. Adapter and fake share a
+// clock that the test moves only when nothing can go on without it, so the fake judges
+// every call at the instant the adapter sent it, however long the scheduler keeps it on
+// the way.
 func TestDirectMessagesPaced(t *testing.T) {
 	t.Parallel()
 	const scale, people = 200.0, 120
+	const read = "slack member directory read"
+	logs := newLogWatch()
 	f := newFixtureWith(t, newRecorder(nil), nil, func(c *slack.Config) {
 		c.Direct = slack.DirectLimits{Rate: scale, ListWindow: time.Duration(float64(time.Minute) / scale)}
+		c.Logger = logs.logger()
 	})
+	clk := newManualClock(t)
+	slack.SetClock(f.ad, clk)
+	f.slack.SetClock(clk.Now)
 	for i := range 5000 {
 		f.slack.AddUser(slacktest.User{ID: fmt.Sprintf("U%05d", i), Name: fmt.Sprint(i), Email: fmt.Sprintf("p%05d@contoso.com", i)})
 	}
 	f.slack.EnforceLimits(slacktest.DocumentedLimits(), scale)
-	start := time.Now()
 	var wg sync.WaitGroup
 	errs := make(chan error, people)
 	for i := range people {
@@ -82,17 +90,44 @@ func TestDirectMessagesPaced(t *testing.T) {
 			errs <- f.ad.DirectMessage(context.Background(), bot.Recipient{Email: fmt.Sprintf("p%05d@contoso.com", i*37)}, bot.Message{Title: "Register"})
 		}()
 	}
-	wg.Wait()
+	finished := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(finished)
+	}()
+
+	// While the directory is read, its reader alone sleeps (on users.list's window) and
+	// the messages wait for the directory. Then the messages sleep one at a time, for
+	// their turns: the first turn needs no wait and every move of the clock grants one
+	// more, so the clock moves on only once every message granted its turn has reached
+	// the fake. A message that came to sleep twice on its way (a settle that waits) would
+	// stall this loop at WaitCalls: a failure of this loop's premise, not necessarily of
+	// the pace.
+	granted := 1
+	for {
+		if _, ok := clk.asleep(t, 1, finished); !ok {
+			break
+		}
+		if logs.count(read) > 0 {
+			f.slack.WaitCalls(t, "chat.postMessage", granted)
+			granted++
+		}
+		clk.advance()
+	}
 	close(errs)
 	for err := range errs {
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	took := time.Since(start)
 	if n := f.slack.Throttled("chat.postMessage") + f.slack.Throttled("users.list"); n != 0 {
 		t.Fatalf("%d × 429", n)
 	}
+	posts := f.slack.Calls("chat.postMessage")
+	if len(posts) != people {
+		t.Fatalf("%d chat.postMessage calls for %d messages", len(posts), people)
+	}
+	took := posts[len(posts)-1].At.Sub(posts[0].At)
 	if min := time.Duration(float64(people-1) / scale * float64(time.Second)); took < min {
 		t.Fatalf("%d messages took %s; one a second (scaled) needs %s", people, took, min)
 	}

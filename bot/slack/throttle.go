@@ -42,6 +42,8 @@ func (a *Adapter) retry(ctx context.Context, method string, call func() error) e
 
 // pacer remembers, per Web API method, until when Slack asked us to wait.
 type pacer struct {
+	clk clock
+
 	mu    sync.Mutex
 	until map[string]time.Time
 }
@@ -52,16 +54,16 @@ func (p *pacer) hold(method string, d time.Duration) {
 	if p.until == nil {
 		p.until = map[string]time.Time{}
 	}
-	if t := time.Now().Add(d); t.After(p.until[method]) {
+	if t := p.clk.Now().Add(d); t.After(p.until[method]) {
 		p.until[method] = t
 	}
 }
 
 func (p *pacer) wait(ctx context.Context, method string) error {
 	p.mu.Lock()
-	d := time.Until(p.until[method])
+	d := p.until[method].Sub(p.clk.Now())
 	p.mu.Unlock()
-	return approvals.Sleep(ctx, d)
+	return p.clk.Sleep(ctx, d)
 }
 
 // throttle paces chat.update per message: chat.update is Tier 3 (about 50 a minute), and

@@ -49,7 +49,8 @@ type enforced struct {
 
 // EnforceLimits makes the fake answer 429 with Retry-After, as Slack does, to calls beyond
 // l, with every window divided by scale (scale 100 allows 100 messages a second where
-// Slack allows one), so that a benchmark of Slack's pace takes seconds.
+// Slack allows one), so that a benchmark of Slack's pace takes seconds. The windows run
+// on the fake's clock (SetClock).
 func (s *Server) EnforceLimits(l Limits, scale float64) {
 	if scale <= 0 {
 		scale = 1
@@ -77,7 +78,7 @@ func (s *Server) overLimit(method string, args map[string]string) (time.Duration
 	if e == nil {
 		return 0, false
 	}
-	now := time.Now()
+	now := s.now()
 	if method == "chat.postMessage" {
 		ch := args["channel"]
 		if strings.HasPrefix(ch, "U") || strings.HasPrefix(ch, "W") {

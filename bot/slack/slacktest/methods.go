@@ -156,7 +156,7 @@ func (s *Server) viewsOpen(args map[string]string) (map[string]any, *apiError) {
 		return nil, fail("invalid_arguments", "[ERROR] missing required field: trigger_id")
 	case !ok:
 		return nil, fail("invalid_trigger_id")
-	case time.Now().After(exp):
+	case s.now().After(exp):
 		return nil, fail("expired_trigger_id")
 	}
 	delete(s.triggers, trigger) // a trigger opens one view

@@ -44,10 +44,13 @@ type Server struct {
 	// header of every response.
 	Scopes []string
 
-	srv *httptest.Server
+	srv       *httptest.Server
+	closed    chan struct{} // closed by Close: held requests give up
+	closeOnce sync.Once
 
 	mu        sync.Mutex
-	changed   chan struct{} // closed and replaced on every recorded call
+	clock     func() time.Time // SetClock's; time.Now when nil
+	changed   chan struct{}    // closed and replaced on every recorded call
 	calls     []Call
 	seq       int
 	users     map[string]User
@@ -61,6 +64,17 @@ type Server struct {
 	limits    map[string]*rateLimit
 	socket    *socketState
 	enforced  *enforced // Slack's documented rate limits, when EnforceLimits turned them on
+	hold      *hold     // HoldAfter's, while in force
+}
+
+// hold is a HoldAfter in force: once left successful calls of method have been recorded,
+// Web API requests wait on release.
+type hold struct {
+	method  string
+	left    int // under Server.mu
+	held    chan struct{}
+	heldOne sync.Once
+	release chan struct{}
 }
 
 type rateLimit struct {
@@ -81,7 +95,8 @@ type Call struct {
 	// Error is the Slack error code answered, "" when ok; RateLimited is set for a 429.
 	Error       string
 	RateLimited bool
-	At          time.Time
+	// At is when the fake received the call, on its clock (SetClock).
+	At time.Time
 }
 
 // User is a member of the fake workspace.
@@ -139,6 +154,7 @@ func Start(tb testing.TB) *Server {
 // New starts a fake Slack on 127.0.0.1 with the approvals channel Channel and no users.
 func New() *Server {
 	s := &Server{
+		closed:    make(chan struct{}),
 		changed:   make(chan struct{}),
 		users:     map[string]User{},
 		channels:  map[string]bool{Channel: true},
@@ -160,10 +176,74 @@ func New() *Server {
 	return s
 }
 
-// Close shuts the server down.
+// Close shuts the server down. Requests HoldAfter holds are dropped.
 func (s *Server) Close() {
+	s.closeOnce.Do(func() { close(s.closed) })
 	s.socket.close()
 	s.srv.Close()
+}
+
+// SetClock makes now the fake's clock (time.Now until then): the windows of the limits
+// EnforceLimits turns on, the three seconds a trigger_id lasts, and Call.At. A test
+// gives the fake and the adapter one fake clock, so that the adapter's pace is judged in
+// the time it paces by, whatever the scheduler does to requests on their way. Set it
+// before EnforceLimits and NewTriggerID.
+func (s *Server) SetClock(now func() time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.clock = now
+}
+
+// now is the time on the fake's clock. s.mu must be held.
+func (s *Server) now() time.Time {
+	if s.clock != nil {
+		return s.clock()
+	}
+	return time.Now()
+}
+
+// HoldAfter stops the Web API once n more successful calls of method (a Web API method
+// such as "chat.postMessage") have been recorded: from then on every Web API request
+// waits, with no effect and nothing recorded, until release is called, its client goes
+// away or the server closes. held is closed when the first request waits; release may be
+// called more than once. A test uses it to catch bulk work in the middle at a point of its
+// choosing, without racing it: calls already under way finish, nothing new starts.
+func (s *Server) HoldAfter(method string, n int) (held <-chan struct{}, release func()) {
+	h := &hold{method: method, left: n, held: make(chan struct{}), release: make(chan struct{})}
+	s.mu.Lock()
+	s.hold = h
+	s.mu.Unlock()
+	var once sync.Once
+	return h.held, func() {
+		once.Do(func() {
+			s.mu.Lock()
+			if s.hold == h {
+				s.hold = nil
+			}
+			s.mu.Unlock()
+			close(h.release)
+		})
+	}
+}
+
+// wait holds r while a HoldAfter has run out. It reports false when the client went away
+// or the server is closing meanwhile: the request is then dropped.
+func (s *Server) wait(r *http.Request) bool {
+	s.mu.Lock()
+	h := s.hold
+	spent := h != nil && h.left <= 0
+	s.mu.Unlock()
+	if !spent {
+		return true
+	}
+	h.heldOne.Do(func() { close(h.held) })
+	select {
+	case <-h.release:
+		return true
+	case <-r.Context().Done():
+	case <-s.closed:
+	}
+	return false
 }
 
 // APIURL is the Web API base to configure the adapter with (slack.OptionAPIURL).
@@ -201,7 +281,7 @@ func (s *Server) NewTriggerID() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	id := fmt.Sprintf("%d.%d.%s", time.Now().Unix(), s.seq, s.nextID("trg"))
-	s.triggers[id] = time.Now().Add(triggerTTL)
+	s.triggers[id] = s.now().Add(triggerTTL)
 	return id
 }
 
@@ -302,10 +382,14 @@ func (s *Server) nextID(prefix string) string {
 	return prefix + strconv.Itoa(s.seq)
 }
 
-// record appends a call and wakes waiters. s.mu must be held.
+// record appends a call, counts it against a HoldAfter and wakes waiters. s.mu must be
+// held.
 func (s *Server) record(c Call) {
-	c.At = time.Now()
+	c.At = s.now()
 	s.calls = append(s.calls, c)
+	if h := s.hold; h != nil && h.method == c.Method && c.Error == "" && !c.RateLimited {
+		h.left--
+	}
 	close(s.changed)
 	s.changed = make(chan struct{})
 }
@@ -332,6 +416,10 @@ func fail(code string, messages ...string) *apiError {
 
 // serveAPI decodes a Web API call, checks its token, records it and answers it.
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
+	if !s.wait(r) {
+		// Nobody to answer, or a server going away: the connection just ends.
+		panic(http.ErrAbortHandler)
+	}
 	method := r.PathValue("method")
 	args, token, err := decodeArgs(r)
 	s.mu.Lock()
