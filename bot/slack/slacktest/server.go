@@ -202,12 +202,13 @@ func (s *Server) now() time.Time {
 	return time.Now()
 }
 
-// HoldAfter stops the Web API once n more successful calls of method (a Web API method
-// such as "chat.postMessage") have been recorded: from then on every Web API request
-// waits, with no effect and nothing recorded, until release is called, its client goes
-// away or the server closes. held is closed when the first request waits; release may be
-// called more than once. A test uses it to catch bulk work in the middle at a point of its
-// choosing, without racing it: calls already under way finish, nothing new starts.
+// HoldAfter stops method (a Web API method such as "chat.postMessage") once n more
+// successful calls of it have been recorded: from then on every call of it waits, with no
+// effect and nothing recorded, until release is called, its client goes away or the
+// server closes; other methods go on being answered (a client looks users up before it
+// posts). held is closed when the first call waits; release may be called more than once.
+// A test uses it to catch bulk work in the middle at a point of its choosing, without
+// racing it: calls already under way finish, no new one of method does.
 func (s *Server) HoldAfter(method string, n int) (held <-chan struct{}, release func()) {
 	h := &hold{method: method, left: n, held: make(chan struct{}), release: make(chan struct{})}
 	s.mu.Lock()
@@ -226,12 +227,12 @@ func (s *Server) HoldAfter(method string, n int) (held <-chan struct{}, release 
 	}
 }
 
-// wait holds r while a HoldAfter has run out. It reports false when the client went away
-// or the server is closing meanwhile: the request is then dropped.
-func (s *Server) wait(r *http.Request) bool {
+// wait holds a call of method while a HoldAfter of it has run out. It reports false when
+// the client went away or the server is closing meanwhile: the request is then dropped.
+func (s *Server) wait(r *http.Request, method string) bool {
 	s.mu.Lock()
 	h := s.hold
-	spent := h != nil && h.left <= 0
+	spent := h != nil && h.left <= 0 && h.method == method
 	s.mu.Unlock()
 	if !spent {
 		return true
@@ -416,11 +417,11 @@ func fail(code string, messages ...string) *apiError {
 
 // serveAPI decodes a Web API call, checks its token, records it and answers it.
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
-	if !s.wait(r) {
+	method := r.PathValue("method")
+	if !s.wait(r, method) {
 		// Nobody to answer, or a server going away: the connection just ends.
 		panic(http.ErrAbortHandler)
 	}
-	method := r.PathValue("method")
 	args, token, err := decodeArgs(r)
 	s.mu.Lock()
 	defer s.mu.Unlock()
