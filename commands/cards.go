@@ -55,7 +55,7 @@ func (c Cards) Request(r *approvals.Request, items []approvals.Item, now time.Ti
 	case approvals.KindResetBulk:
 		m.Facts = append(m.Facts, bulkFacts(r)...)
 	default:
-		m.Facts = append(m.Facts, bot.Fact{Label: "User", Value: r.Target.Name})
+		m.Facts = append(m.Facts, bot.Fact{Label: "User", Value: r.Target.Name, Exact: true})
 	}
 	if (r.Kind == approvals.KindReset || r.Kind == approvals.KindResetBulk) && len(r.Preview.Only) > 0 {
 		m.Facts = append(m.Facts, bot.Fact{Label: "Only", Value: typeNames(r.Preview.Only)})

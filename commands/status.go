@@ -109,9 +109,9 @@ func StatusCard(s Status, now time.Time) bot.Message {
 	if !u.Enabled {
 		account = "disabled"
 	}
-	m.Facts = append(m.Facts, bot.Fact{Label: "User", Value: orText(u.UPN, u.ID)})
+	m.Facts = append(m.Facts, bot.Fact{Label: "User", Value: orText(u.UPN, u.ID), Exact: true})
 	if u.Mail != "" && !strings.EqualFold(u.Mail, u.UPN) {
-		m.Facts = append(m.Facts, bot.Fact{Label: "Mail", Value: u.Mail})
+		m.Facts = append(m.Facts, bot.Fact{Label: "Mail", Value: u.Mail, Exact: true})
 	}
 	m.Facts = append(m.Facts, bot.Fact{Label: "Account", Value: kind + ", " + account})
 
