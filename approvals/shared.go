@@ -27,6 +27,18 @@ func Sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// PaceClock is the wall clock that pacing waits on: Now keeps the monotonic reading
+// (SystemClock's UTC time, made for stamps, drops it), so that a wait computed from it
+// survives a step of the system clock; Sleep is Sleep. graph and the Slack adapter pace
+// on it unless a test gives them fake time.
+type PaceClock struct{}
+
+// Now returns the current time with its monotonic reading.
+func (PaceClock) Now() time.Time { return time.Now() }
+
+// Sleep waits for d, or until ctx is done.
+func (PaceClock) Sleep(ctx context.Context, d time.Duration) error { return Sleep(ctx, d) }
+
 // IsLoopbackHost reports whether host (a host name or address, with or without a port:
 // "localhost", "127.0.0.1:8080", "[::1]:0") names this machine only: localhost or a loopback
 // IP address, matched exactly, so that "localhost.evil.com" is not.

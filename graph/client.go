@@ -182,11 +182,11 @@ func New(cfg Config) (*Client, error) {
 		log:      cfg.Logger,
 		writes:   newPacer(cfg.WriteRate, nil),
 		reports:  newWindow(cfg.ReportLimit, cfg.ReportWindow, nil),
-		mail:     &mailboxes{n: cfg.MailLimit, length: cfg.MailWindow, clk: wallClock{}, by: map[string]*window{}},
+		mail:     &mailboxes{n: cfg.MailLimit, length: cfg.MailWindow, clk: approvals.PaceClock{}, by: map[string]*window{}},
 		conc:     cfg.Concurrency,
 		stats:    newCounters(),
 
-		clk:            wallClock{},
+		clk:            approvals.PaceClock{},
 		attemptTimeout: attemptTimeout,
 	}
 	adapter, err := msgraphsdk.NewGraphRequestAdapterWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(

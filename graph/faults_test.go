@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mfabot/mfabot/approvals"
+	"github.com/mfabot/mfabot/approvals/approvalstest"
 	"github.com/mfabot/mfabot/graph"
 	"github.com/mfabot/mfabot/graph/graphtest"
 )
@@ -38,7 +39,7 @@ func methodOf(t *testing.T, c *graph.Client, userID, typ string) approvals.Metho
 // asleep on the clock and "went on" means done without sleeping.
 func TestUnavailableHoldsOnlyItsRequest(t *testing.T) {
 	t.Parallel()
-	clk := newManualClock(t)
+	clk := approvalstest.NewManualClock(t, time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC))
 	c, srv := startClock(t, 50, graphtest.Options{}, clk)
 	tn := srv.Tenant()
 	ctx := context.Background()
@@ -53,7 +54,7 @@ func TestUnavailableHoldsOnlyItsRequest(t *testing.T) {
 	srv.SetFaults(graphtest.Faults{Unavailable: 1})
 	deleted := make(chan error, 1)
 	go func() { deleted <- c.DeleteMethod(ctx, adele.ID, fido) }()
-	<-clk.atLeast(1)
+	<-clk.AtLeast(1)
 	if r := c.Stats().WriteRate; math.Abs(r-ceiling) > 1e-9 {
 		t.Fatalf("a 503 moved the pace to %.2f/s", r)
 	}
@@ -66,10 +67,10 @@ func TestUnavailableHoldsOnlyItsRequest(t *testing.T) {
 		if err != nil {
 			t.Fatalf("revoke while another request waits out a 503: %v", err)
 		}
-	case <-clk.atLeast(2):
+	case <-clk.AtLeast(2):
 		t.Fatal("a writer waits for another request's 503")
 	}
-	clk.advance()
+	clk.WakeNext()
 	if err := <-deleted; err != nil {
 		t.Fatalf("delete after its 503: %v", err)
 	}
@@ -80,7 +81,7 @@ func TestUnavailableHoldsOnlyItsRequest(t *testing.T) {
 	// A 429 window: the writer that meets it holds everyone and halves the pace.
 	srv.ThrottleFor(time.Second)
 	go func() { deleted <- c.DeleteMethod(ctx, megan.ID, authenticator) }()
-	<-clk.atLeast(1)
+	<-clk.AtLeast(1)
 	if r := c.Stats().WriteRate; math.Abs(r-ceiling/2) > 1e-9 {
 		t.Fatalf("pace after a 429 %.2f/s, want %.2f", r, ceiling/2)
 	}
@@ -88,10 +89,10 @@ func TestUnavailableHoldsOnlyItsRequest(t *testing.T) {
 	select {
 	case err := <-revoked:
 		t.Fatalf("a writer went on during another's 429 hold (%v)", err)
-	case <-clk.atLeast(2):
+	case <-clk.AtLeast(2):
 	}
 	done := make(chan struct{})
-	go clk.runUntil(done)
+	go clk.RunUntil(done)
 	errDel, errRev := <-deleted, <-revoked
 	close(done)
 	if errDel != nil || errRev != nil {
@@ -181,7 +182,7 @@ func TestNothingLostUnderFaults(t *testing.T) {
 // the bulk revoke is still in progress (fake time frozen, so the bulk work cannot move).
 func TestPriorityWriteGoesAheadOfBulk(t *testing.T) {
 	t.Parallel()
-	clk := newManualClock(t)
+	clk := approvalstest.NewManualClock(t, time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC))
 	c, srv := startClock(t, 500, graphtest.Options{}, clk)
 	tn := srv.Tenant()
 	ctx := context.Background()
@@ -195,7 +196,7 @@ func TestPriorityWriteGoesAheadOfBulk(t *testing.T) {
 	bulkErrs := make(chan []error, 1)
 	go func() { bulkErrs <- c.RevokeSessions(ctx, bulk) }()
 	// One batch goes on the burst; then every one of the Concurrency slots waits its turn.
-	<-clk.atLeast(graph.DefaultConcurrency)
+	<-clk.AtLeast(graph.DefaultConcurrency)
 	started := srv.Count(graphtest.OpRevoke, "")
 
 	single := []struct {
@@ -217,7 +218,7 @@ func TestPriorityWriteGoesAheadOfBulk(t *testing.T) {
 				if err != nil || !s.done() {
 					t.Fatalf("err %v, done in Graph %v", err, s.done())
 				}
-			case <-clk.atLeast(graph.DefaultConcurrency + 1):
+			case <-clk.AtLeast(graph.DefaultConcurrency + 1):
 				t.Fatal("the single write queues behind the bulk revoke")
 			}
 			if n := srv.Count(graphtest.OpRevoke, ""); n-started > 1 || n >= len(bulk) {
@@ -227,7 +228,7 @@ func TestPriorityWriteGoesAheadOfBulk(t *testing.T) {
 	}
 
 	done := make(chan struct{})
-	go clk.runUntil(done)
+	go clk.RunUntil(done)
 	errs := <-bulkErrs
 	close(done)
 	if err := errors.Join(errs...); err != nil {

@@ -17,11 +17,6 @@ type clock interface {
 	Sleep(ctx context.Context, d time.Duration) error
 }
 
-type wallClock struct{}
-
-func (wallClock) Now() time.Time                                   { return time.Now() }
-func (wallClock) Sleep(ctx context.Context, d time.Duration) error { return approvals.Sleep(ctx, d) }
-
 // limiter paces one class of Graph requests (writes, report reads). wait blocks until n
 // more requests may go: prio marks a single-user write that must not queue behind bulk
 // work, and n == 0 a repeat that Graph never counted, which waits only for a 429 hold.
@@ -90,7 +85,7 @@ type pacer struct {
 
 func newPacer(ceiling float64, clk clock) *pacer {
 	if clk == nil {
-		clk = wallClock{}
+		clk = approvals.PaceClock{}
 	}
 	// One batch of burst: more would overshoot the limit's window at the start.
 	burst := float64(minBurst)
@@ -284,7 +279,7 @@ type window struct {
 
 func newWindow(n int, length time.Duration, clk clock) *window {
 	if clk == nil {
-		clk = wallClock{}
+		clk = approvals.PaceClock{}
 	}
 	return &window{n: n, length: length, margin: length / 50, clk: clk}
 }

@@ -390,3 +390,151 @@ func (transient) Transient() bool { return true }
 
 // NoSleep is an executor Sleep that returns at once, so retries cost no wall-clock time.
 func NoSleep(ctx context.Context, _ time.Duration) error { return ctx.Err() }
+
+// ManualClock is fake time that moves only when a test says so: a Sleep waits until
+// WakeNext passes its deadline. A component and the fake it talks to share one, so that
+// the fake judges the component's pace in the time it paces by, and a wait of a second
+// takes none. When the test ends, sleepers give up.
+type ManualClock struct {
+	mu       sync.Mutex
+	now      time.Time
+	sleepers []*sleeper
+	changed  chan struct{} // closed and replaced whenever sleepers come or go
+	done     chan struct{} // closed when the test ends
+}
+
+type sleeper struct {
+	until time.Time
+	wake  chan struct{}
+}
+
+// Cleaner is the part of testing.TB that NewManualClock needs; declared here so that
+// this package imports no testing.
+type Cleaner interface{ Cleanup(func()) }
+
+// NewManualClock returns a clock standing at start until the test moves it.
+func NewManualClock(tb Cleaner, start time.Time) *ManualClock {
+	c := &ManualClock{now: start.UTC(), changed: make(chan struct{}), done: make(chan struct{})}
+	tb.Cleanup(func() { close(c.done) })
+	return c
+}
+
+// Now returns the clock's time.
+func (c *ManualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *ManualClock) notifyLocked() {
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+// Sleep waits until the clock passes now+d, ctx ends or the test ends.
+func (c *ManualClock) Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	c.mu.Lock()
+	s := &sleeper{until: c.now.Add(d), wake: make(chan struct{})}
+	c.sleepers = append(c.sleepers, s)
+	c.notifyLocked()
+	c.mu.Unlock()
+	var err error
+	select {
+	case <-s.wake:
+		return nil
+	case <-ctx.Done():
+		err = ctx.Err()
+	case <-c.done:
+		err = fmt.Errorf("the test's clock stopped")
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, x := range c.sleepers {
+		if x == s {
+			c.sleepers = append(c.sleepers[:i], c.sleepers[i+1:]...)
+			c.notifyLocked()
+			break
+		}
+	}
+	return err
+}
+
+// AtLeast is closed once n or more goroutines sleep on the clock (never, if the test
+// ends first).
+func (c *ManualClock) AtLeast(n int) <-chan struct{} {
+	out := make(chan struct{})
+	go func() {
+		for {
+			c.mu.Lock()
+			k, ch := len(c.sleepers), c.changed
+			c.mu.Unlock()
+			if k >= n {
+				close(out)
+				return
+			}
+			select {
+			case <-ch:
+			case <-c.done:
+				return
+			}
+		}
+	}()
+	return out
+}
+
+// Sleepers returns when each goroutine sleeping on the clock will wake.
+func (c *ManualClock) Sleepers() []time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	until := make([]time.Time, 0, len(c.sleepers))
+	for _, s := range c.sleepers {
+		until = append(until, s.until)
+	}
+	return until
+}
+
+// WakeNext moves the time to the earliest sleeper's deadline and wakes every sleeper due.
+func (c *ManualClock) WakeNext() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.sleepers) == 0 {
+		return
+	}
+	next := c.sleepers[0].until
+	for _, s := range c.sleepers {
+		if s.until.Before(next) {
+			next = s.until
+		}
+	}
+	if next.After(c.now) {
+		c.now = next
+	}
+	kept := c.sleepers[:0]
+	for _, s := range c.sleepers {
+		if s.until.After(c.now) {
+			kept = append(kept, s)
+		} else {
+			close(s.wake)
+		}
+	}
+	c.sleepers = kept
+	c.notifyLocked()
+}
+
+// RunUntil wakes the next sleeper whenever someone sleeps on the clock, until done is
+// closed: fake time that runs exactly as fast as the waits it serves.
+func (c *ManualClock) RunUntil(done <-chan struct{}) {
+	for {
+		select {
+		case <-done:
+			return
+		case <-c.done:
+			return
+		case <-c.AtLeast(1):
+			c.WakeNext()
+		}
+	}
+}

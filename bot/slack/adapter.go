@@ -72,13 +72,13 @@ func New(cfg Config, d bot.Handler, users UserResolver) (*Adapter, error) {
 		api:   newAPI(cfg),
 		d:     d,
 		log:   cfg.Logger.With("platform", PlatformName),
-		limit: pacer{clk: wallClock{}},
+		limit: pacer{clk: approvals.PaceClock{}},
 	}
 	a.rejects = bot.NewRejects(cfg.OnReject, a.log, cfg.Clock.Now)
 	a.bg = bot.NewBackground(a.log)
 	a.links = newLinker(cfg, users, a.userInfo, a.log)
 	a.updates = newThrottle(cfg.UpdateInterval)
-	a.members = newDirectory(cfg.Direct, wallClock{})
+	a.members = newDirectory(cfg.Direct, approvals.PaceClock{})
 	if cfg.TeamID != "" || cfg.EnterpriseID != "" {
 		a.allowed.Store(&origin{team: cfg.TeamID, enterprise: cfg.EnterpriseID, app: cfg.AppID})
 	}

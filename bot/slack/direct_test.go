@@ -105,14 +105,14 @@ func TestDirectMessagesPaced(t *testing.T) {
 	// the pace.
 	granted := 1
 	for {
-		if _, ok := clk.asleep(t, 1, finished); !ok {
+		if _, ok := asleep(t, clk, 1, finished); !ok {
 			break
 		}
 		if logs.count(read) > 0 {
 			f.slack.WaitCalls(t, "chat.postMessage", granted)
 			granted++
 		}
-		clk.advance()
+		clk.WakeNext()
 	}
 	close(errs)
 	for err := range errs {

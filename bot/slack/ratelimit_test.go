@@ -53,7 +53,7 @@ func TestRateLimitHoldsTheMethod(t *testing.T) {
 
 	// The retry and the direct message's post both wait on the clock; the direct message
 	// opened its conversation on the way there.
-	until, ok := clk.asleep(t, 2, toldDone)
+	until, ok := asleep(t, clk, 2, toldDone)
 	if !ok {
 		t.Fatalf("the direct message went out (%v) while chat.postMessage was on hold: %d calls", told, len(f.slack.Calls("chat.postMessage")))
 	}
@@ -69,7 +69,7 @@ func TestRateLimitHoldsTheMethod(t *testing.T) {
 		t.Fatalf("conversations.open %+v waited for chat.postMessage's limit", open)
 	}
 
-	clk.advance()
+	clk.WakeNext()
 	<-toldDone
 	if told != nil {
 		t.Fatal(told)
