@@ -184,6 +184,24 @@ func slackCard(t *testing.T, fake *slacktest.Server, title string) slacktest.Mes
 	return card
 }
 
+// nudgeApproved asks for a nudge of Campaign on Slack as asker and approves it as
+// approver.
+func nudgeApproved(t *testing.T, fake *slacktest.Server, send slacktest.Sender, asker, approver slacktest.User) {
+	t.Helper()
+	ctx := context.Background()
+	if ans, err := send.Command(ctx, fake.Command(asker, slacktest.Channel, "nudge campaign")); err != nil || ans.Status != 200 {
+		t.Fatalf("nudge: %d %v", ans.Status, err)
+	}
+	card := slackCard(t, fake, "Nudge Campaign to register for MFA")
+	press, err := fake.Press(approver, slacktest.Channel, card.TS, "Approve")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ans, err := send.Interaction(ctx, press.Payload()); err != nil || ans.Status != 200 {
+		t.Fatalf("approve: %d %v", ans.Status, err)
+	}
+}
+
 // TestCampaignEndToEnd runs a campaign through the App as `mfabot serve` builds it, with
 // Slack, Teams and mail on: signed Slack commands and clicks, real Teams JWTs, the real
 // Graph client against graphtest (sendMail from the helpdesk mailbox), a real SQLite file.
@@ -458,17 +476,7 @@ func TestNudgeSurvivesRestart(t *testing.T) {
 	_, url, stop := campaignApp(t, gs, db, vars, appDeps{})
 	send := slacktest.Sender{URL: url, Secret: secret}
 	ctx := context.Background()
-	if ans, err := send.Command(ctx, fake.Command(ann, slacktest.Channel, "nudge campaign")); err != nil || ans.Status != 200 {
-		t.Fatalf("nudge: %d %v", ans.Status, err)
-	}
-	card := slackCard(t, fake, "Nudge Campaign to register for MFA")
-	press, err := fake.Press(ben, slacktest.Channel, card.TS, "Approve")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ans, err := send.Interaction(ctx, press.Payload()); err != nil || ans.Status != 200 {
-		t.Fatalf("approve: %d %v", ans.Status, err)
-	}
+	nudgeApproved(t, fake, send, ann, ben)
 	// Slack takes one direct message a second: stop once two have gone.
 	dmCount := func() int {
 		n := 0

@@ -42,17 +42,7 @@ func TestNudgeSurvivesKill(t *testing.T) {
 	bin := binary(t)
 	first := startReplica(t, "the first mfabot", bin, env)
 	send := slacktest.Sender{URL: first.url, Secret: secret}
-	if ans, err := send.Command(ctx, fake.Command(ann, slacktest.Channel, "nudge campaign")); err != nil || ans.Status != 200 {
-		t.Fatalf("nudge: %d %v", ans.Status, err)
-	}
-	card := slackCard(t, fake, "Nudge Campaign to register for MFA")
-	press, err := fake.Press(ben, slacktest.Channel, card.TS, "Approve")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ans, err := send.Interaction(ctx, press.Payload()); err != nil || ans.Status != 200 {
-		t.Fatalf("approve: %d %v", ans.Status, err)
-	}
+	nudgeApproved(t, fake, send, ann, ben)
 	dms := func() (sent int, perUser map[string]int) {
 		perUser = map[string]int{}
 		for _, u := range ct.slackUsers {

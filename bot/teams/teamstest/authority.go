@@ -53,6 +53,28 @@ type hold struct {
 	once     sync.Once
 }
 
+// newHold puts a fresh hold in *slot, which mu guards, and returns its arrivals and its
+// release; release takes it out again, may be called more than once, and is called when
+// the test ends.
+func newHold(tb testing.TB, mu *sync.Mutex, slot **hold) (arrived <-chan struct{}, release func()) {
+	h := &hold{arrived: make(chan struct{}, 64), released: make(chan struct{})}
+	mu.Lock()
+	*slot = h
+	mu.Unlock()
+	release = func() {
+		h.once.Do(func() {
+			mu.Lock()
+			if *slot == h {
+				*slot = nil
+			}
+			mu.Unlock()
+			close(h.released)
+		})
+	}
+	tb.Cleanup(release)
+	return h.arrived, release
+}
+
 // NewAuthority starts an Authority with one published signing key, endorsed for
 // "msteams". It stops when the test ends.
 func NewAuthority(tb testing.TB) *Authority {
@@ -140,22 +162,7 @@ func (a *Authority) MetadataFetches() int {
 // would; each one that arrives is announced on arrived. release is also called when the
 // test ends.
 func (a *Authority) HoldKeys(tb testing.TB) (arrived <-chan struct{}, release func()) {
-	h := &hold{arrived: make(chan struct{}, 64), released: make(chan struct{})}
-	a.mu.Lock()
-	a.hold = h
-	a.mu.Unlock()
-	release = func() {
-		h.once.Do(func() {
-			a.mu.Lock()
-			if a.hold == h {
-				a.hold = nil
-			}
-			a.mu.Unlock()
-			close(h.released)
-		})
-	}
-	tb.Cleanup(release)
-	return h.arrived, release
+	return newHold(tb, &a.mu, &a.hold)
 }
 
 // AbandonedKeyFetches is how many held JWKS requests were given up by their client

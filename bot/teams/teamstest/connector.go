@@ -107,22 +107,7 @@ func (c *Connector) Fail(status, n int, retryAfter string) {
 // an operation is in flight, and for as long as it likes. release is also called when the
 // test ends.
 func (c *Connector) Hold(tb testing.TB) (arrived <-chan struct{}, release func()) {
-	h := &hold{arrived: make(chan struct{}, 64), released: make(chan struct{})}
-	c.mu.Lock()
-	c.hold = h
-	c.mu.Unlock()
-	release = func() {
-		h.once.Do(func() {
-			c.mu.Lock()
-			if c.hold == h {
-				c.hold = nil
-			}
-			c.mu.Unlock()
-			close(h.released)
-		})
-	}
-	tb.Cleanup(release)
-	return h.arrived, release
+	return newHold(tb, &c.mu, &c.hold)
 }
 
 // RequireToken makes the fake answer 401 to requests whose bearer token ok refuses.
