@@ -1,6 +1,7 @@
 package teamstest
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -51,6 +52,21 @@ type hold struct {
 	arrived  chan struct{}
 	released chan struct{}
 	once     sync.Once
+}
+
+// wait announces a request and holds it until the release; false means its client went
+// away first.
+func (h *hold) wait(ctx context.Context) bool {
+	select {
+	case h.arrived <- struct{}{}:
+	default:
+	}
+	select {
+	case <-h.released:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // newHold puts a fresh hold in *slot, which mu guards, and returns its arrivals and its
@@ -191,19 +207,11 @@ func (a *Authority) serveKeys(w http.ResponseWriter, r *http.Request) {
 	a.keyFetches++
 	h := a.hold
 	a.mu.Unlock()
-	if h != nil {
-		select {
-		case h.arrived <- struct{}{}:
-		default:
-		}
-		select {
-		case <-h.released:
-		case <-r.Context().Done():
-			a.mu.Lock()
-			a.abandoned++
-			a.mu.Unlock()
-			return
-		}
+	if h != nil && !h.wait(r.Context()) {
+		a.mu.Lock()
+		a.abandoned++
+		a.mu.Unlock()
+		return
 	}
 	a.mu.Lock()
 	keys := make([]any, 0, len(a.published))

@@ -199,16 +199,8 @@ func (c *Connector) serve(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
 	h := c.hold
 	c.mu.Unlock()
-	if h != nil {
-		select {
-		case h.arrived <- struct{}{}:
-		default:
-		}
-		select {
-		case <-h.released:
-		case <-r.Context().Done():
-			return // the client went away: nothing was handled, nothing is recorded
-		}
+	if h != nil && !h.wait(r.Context()) {
+		return // the client went away: nothing was handled, nothing is recorded
 	}
 	call := Call{Method: r.Method, RawPath: r.URL.EscapedPath(), Bearer: trimBearer(r.Header.Get("Authorization")), Body: body}
 	status, resp, header := c.handle(&call, r)
