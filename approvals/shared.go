@@ -29,8 +29,8 @@ func Sleep(ctx context.Context, d time.Duration) error {
 
 // PaceClock is the wall clock that pacing waits on: Now keeps the monotonic reading
 // (SystemClock's UTC time, made for stamps, drops it), so that a wait computed from it
-// survives a step of the system clock; Sleep is Sleep. graph and the Slack adapter pace
-// on it unless a test gives them fake time.
+// survives a step of the system clock; Sleep is Sleep. graph and the Slack and Teams
+// adapters pace on it unless a test gives them fake time.
 type PaceClock struct{}
 
 // Now returns the current time with its monotonic reading.

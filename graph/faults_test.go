@@ -39,7 +39,7 @@ func methodOf(t *testing.T, c *graph.Client, userID, typ string) approvals.Metho
 // asleep on the clock and "went on" means done without sleeping.
 func TestUnavailableHoldsOnlyItsRequest(t *testing.T) {
 	t.Parallel()
-	clk := approvalstest.NewManualClock(t, time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC))
+	clk := approvalstest.NewManualClock(t, t0)
 	c, srv := startClock(t, 50, graphtest.Options{}, clk)
 	tn := srv.Tenant()
 	ctx := context.Background()
@@ -145,7 +145,7 @@ func TestBatchItemsUnavailable(t *testing.T) {
 // TestNothingLostUnderFaults: a window of 429s and one answer in ten a 503 (batches and
 // items): every user ends revoked or with an error that carries Graph's reason, and no
 // user is reported revoked that Graph did not revoke. (The window is long because the
-// skipClock runs fast while batches wait their turn: it must still be on when the first
+// The skip clock runs fast while batches wait their turn: it must still be on when the first
 // batch lands.)
 func TestNothingLostUnderFaults(t *testing.T) {
 	t.Parallel()
@@ -182,7 +182,7 @@ func TestNothingLostUnderFaults(t *testing.T) {
 // the bulk revoke is still in progress (fake time frozen, so the bulk work cannot move).
 func TestPriorityWriteGoesAheadOfBulk(t *testing.T) {
 	t.Parallel()
-	clk := approvalstest.NewManualClock(t, time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC))
+	clk := approvalstest.NewManualClock(t, t0)
 	c, srv := startClock(t, 500, graphtest.Options{}, clk)
 	tn := srv.Tenant()
 	ctx := context.Background()

@@ -14,7 +14,7 @@ import (
 )
 
 // start serves a generated tenant and returns the real client talking to it with a token
-// from the fake authority. Client and server share a skipClock: whatever the client waits
+// from the fake authority. Client and server share a skip clock: whatever the client waits
 // for (Retry-After, backoff, the pace) passes in fake time at once.
 func start(t testing.TB, users int, o graphtest.Options) (*graph.Client, *graphtest.Server) {
 	t.Helper()

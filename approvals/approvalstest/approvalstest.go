@@ -391,6 +391,39 @@ func (transient) Transient() bool { return true }
 // NoSleep is an executor Sleep that returns at once, so retries cost no wall-clock time.
 func NoSleep(ctx context.Context, _ time.Duration) error { return ctx.Err() }
 
+// SkipClock is fake time in which every Sleep returns at once, moving the time forward by
+// what it waited. A paced component and the fake it talks to share one, so that
+// Retry-After, backoff and pacing are honoured in fake time and take no wall-clock time.
+// Concurrent sleepers each move it forward, so fake time runs faster than the waits it
+// served: every wait is still at least as long as asked.
+type SkipClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewSkipClock returns a skip clock at start.
+func NewSkipClock(start time.Time) *SkipClock { return &SkipClock{now: start.UTC()} }
+
+// Now returns the clock's time.
+func (c *SkipClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Sleep moves the clock forward by d at once, unless ctx has ended.
+func (c *SkipClock) Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d > 0 {
+		c.mu.Lock()
+		c.now = c.now.Add(d)
+		c.mu.Unlock()
+	}
+	return nil
+}
+
 // ManualClock is fake time that moves only when a test says so: a Sleep waits until
 // WakeNext passes its deadline. A component and the fake it talks to share one, so that
 // the fake judges the component's pace in the time it paces by, and a wait of a second

@@ -102,7 +102,7 @@ func New(cfg Config, d bot.Handler, convs ConversationStore) (*Adapter, error) {
 		client:  cfg.HTTPClient,
 		log:     a.log,
 		clock:   cfg.Clock.Now,
-		sleep:   approvals.Sleep,
+		pace:    approvals.PaceClock{},
 		limiter: newLimiter(threadLimits),
 		app:     newLimiter(appLimits),
 		trust:   a.trust,

@@ -174,7 +174,7 @@ type connector struct {
 	client  *http.Client
 	log     *slog.Logger
 	clock   func() time.Time
-	sleep   func(ctx context.Context, d time.Duration) error // between tries; a test's fake clock may stand in
+	pace    clock // waits between tries (approvals.PaceClock; a test's fake clock may stand in)
 	limiter *limiter
 	app     *limiter // appLimits, under one key
 	trust   *serviceURLs
@@ -266,7 +266,7 @@ func (c *connector) do(ctx context.Context, method, serviceURL, path, limitKey s
 		if err != nil {
 			// A POST that timed out may have been delivered; only the idempotent PUT is retried.
 			if method == http.MethodPut && attempt < c.retry.attempts && ctx.Err() == nil {
-				if err := c.sleep(ctx, c.retry.delay(attempt, "", c.clock())); err != nil {
+				if err := c.pace.Sleep(ctx, c.retry.delay(attempt, "", c.clock())); err != nil {
 					return err
 				}
 				continue
@@ -288,7 +288,7 @@ func (c *connector) do(ctx context.Context, method, serviceURL, path, limitKey s
 			d := c.retry.delay(attempt, resp.Header.Get("Retry-After"), c.clock())
 			c.log.Debug("teams connector retry", slog.String("method", method), slog.Int("status", resp.StatusCode),
 				slog.Int("attempt", attempt), slog.Duration("delay", d))
-			if err := c.sleep(ctx, d); err != nil {
+			if err := c.pace.Sleep(ctx, d); err != nil {
 				return err
 			}
 			continue

@@ -11,15 +11,15 @@ func SetRetryBase(a *Adapter, base time.Duration) {
 	a.conn.retry.max = 4 * base
 }
 
-// SetOutboundClock puts the Connector requests' pacing and retries on now and sleep
-// instead of the wall clock, so that a test sees in fake time what the limits and a
-// Retry-After make the adapter wait, and need not wait for it. Call it before the adapter
-// sends anything.
-func SetOutboundClock(a *Adapter, now func() time.Time, sleep func(ctx context.Context, d time.Duration) error) {
-	for _, l := range []*limiter{a.conn.limiter, a.conn.app} {
-		l.now, l.sleep = now, sleep
-	}
-	a.conn.clock, a.conn.sleep = now, sleep
+// SetOutboundClock puts the Connector requests' pacing and retries on clk instead of the
+// wall clock, so that a test sees in fake time what the limits and a Retry-After make the
+// adapter wait, and need not wait for it. Call it before the adapter sends anything.
+func SetOutboundClock(a *Adapter, clk interface {
+	Now() time.Time
+	Sleep(ctx context.Context, d time.Duration) error
+}) {
+	a.conn.limiter.clk, a.conn.app.clk = clk, clk
+	a.conn.clock, a.conn.pace = clk.Now, clk
 }
 
 // KeyWaitersReach returns a channel closed once exactly n requests wait for the

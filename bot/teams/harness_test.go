@@ -199,18 +199,9 @@ func newHarness(t testing.TB, configure ...func(*teams.Config)) *harness {
 // the adapter waits, by as much as it waits, at once: a test sees in fake time when each
 // request went out, however slow the machine. Two waits at once would both move it, so
 // it suits tests that send one request at a time. Call it before anything is sent.
-func (h *harness) fakeOutboundClock() *approvalstest.Clock {
-	clock := approvalstest.NewClock(time.Now())
-	sleep := func(ctx context.Context, d time.Duration) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if d > 0 {
-			clock.Advance(d)
-		}
-		return nil
-	}
-	teams.SetOutboundClock(h.a, clock.Now, sleep)
+func (h *harness) fakeOutboundClock() *approvalstest.SkipClock {
+	clock := approvalstest.NewSkipClock(time.Now())
+	teams.SetOutboundClock(h.a, clock)
 	h.conn.UseClock(clock.Now)
 	return clock
 }

@@ -31,19 +31,24 @@ var appLimits = []window{{time.Second, 50}}
 // exceeded. Slots are reserved in order, so concurrent senders queue fairly.
 type limiter struct {
 	windows []window
-	// now and sleep are the monotonic wall clock, not Config.Clock: that one is in UTC,
-	// which drops the monotonic reading, so a step of the system clock would bunch or
-	// stall the slots. Tests put them on a fake clock to check the pacing in fake time
-	// instead of waiting for it.
-	now   func() time.Time
-	sleep func(ctx context.Context, d time.Duration) error
+	// clk is approvals.PaceClock, not Config.Clock: that one is in UTC, which drops the
+	// monotonic reading, so a step of the system clock would bunch or stall the slots.
+	// Tests put it on a fake clock to check the pacing in fake time instead of waiting.
+	clk clock
 
 	mu    sync.Mutex
 	convs map[string][]time.Time // reserved slots, ascending
 }
 
 func newLimiter(windows []window) *limiter {
-	return &limiter{windows: windows, now: time.Now, sleep: approvals.Sleep, convs: map[string][]time.Time{}}
+	return &limiter{windows: windows, clk: approvals.PaceClock{}, convs: map[string][]time.Time{}}
+}
+
+// clock tells the time and waits: what pacing needs.
+type clock interface {
+	Now() time.Time
+	// Sleep waits for d or until ctx is done.
+	Sleep(ctx context.Context, d time.Duration) error
 }
 
 // reserve books the earliest slot for key that keeps every window and returns how long
@@ -51,7 +56,7 @@ func newLimiter(windows []window) *limiter {
 func (l *limiter) reserve(key string) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	now := l.now()
+	now := l.clk.Now()
 	longest := l.windows[len(l.windows)-1].d
 	ev := l.convs[key]
 	cut := 0
@@ -89,5 +94,5 @@ func (l *limiter) wait(ctx context.Context, key string) error {
 	if d <= 0 {
 		return ctx.Err()
 	}
-	return l.sleep(ctx, d)
+	return l.clk.Sleep(ctx, d)
 }
