@@ -51,10 +51,15 @@ func TestNudgeSurvivesKill(t *testing.T) {
 		}
 		return sent, perUser
 	}
-	// Once the first direct message is out (a second a message), Slack stops answering:
-	// the next one, which is on its way when mfabot is killed, is held.
+	// Once the first nudge is out (a second a message), Slack stops taking nudges: the next
+	// one, which is on its way when mfabot is killed, is held. Other posts (the notices to
+	// Ann) go on.
 	waitFor(t, "the first direct message", func() bool { n, _ := dms(); return n > 0 })
-	held, release := fake.HoldAfter("chat.postMessage", 0)
+	nudged := map[string]bool{}
+	for _, u := range ct.slackUsers {
+		nudged[u.ID] = true
+	}
+	held, release := fake.HoldAfter("chat.postMessage", 0, func(args map[string]string) bool { return nudged[args["channel"]] })
 	defer release()
 	select {
 	case <-held:

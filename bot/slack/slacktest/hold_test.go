@@ -120,3 +120,46 @@ func TestHoldAfterClose(t *testing.T) {
 		t.Fatalf("%d calls recorded", n)
 	}
 }
+
+// With where, only the calls it accepts count and are held: posts to the channel go on
+// while the second direct message to Ann waits.
+func TestHoldAfterWhere(t *testing.T) {
+	t.Parallel()
+	fake := slacktest.Start(t)
+	fake.AddUser(slacktest.User{ID: "UANN", Name: "ann"})
+	api := slack.New(slacktest.BotToken, slack.OptionAPIURL(fake.APIURL()))
+	ctx := context.Background()
+	post := func(channel, text string) error {
+		_, _, err := api.PostMessageContext(ctx, channel, slack.MsgOptionText(text, false))
+		return err
+	}
+	held, release := fake.HoldAfter("chat.postMessage", 1, func(args map[string]string) bool { return args["channel"] == "UANN" })
+	defer release()
+	for i, channel := range []string{slacktest.Channel, "UANN", slacktest.Channel} {
+		if err := post(channel, fmt.Sprint(i)); err != nil {
+			t.Fatalf("post %d to %s before the hold: %v", i, channel, err)
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- post("UANN", "held") }()
+	select {
+	case <-held:
+	case err := <-done:
+		t.Fatalf("the second direct message went through the hold (%v)", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the second direct message was never held")
+	}
+	if err := post(slacktest.Channel, "meanwhile"); err != nil {
+		t.Fatalf("a channel post while a direct message is held: %v", err)
+	}
+	if n := len(fake.DirectMessages("UANN")); n != 1 {
+		t.Fatalf("%d direct messages while held, want 1", n)
+	}
+	release()
+	if err := <-done; err != nil {
+		t.Fatalf("the held direct message after the release: %v", err)
+	}
+	if n := len(fake.DirectMessages("UANN")); n != 2 {
+		t.Fatalf("%d direct messages after the release, want 2", n)
+	}
+}

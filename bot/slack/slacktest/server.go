@@ -71,7 +71,8 @@ type Server struct {
 // Web API requests wait on release.
 type hold struct {
 	method  string
-	left    int // under Server.mu
+	where   []func(args map[string]string) bool // every one accepts the calls it counts and holds
+	left    int                                 // under Server.mu
 	held    chan struct{}
 	heldOne sync.Once
 	release chan struct{}
@@ -206,11 +207,13 @@ func (s *Server) now() time.Time {
 // successful calls of it have been recorded: from then on every call of it waits, with no
 // effect and nothing recorded, until release is called, its client goes away or the
 // server closes; other methods go on being answered (a client looks users up before it
-// posts). held is closed when the first call waits; release may be called more than once.
-// A test uses it to catch bulk work in the middle at a point of its choosing, without
-// racing it: calls already under way finish, no new one of method does.
-func (s *Server) HoldAfter(method string, n int) (held <-chan struct{}, release func()) {
-	h := &hold{method: method, left: n, held: make(chan struct{}), release: make(chan struct{})}
+// posts). With where, only the calls of method whose arguments every where accepts count
+// and are held (the direct messages to some users, not the other posts). held is closed
+// when the first call waits; release may be called more than once. A test uses it to catch
+// bulk work in the middle at a point of its choosing, without racing it: calls already
+// under way finish, no new one of method does.
+func (s *Server) HoldAfter(method string, n int, where ...func(args map[string]string) bool) (held <-chan struct{}, release func()) {
+	h := &hold{method: method, where: where, left: n, held: make(chan struct{}), release: make(chan struct{})}
 	s.mu.Lock()
 	s.hold = h
 	s.mu.Unlock()
@@ -227,12 +230,26 @@ func (s *Server) HoldAfter(method string, n int) (held <-chan struct{}, release 
 	}
 }
 
-// wait holds a call of method while a HoldAfter of it has run out. It reports false when
-// the client went away or the server is closing meanwhile: the request is then dropped.
-func (s *Server) wait(r *http.Request, method string) bool {
+// applies reports whether h counts and holds a call of method with args.
+func (h *hold) applies(method string, args map[string]string) bool {
+	if h == nil || h.method != method {
+		return false
+	}
+	for _, ok := range h.where {
+		if !ok(args) {
+			return false
+		}
+	}
+	return true
+}
+
+// wait holds a call while a HoldAfter that applies to it has run out. It reports false
+// when the client went away or the server is closing meanwhile: the request is then
+// dropped.
+func (s *Server) wait(r *http.Request, method string, args map[string]string) bool {
 	s.mu.Lock()
 	h := s.hold
-	spent := h != nil && h.left <= 0 && h.method == method
+	spent := h.applies(method, args) && h.left <= 0
 	s.mu.Unlock()
 	if !spent {
 		return true
@@ -388,8 +405,8 @@ func (s *Server) nextID(prefix string) string {
 func (s *Server) record(c Call) {
 	c.At = s.now()
 	s.calls = append(s.calls, c)
-	if h := s.hold; h != nil && h.method == c.Method && c.Error == "" && !c.RateLimited {
-		h.left--
+	if s.hold.applies(c.Method, c.Args) && c.Error == "" && !c.RateLimited {
+		s.hold.left--
 	}
 	close(s.changed)
 	s.changed = make(chan struct{})
@@ -418,11 +435,11 @@ func fail(code string, messages ...string) *apiError {
 // serveAPI decodes a Web API call, checks its token, records it and answers it.
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	method := r.PathValue("method")
-	if !s.wait(r, method) {
+	args, token, err := decodeArgs(r)
+	if !s.wait(r, method, args) {
 		// Nobody to answer, or a server going away: the connection just ends.
 		panic(http.ErrAbortHandler)
 	}
-	args, token, err := decodeArgs(r)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// Slack reports the token's scopes on every Web API response.
